@@ -1,0 +1,17 @@
+# Embedded default: conditional GAN on scikit-learn's bundled digits, 16x16, 10 classes.
+# Runs on a 2-core CPU in a few minutes; the grid has one row per digit.
+_base_ = [
+    '../_base_/models/cgan_28x28.py', '../_base_/datasets/digits.py',
+    '../_base_/schedules/adam_2e-4_20k.py', '../_base_/default_runtime.py',
+]
+model = dict(
+    generator=dict(latent_dim=64, image_size=16, base_channels=32),
+    discriminator=dict(image_size=16, base_channels=32),
+    ema_decay=0.999,
+)
+train_cfg = dict(max_iters=3000)
+default_hooks = dict(logger=dict(interval=100), checkpoint=dict(interval=1000))
+custom_hooks = [
+    dict(type='SampleGridHook', interval=500),
+    dict(type='GANHealthHook', interval=100),
+]

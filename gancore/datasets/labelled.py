@@ -1,0 +1,183 @@
+"""Labelled image datasets held in memory: bundled digits, MNIST/FashionMNIST, CIFAR-10.
+
+Items are ``{'img': FloatTensor[C, H, W] in [-1, 1], 'label': int}``. The
+images are decoded once, at construction, into one uint8 tensor.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..errors import ConfigError, DataError
+from ..registry import DATASETS
+
+SPLITS = ('train', 'test')
+
+
+class InMemoryLabelledDataset(Dataset):
+    """Base class: uint8 images (N, C, H, W) and int labels (N,) kept in memory.
+
+    Args:
+        images: uint8 tensor (N, C, H, W).
+        labels: int64 tensor (N,).
+        image_size: Resize (bilinear) to this square size; None keeps the size.
+        hflip: Randomly flip images horizontally (not for digits!). Default False.
+        classes: Class names, index = label.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, image_size: Optional[int] = None,
+                 hflip: bool = False, classes: Optional[list] = None) -> None:
+        if len(images) == 0:
+            raise DataError(f'{type(self).__name__}: the dataset is empty')
+        imgs = images.float() / 127.5 - 1.0
+        if image_size is not None and image_size != imgs.shape[-1]:
+            imgs = F.interpolate(imgs, size=(image_size, image_size), mode='bilinear',
+                                 align_corners=False, antialias=image_size < imgs.shape[-1])
+        self.images = imgs.clamp_(-1, 1).contiguous()
+        self.labels = labels.long()
+        self.hflip = hflip
+        self.classes = classes or [str(i) for i in range(int(self.labels.max()) + 1)]
+        self.metainfo = {'classes': self.classes, 'channels': self.images.shape[1],
+                         'image_size': self.images.shape[-1]}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx: int) -> dict:
+        img = self.images[idx]
+        if self.hflip and torch.rand(()) < 0.5:
+            img = img.flip(-1)
+        return {'img': img, 'label': int(self.labels[idx])}
+
+
+def _check_split(split: str, name: str) -> None:
+    if split not in SPLITS:
+        raise ConfigError(f"{name}: split must be 'train' or 'test', got '{split}'")
+
+
+@DATASETS.register_module()
+class SklearnDigitsDataset(InMemoryLabelledDataset):
+    """scikit-learn's bundled handwritten digits (1,797 8x8 images, 10 classes).
+
+    Real data shipped inside scikit-learn (UCI optical recognition of handwritten
+    digits, test set), so it needs no download: gancore's embedded default.
+
+    Args:
+        split: ``'train'`` or ``'test'``: a fixed stratified-by-shuffle split.
+        image_size: Output size (bilinear up-sampling of the 8x8 originals). Default 16.
+        test_fraction: Share of the images in the test split. Default 0.2.
+        split_seed: Seed of the split's permutation (keep it fixed). Default 0.
+    """
+
+    def __init__(self, split: str = 'train', image_size: int = 16, test_fraction: float = 0.2,
+                 split_seed: int = 0) -> None:
+        _check_split(split, 'SklearnDigitsDataset')
+        images, labels = load_digits_arrays()
+        perm = np.random.RandomState(split_seed).permutation(len(images))
+        n_test = int(round(len(images) * test_fraction))
+        idx = perm[:n_test] if split == 'test' else perm[n_test:]
+        imgs = torch.from_numpy(np.round(images[idx] * (255.0 / 16.0)).astype(np.uint8))
+        super().__init__(imgs.unsqueeze(1), torch.from_numpy(labels[idx]), image_size)
+
+
+def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as (images float (N, 8, 8) in [0, 16], labels int (N,))."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError('SklearnDigitsDataset needs scikit-learn (its bundled digits are the '
+                        'data): pip install scikit-learn, or pip install -e ".[dev]"') from None
+    digits = load_digits()
+    return digits.images.astype(np.float64), digits.target.astype(np.int64)
+
+
+def _torchvision_error(cls_name: str, root: str, exc: Exception, layout: str) -> DataError:
+    return DataError(
+        f"{cls_name}: no dataset found under '{root}' ({exc}). Expected torchvision's on-disk "
+        f'layout {layout}. On a machine with internet, create it with '
+        f"torchvision.datasets.{cls_name.replace('Dataset', '')}('{root}', download=True) "
+        'and copy the folder here; or fix data_root')
+
+
+@DATASETS.register_module()
+class MNISTDataset(InMemoryLabelledDataset):
+    """MNIST or FashionMNIST (28x28x1) from torchvision's on-disk format.
+
+    Args:
+        data_root: Folder holding ``MNIST/raw/`` (or ``FashionMNIST/raw/``) with the
+            four idx files (``train-images-idx3-ubyte`` ...; ``.gz`` accepted too).
+        split: ``'train'`` or ``'test'``.
+        variant: ``'MNIST'`` or ``'FashionMNIST'``.
+        image_size: Resize to this size; None keeps 28.
+    """
+
+    def __init__(self, data_root: str, split: str = 'train', variant: str = 'MNIST',
+                 image_size: Optional[int] = None) -> None:
+        import torchvision.datasets as tvd
+        _check_split(split, 'MNISTDataset')
+        classes = {'MNIST': tvd.MNIST, 'FashionMNIST': tvd.FashionMNIST}
+        if variant not in classes:
+            raise ConfigError(f"MNISTDataset: variant must be one of {list(classes)}, "
+                              f"got '{variant}'")
+        _extract_gz(Path(data_root) / variant / 'raw')
+        try:
+            ds = classes[variant](data_root, train=split == 'train', download=False)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise _torchvision_error(variant + 'Dataset', data_root, exc,
+                                     f'{data_root}/{variant}/raw/*-idx?-ubyte') from None
+        super().__init__(ds.data.unsqueeze(1), ds.targets, image_size, classes=list(ds.classes))
+
+
+def _extract_gz(raw: Path) -> None:
+    """Decompress ``*.gz`` idx files next to themselves (torchvision reads raw files)."""
+    import gzip
+    import shutil
+    if not raw.is_dir():
+        return
+    for gz in raw.glob('*-ubyte.gz'):
+        target = gz.with_suffix('')
+        if not target.exists():
+            with gzip.open(gz, 'rb') as src, open(target, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+
+
+@DATASETS.register_module()
+class CIFAR10Dataset(InMemoryLabelledDataset):
+    """CIFAR-10 (32x32x3, 10 classes) from the ``cifar-10-batches-py`` pickles.
+
+    Args:
+        data_root: Folder holding ``cifar-10-batches-py/``.
+        split: ``'train'`` (data_batch_1..5) or ``'test'`` (test_batch).
+        hflip: Random horizontal flips. Default True.
+        verify_checksums: Check the files' MD5 sums as torchvision does. Default
+            True; set False for a subset or a re-packed copy.
+    """
+
+    def __init__(self, data_root: str, split: str = 'train', hflip: bool = True,
+                 verify_checksums: bool = True) -> None:
+        import torchvision.datasets as tvd
+        _check_split(split, 'CIFAR10Dataset')
+
+        class _CIFAR10(tvd.CIFAR10):
+            def _check_integrity(inner) -> bool:  # noqa: N805
+                if verify_checksums:
+                    return super()._check_integrity()
+                folder = Path(inner.root) / inner.base_folder
+                return all((folder / name).is_file()
+                           for name, _ in inner.train_list + inner.test_list)
+
+        try:
+            ds = _CIFAR10(data_root, train=split == 'train', download=False)
+        except (RuntimeError, OSError, ValueError, EOFError) as exc:
+            raise _torchvision_error('CIFAR10Dataset', data_root, exc,
+                                     f'{data_root}/cifar-10-batches-py/data_batch_1..5, '
+                                     'test_batch (set verify_checksums=False for a subset)'
+                                     ) from None
+        images = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2)
+        super().__init__(images, torch.tensor(ds.targets), None, hflip, list(ds.classes))

@@ -1,0 +1,8 @@
+"""Training engine: optimizer constructor, distributed set-up, safe checkpoints, runner."""
+from .checkpoint import load_checkpoint_file
+from .dist import model_wrapper_cfg, setup_distributed
+from .optim import GANOptimWrapperConstructor
+from .runner import GANRunner, build_runner, prepare_config, train
+
+__all__ = ['GANOptimWrapperConstructor', 'GANRunner', 'build_runner', 'prepare_config',
+           'train', 'load_checkpoint_file', 'setup_distributed', 'model_wrapper_cfg']

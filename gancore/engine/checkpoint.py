@@ -1,0 +1,88 @@
+"""Safe checkpoint loading and atomic checkpoint writing.
+
+Loading never unpickles arbitrary objects: ``torch.load(weights_only=True)``
+with an explicit allow-list of the few non-tensor types that mmengine writes
+(its ``HistoryBuffer`` of logged scalars, numpy arrays and scalars). This also
+fixes mmengine's ``Runner(resume=True)`` under torch >= 2.6, whose default
+``weights_only=True`` refuses those types. Writing goes to a temporary file in
+the same folder which is then renamed over the target, so a crash mid-write
+never damages the previous checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from ..errors import CheckpointError
+
+
+def _numpy_allow_list() -> list:
+    core = getattr(np, '_core', None) or np.core
+    allowed = [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype]
+    allowed += [type(np.dtype(t)) for t in ('float16', 'float32', 'float64', 'int8', 'int16',
+                                            'int32', 'int64', 'uint8', 'bool')]
+    return allowed
+
+
+#: Every non-tensor type a gancore checkpoint may contain.
+SAFE_GLOBALS = [HistoryBuffer] + _numpy_allow_list()
+torch.serialization.add_safe_globals(SAFE_GLOBALS)
+
+
+def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> dict:
+    """Load a checkpoint with ``weights_only=True`` and the allow-list above.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, not a torch checkpoint,
+            or contains a pickled object outside the allow-list (nothing of it
+            is executed).
+    """
+    path = Path(filename)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{filename}' does not exist: check the path "
+                              '(resume with --resume and no path to pick the latest one)')
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((ln.strip() for ln in first if 'Unsupported' in ln or 'GLOBAL' in ln),
+                      first[0] if first else '')
+        raise CheckpointError(
+            f"refused to load checkpoint '{filename}': it contains pickled objects outside "
+            f'gancore\'s allow-list ({detail}); nothing in it was executed. Only load '
+            'checkpoints you trust; this one was not written by gancore/mmengine') from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CheckpointError(
+            f"checkpoint '{filename}' is truncated or not a torch checkpoint "
+            f'({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}); '
+            'delete it and resume from an earlier checkpoint') from None
+
+
+@CheckpointLoader.register_scheme(prefixes='', force=True)
+def _load_local(filename: str, map_location: Optional[Any] = None) -> dict:
+    """mmengine's loader for local paths, replaced by the safe loader."""
+    return load_checkpoint_file(filename, map_location)
+
+
+def atomic_replace(tmp_path: str, final_path: str) -> None:
+    """Flush ``tmp_path`` to disk and rename it to ``final_path`` in one step."""
+    with open(tmp_path, 'rb') as f:
+        os.fsync(f.fileno())
+    os.replace(tmp_path, final_path)
+    try:  # make the rename itself durable
+        dir_fd = os.open(os.path.dirname(os.path.abspath(final_path)), os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass

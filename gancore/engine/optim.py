@@ -1,0 +1,76 @@
+"""Optimizer-wrapper constructor for models with several networks."""
+from __future__ import annotations
+
+from typing import Optional
+
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
+from torch import nn
+
+from ..errors import ConfigError
+from ..registry import OPTIM_WRAPPER_CONSTRUCTORS, suggest
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class GANOptimWrapperConstructor:
+    """Build an ``OptimWrapperDict`` with one optimizer wrapper per network group.
+
+    Config::
+
+        optim_wrapper = dict(
+            constructor='GANOptimWrapperConstructor',
+            generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
+            discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))))
+
+    Each key names the model attribute whose parameters it optimises. A key may
+    instead list several attributes with ``modules=[...]`` (CycleGAN's
+    ``generator`` covers ``generator_ab`` and ``generator_ba``); by default a
+    model's ``generator_names`` / ``discriminator_names`` are used for the keys
+    ``generator`` / ``discriminator``. Each entry is an ordinary mmengine optim
+    wrapper config (``type='AmpOptimWrapper'`` for mixed precision: each gets its
+    own loss scaler).
+
+    Args:
+        optim_wrapper_cfg: The dict above (without ``constructor``).
+        paramwise_cfg: Not supported at this level; put ``paramwise_cfg`` inside
+            an entry instead.
+    """
+
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
+        if paramwise_cfg is not None:
+            raise ConfigError('optim_wrapper.paramwise_cfg: put paramwise_cfg inside each '
+                              'entry (optim_wrapper.generator.paramwise_cfg) instead')
+        if not isinstance(optim_wrapper_cfg, dict) or not optim_wrapper_cfg:
+            raise ConfigError('optim_wrapper must map network names to optimizer configs, '
+                              "e.g. dict(generator=dict(optimizer=...), discriminator=...)")
+        self.cfg = {k: dict(v) for k, v in optim_wrapper_cfg.items()}
+
+    def _modules_for(self, model: nn.Module, key: str, names) -> nn.Module:
+        if isinstance(names, str):
+            names = [names]
+        children = dict(model.named_children())
+        mods = []
+        for name in names:
+            if name not in children:
+                raise ConfigError(
+                    f"optim_wrapper.{key}: the model ({type(model).__name__}) has no network "
+                    f"'{name}'.{suggest(name, children)} Networks: {', '.join(children)}.")
+            mods.append(children[name])
+        return mods[0] if len(mods) == 1 else nn.ModuleList(mods)
+
+    def __call__(self, model: nn.Module) -> OptimWrapperDict:
+        """Build the wrappers for ``model`` (the unwrapped model or a DDP wrapper)."""
+        model = getattr(model, 'module', model)
+        defaults = {'generator': getattr(model, 'generator_names', 'generator'),
+                    'discriminator': getattr(model, 'discriminator_names', 'discriminator')}
+        wrappers = {}
+        for key, cfg in self.cfg.items():
+            cfg = dict(cfg)
+            names = cfg.pop('modules', defaults.get(key, key))
+            if not isinstance(cfg.get('optimizer'), dict):
+                raise ConfigError(f"optim_wrapper.{key} needs an 'optimizer' dict, e.g. "
+                                  "optimizer=dict(type='Adam', lr=2e-4)")
+            module = self._modules_for(model, key, names)
+            paramwise = cfg.pop('paramwise_cfg', None)
+            cfg.setdefault('type', 'OptimWrapper')
+            wrappers[key] = DefaultOptimWrapperConstructor(cfg, paramwise)(module)
+        return OptimWrapperDict(**wrappers)

@@ -1,0 +1,233 @@
+"""BaseGAN: the training skeleton shared by every gancore model.
+
+One call of :meth:`BaseGAN.train_step` is one iteration of the GAN algorithm::
+
+    fake = G(inputs)                                  # once per step
+    if this iteration updates G (every disc_steps):   # e.g. 5 for WGAN-GP
+        with D frozen: G <- G - lr * grad L_G(fake)
+        EMA(G) <- decay * EMA(G) + (1 - decay) * G
+    D <- D - lr * grad L_D(real, fake.detach())       # every iteration, fresh batch
+
+A model subclasses :class:`BaseGAN` and writes the paper's parts:
+:meth:`generate` (the generator's forward pass for a batch),
+:meth:`generator_loss` and :meth:`discriminator_loss` (each returns the total
+loss and a dict of its logged terms), :meth:`sample` (images for grids and
+FID) and optionally :meth:`preview`.
+
+The optimizer wrapper is an ``OptimWrapperDict`` with the keys ``generator``
+and ``discriminator`` (built by
+:class:`gancore.engine.GANOptimWrapperConstructor`).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModel, ExponentialMovingAverage, is_model_wrapper
+from mmengine.optim import OptimWrapperDict
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+
+LogVars = Dict[str, Tensor]
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a (Distributed)DataParallel wrapper, or the module itself."""
+    return module.module if is_model_wrapper(module) or hasattr(module, 'no_sync') else module
+
+
+def detach(obj: Any) -> Any:
+    """``obj`` with every tensor in it (dicts, lists, tuples) detached."""
+    if isinstance(obj, Tensor):
+        return obj.detach()
+    if isinstance(obj, dict):
+        return {k: detach(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(detach(v) for v in obj)
+    return obj
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Freeze ``modules`` (no parameter gradients) for the generator's step.
+
+    Gradients still flow *through* the modules to their inputs. Parameters
+    that were frozen before stay frozen. Distributed wrappers are put in
+    ``no_sync`` so that DDP does not wait for gradients that never come.
+    """
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    with contextlib.ExitStack() as stack:
+        for m in modules:
+            if hasattr(m, 'no_sync'):
+                stack.enter_context(m.no_sync())
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in params:
+                p.requires_grad_(True)
+
+
+class BaseGAN(BaseModel):
+    """Shared train_step skeleton, EMA generator and sampling API.
+
+    Args:
+        disc_steps: Discriminator updates per generator update; each uses a
+            fresh batch (WGAN-GP: 5). Default 1.
+        ema_decay: Decay of the exponential moving average of the generator's
+            weights used for sampling (e.g. 0.999); None disables EMA. Default None.
+        ema_start: Iteration at which EMA averaging starts (before it the EMA
+            copy follows the generator). Default 0.
+        data_preprocessor: Config of the data preprocessor (mmengine
+            ``BaseDataPreprocessor`` by default: moves the batch to the device).
+    """
+
+    #: Attributes holding the networks trained by the ``'generator'`` optimizer.
+    generator_names: Tuple[str, ...] = ('generator',)
+    #: Attributes holding the networks trained by the ``'discriminator'`` optimizer.
+    discriminator_names: Tuple[str, ...] = ('discriminator',)
+
+    def __init__(self, disc_steps: int = 1, ema_decay: Optional[float] = None,
+                 ema_start: int = 0, data_preprocessor: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        if disc_steps < 1:
+            raise ConfigError(f'model.disc_steps must be >= 1, got {disc_steps}')
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ConfigError(f'model.ema_decay must be in (0, 1) or None, got {ema_decay}')
+        self.disc_steps = disc_steps
+        self.ema_decay = ema_decay
+        self.ema_start = ema_start
+        self.num_steps = 0  # train_steps done; saved in the checkpoint (extra state)
+        self.last_disc_outputs: Dict[str, Tensor] = {}  # read by GANHealthHook
+
+    # ------------------------------------------------------------------ networks
+    def init_ema(self) -> None:
+        """Create ``generator_ema``; call at the end of a subclass's ``__init__``."""
+        if self.ema_decay is not None:
+            self.generator_ema = ExponentialMovingAverage(
+                self.generator, momentum=1.0 - self.ema_decay, update_buffers=True)
+
+    @property
+    def discriminators(self) -> list:
+        """The (possibly wrapped) networks trained by the ``'discriminator'`` optimizer."""
+        return [getattr(self, n) for n in self.discriminator_names]
+
+    def sampling_generator(self, use_ema: bool = True) -> nn.Module:
+        """The generator used for sampling: the EMA copy when there is one."""
+        if use_ema and getattr(self, 'generator_ema', None) is not None:
+            return self.generator_ema.module
+        return unwrap(self.generator)
+
+    def get_extra_state(self) -> dict:  # saved in state_dict(): exact resume
+        return {'num_steps': self.num_steps}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.num_steps = int(state['num_steps'])
+
+    # ---------------------------------------------------------------- training
+    def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> LogVars:
+        """One GAN iteration (see the module docstring). Returns the logged terms."""
+        batch = self.data_preprocessor(data, True)
+        g_wrapper, d_wrapper = optim_wrapper['generator'], optim_wrapper['discriminator']
+        update_g = (self.num_steps + 1) % self.disc_steps == 0
+        if self.num_steps == 0:
+            self.check_batch(batch)
+
+        with g_wrapper.optim_context(self.generator), torch.set_grad_enabled(update_g):
+            fake = self.generate(batch)
+        log_vars: LogVars = {}
+        if update_g:
+            with g_wrapper.optim_context(self.generator), frozen(*self.discriminators):
+                g_loss, g_log = self.generator_loss(batch, fake)
+            g_wrapper.update_params(g_loss)
+            log_vars.update(g_log)
+            self.update_ema()
+
+        fake = detach(fake)
+        with d_wrapper.optim_context(self.discriminators[0]):
+            d_loss, d_log = self.discriminator_loss(batch, fake)
+        d_wrapper.update_params(d_loss)
+        log_vars.update(d_log)
+        self.num_steps += 1
+        return log_vars
+
+    def update_ema(self) -> None:
+        """Update the EMA generator (copy the weights before ``ema_start``)."""
+        ema = getattr(self, 'generator_ema', None)
+        if ema is None:
+            return
+        source = unwrap(self.generator)
+        if self.num_steps < self.ema_start:
+            ema.module.load_state_dict(source.state_dict())
+        else:
+            ema.update_parameters(source)
+
+    def record_disc_outputs(self, **outputs: Tensor) -> None:
+        """Keep the latest D outputs (detached), e.g. ``real=..., fake=...``, for health logs."""
+        self.last_disc_outputs = {k: v.detach() for k, v in outputs.items()}
+
+    def check_batch(self, batch: dict) -> None:
+        """Validate the first batch against the model (e.g. the number of channels).
+
+        The default checks nothing; models override it to turn a mismatch into a
+        clear :class:`ConfigError` instead of a shape error deep in a network.
+        """
+
+    @staticmethod
+    def check_channels(images: Tensor, expected: int, key: str, setting: str) -> None:
+        """Raise ConfigError if ``images`` (N, C, H, W) do not have ``expected`` channels."""
+        if images.dim() != 4 or images.size(1) != expected:
+            raise ConfigError(
+                f"the dataset gives '{key}' images of shape {tuple(images.shape[1:])} but "
+                f'the model expects {expected} channels ({setting}={expected}): make the '
+                f"dataset's channels and {setting} agree")
+
+    # ------------------------------------------------------ for subclasses
+    def generate(self, batch: dict) -> Any:
+        """The generator's forward pass for a training batch (tensor or dict of tensors)."""
+        raise NotImplementedError
+
+    def generator_loss(self, batch: dict, fake: Any) -> Tuple[Tensor, LogVars]:
+        """Total generator loss and its logged terms (D is frozen here)."""
+        raise NotImplementedError
+
+    def discriminator_loss(self, batch: dict, fake: Any) -> Tuple[Tensor, LogVars]:
+        """Total discriminator loss and its logged terms (``fake`` is detached)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, num: int, seed: int = 0, labels: Optional[Tensor] = None,
+               use_ema: bool = True) -> Tensor:
+        """``num`` generated images in [-1, 1] (noise-driven models)."""
+        raise NotImplementedError(f'{type(self).__name__} does not sample from noise')
+
+    @torch.no_grad()
+    def generate_for_eval(self, num: int, batch_size: int = 50,
+                          seed: int = 0) -> Iterator[Tensor]:
+        """Yield ``num`` generated images in [-1, 1], ``batch_size`` at a time (for FID)."""
+        done = 0
+        while done < num:
+            n = min(batch_size, num - done)
+            yield self.sample(n, seed=seed + done)
+            done += n
+
+    @torch.no_grad()
+    def preview(self, batch: Optional[dict], seed: int = 0) -> Tuple[Tensor, int]:
+        """Images for the sample grid and the number of images per row."""
+        return self.sample(64, seed=seed), 8
+
+    # ------------------------------------------------------------ mmengine API
+    def forward(self, inputs: Any = None, data_samples: Optional[Sequence] = None,
+                mode: str = 'tensor') -> Any:
+        """mmengine's forward: ``mode='tensor'`` samples ``inputs`` (an int) images."""
+        num = inputs if isinstance(inputs, int) else 1
+        return self.sample(num)
+
+    def val_step(self, data: Any) -> list:
+        """Validation is done by hooks (FIDHook, SampleGridHook); returns no outputs."""
+        return []
+
+    test_step = val_step

@@ -1,0 +1,224 @@
+"""Every gancore registry, in one place.
+
+Registries that mmengine's ``Runner`` builds from (models, datasets, hooks,
+metrics, transforms, optimizer-wrapper constructors) are children of
+mmengine's root registries under the scope ``gancore``; configs select them
+with ``default_scope = 'gancore'``. The network and loss registries
+(``GENERATORS``, ``DISCRIMINATORS``, ``LOSSES``, ``IMAGE_POOLS``) are roots of
+their own: models build their parts from them.
+
+All of them are :class:`GancoreRegistry` objects, which
+
+* import the plugins lazily the first time a name is missing (no import
+  cascade at ``import gancore``),
+* raise an error that lists close matches and the plugins found when a name
+  is unknown,
+* refuse a second registration of one name and name both modules,
+* reject unknown constructor arguments with the accepted ones and a
+  suggestion (:func:`check_arguments`).
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable, Optional
+
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
+from mmengine.registry import Registry
+
+from .errors import ConfigError, PluginError
+
+SCOPE = 'gancore'
+
+
+def suggest(name: str, candidates) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
+    close = difflib.get_close_matches(str(name), list(candidates), n=3, cutoff=0.6)
+    if not close:
+        return ''
+    return ' Did you mean ' + ' or '.join(repr(c) for c in close) + '?'
+
+
+def _signature_target(obj: Any) -> Callable:
+    return obj.__init__ if inspect.isclass(obj) else obj
+
+
+def accepted_arguments(obj: Any) -> Optional[list[str]]:
+    """Names of the keyword arguments ``obj`` accepts; None if it takes ``**kwargs``."""
+    try:
+        sig = inspect.signature(_signature_target(obj))
+    except (TypeError, ValueError):
+        return None
+    names = []
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            return None
+        if p.name == 'self' or p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
+            continue
+        names.append(p.name)
+    return names
+
+
+def check_arguments(obj: Any, args: dict, registry_name: str, type_name: str,
+                    where: str = '') -> None:
+    """Raise :class:`ConfigError` if ``args`` has a key that ``obj`` does not accept.
+
+    Args:
+        obj: The registered class or function.
+        args: The keyword arguments from the config (``type`` removed).
+        registry_name: Registry name used in the message (e.g. ``'generator'``).
+        type_name: The ``type=`` value used in the message.
+        where: Optional config path of the dict, e.g. ``'model.generator'``.
+    """
+    accepted = accepted_arguments(obj)
+    if accepted is None:
+        return
+    for key in args:
+        if key in accepted or key.startswith('_'):
+            continue
+        loc = f' (at {where})' if where else ''
+        raise ConfigError(
+            f"unknown argument '{key}' for {registry_name} type '{type_name}'{loc}."
+            f'{suggest(key, accepted)} Accepted arguments: {", ".join(accepted) or "none"}.')
+
+
+class GancoreRegistry(Registry):
+    """An mmengine ``Registry`` with lazy plugin discovery and helpful errors."""
+
+    def get(self, key):  # noqa: D102 (same contract as Registry.get)
+        obj = super().get(key)
+        if obj is not None or not isinstance(key, str):
+            return obj
+        from . import plugins  # local: plugins imports this module
+        if plugins.import_plugins():  # something new was imported: try again
+            obj = super().get(key)
+            if obj is not None:
+                return obj
+        raise ConfigError(self.unknown_message(key))
+
+    def unknown_message(self, key: str) -> str:
+        """Message for a missing ``type``: close matches, plugins found and failed."""
+        from . import plugins
+        names = sorted(self._all_names())
+        msg = f"unknown {self.name} type '{key}'.{suggest(key, names)}"
+        msg += f' Registered {self.name}s: {", ".join(names) or "none"}.'
+        msg += ' ' + plugins.summary()
+        return msg
+
+    def _all_names(self) -> set[str]:
+        names = set(self._module_dict)
+        reg = self.parent
+        while reg is not None:
+            names |= set(reg._module_dict)
+            reg = reg.parent
+        return names
+
+    def _register_module(self, module, module_name=None, force=False):
+        names = [module.__name__] if module_name is None else (
+            [module_name] if isinstance(module_name, str) else module_name)
+        for name in names:
+            old = self._module_dict.get(name)
+            if old is not None and old is not module and not force and (
+                    getattr(old, '__qualname__', None) != getattr(module, '__qualname__', None)
+                    or old.__module__ != module.__module__):
+                raise PluginError(
+                    f"two plugins register the {self.name} '{name}': "
+                    f'{old.__module__}.{old.__qualname__} and '
+                    f'{module.__module__}.{module.__qualname__}. Rename one of them.')
+        # re-importing the same module (e.g. via custom_imports) re-registers the same class
+        super()._register_module(module, module_name, force=True)
+
+
+def build_strict(cfg: dict, registry: Registry, default_args: Optional[dict] = None):
+    """Build ``cfg`` from ``registry`` after checking its arguments.
+
+    Unlike mmengine's ``build_from_cfg`` this does not wrap exceptions raised by
+    the constructor, so a :class:`GancoreError` reaches the user unchanged.
+    """
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise ConfigError(f"a {registry.name} config must be a dict with a 'type' key, got {cfg!r}")
+    args = dict(cfg)
+    obj_type = args.pop('type')
+    for key, value in (default_args or {}).items():
+        args.setdefault(key, value)
+    scope = args.pop('_scope_', None)
+    if isinstance(obj_type, str):
+        with registry.switch_scope_and_registry(scope) as reg:
+            obj_cls = reg.get(obj_type)
+        name = obj_type
+    else:
+        obj_cls, name = obj_type, getattr(obj_type, '__name__', str(obj_type))
+    check_arguments(obj_cls, args, registry.name, name)
+    return obj_cls(**args)
+
+
+def _child(name: str, parent: Registry, locations: list[str]) -> GancoreRegistry:
+    return GancoreRegistry(name, parent=parent, scope=SCOPE, build_func=build_strict,
+                           locations=locations)
+
+
+def _root(name: str, locations: list[str]) -> GancoreRegistry:
+    return GancoreRegistry(name, scope=SCOPE, build_func=build_strict, locations=locations)
+
+
+# ``locations``: gancore's own modules that fill a registry, imported by mmengine
+# the first time the registry is searched (not at ``import gancore``).
+MODELS = _child('model', MMENGINE_MODELS, ['gancore.models'])
+DATASETS = _child('dataset', MMENGINE_DATASETS, ['gancore.datasets'])
+HOOKS = _child('hook', MMENGINE_HOOKS, ['gancore.hooks'])
+METRICS = _child('metric', MMENGINE_METRICS, ['gancore.evaluation'])
+TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['gancore.datasets'])
+OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
+                                    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['gancore.engine'])
+
+GENERATORS = _root('generator', ['gancore.architectures'])
+DISCRIMINATORS = _root('discriminator', ['gancore.architectures'])
+LOSSES = _root('loss', ['gancore.losses'])
+IMAGE_POOLS = _root('image pool', ['gancore.image_pools'])
+
+
+def _mirror_remaining_roots() -> None:
+    """Give every other mmengine root a plain ``gancore`` child.
+
+    With ``default_scope='gancore'`` mmengine looks for a ``gancore`` child in each
+    root it builds from (loops, optimizers, visualizers ...) and warns when there
+    is none; these children hold nothing and fall back to mmengine's entries.
+    """
+    import mmengine.registry as mmreg
+    for name in dir(mmreg):
+        root = getattr(mmreg, name)
+        if isinstance(root, Registry) and root.parent is None and SCOPE not in root.children:
+            Registry(root.name, parent=root, scope=SCOPE)
+
+
+_mirror_remaining_roots()
+
+#: gancore's own registries, by the section name used in listings.
+GANCORE_REGISTRIES = {
+    'models': MODELS, 'generators': GENERATORS, 'discriminators': DISCRIMINATORS,
+    'losses': LOSSES, 'datasets': DATASETS, 'hooks': HOOKS,
+    'image_pools': IMAGE_POOLS, 'metrics': METRICS, 'transforms': TRANSFORMS,
+    'optim_wrapper_constructors': OPTIM_WRAPPER_CONSTRUCTORS,
+}
+
+#: mmengine registries whose types may appear in a config (checked by the config validator).
+MMENGINE_REGISTRIES = (
+    MMENGINE_OPTIMIZERS, MMENGINE_OPTIM_WRAPPERS, MMENGINE_PARAM_SCHEDULERS, MMENGINE_LOOPS,
+    MMENGINE_VISBACKENDS, MMENGINE_VISUALIZERS, MMENGINE_LOG_PROCESSORS, MMENGINE_DATA_SAMPLERS,
+    MMENGINE_FUNCTIONS, MMENGINE_HOOKS, MMENGINE_DATASETS, MMENGINE_MODELS,
+    MMENGINE_TRANSFORMS, MMENGINE_METRICS, MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)

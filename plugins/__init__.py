@@ -1,0 +1,1 @@
+"""gancore's built-in plugins, installed as the package ``gancore_plugins``."""

@@ -1,0 +1,1 @@
+"""cyclegan plugin (under construction)."""

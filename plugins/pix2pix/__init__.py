@@ -1,0 +1,1 @@
+"""pix2pix plugin (under construction)."""

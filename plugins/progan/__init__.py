@@ -1,0 +1,1 @@
+"""progan plugin (under construction)."""

@@ -1,0 +1,27 @@
+"""Installs gancore and its built-in plugins (import name ``gancore_plugins``)."""
+from setuptools import find_packages, setup
+
+PLUGINS = ['cgan', 'pix2pix', 'cyclegan', 'progan']
+
+setup(
+    name='gancore',
+    version='0.1.0',
+    description='A plugin-based GAN framework on mmengine',
+    python_requires='>=3.9',
+    packages=find_packages(include=['gancore', 'gancore.*']) + [
+        'gancore_plugins'] + [f'gancore_plugins.{p}' for p in PLUGINS],
+    package_dir={'gancore_plugins': 'plugins'},
+    install_requires=[
+        'torch', 'torchvision', 'mmengine==0.10.7', 'numpy', 'pillow', 'addict',
+        'tensorboard',
+    ],
+    extras_require={
+        # scikit-learn: its bundled handwritten digits are the embedded default dataset.
+        # pytorch-fid (+ scipy<1.18, which it needs for sqrtm(disp=...)): FID parity test only.
+        'dev': ['pytest', 'scikit-learn', 'pytorch-fid==0.3.0', 'scipy<1.18'],
+    },
+    entry_points={
+        'gancore.plugins': [f'{p} = gancore_plugins.{p}' for p in PLUGINS],
+        'console_scripts': ['gancore = gancore.__main__:main'],
+    },
+)

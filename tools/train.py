@@ -1,0 +1,34 @@
+"""Train a gancore config: python tools/train.py CONFIG [options]."""
+import argparse
+import sys
+
+from gancore.cli import run_tool
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    p = argparse.ArgumentParser(description='Train a GAN from a gancore config.')
+    p.add_argument('config', help='config file, e.g. configs/cgan/cgan_digits.py')
+    p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
+    p.add_argument('--resume', nargs='?', const=True, default=None, metavar='CKPT',
+                   help='resume from CKPT, or from the latest checkpoint in the work dir')
+    p.add_argument('--amp', action='store_true', help='mixed precision (bf16 CPU, fp16 GPU)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override config keys, e.g. train_cfg.max_iters=100')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    p.add_argument('--seed', type=int, default=None, help='random seed')
+    p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from gancore.engine import train
+    runner = train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+                   cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed)
+    print(f'done: {runner.iter} iterations, outputs in {runner.work_dir}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(run_tool(main))
