@@ -13,16 +13,23 @@ from mmengine.runner import Runner
 from ..config import load_config
 from .checkpoint import atomic_replace
 from .dist import model_wrapper_cfg, setup_distributed
+from .portable_state import PortableStateHook
 
 
 class GANRunner(Runner):
-    """mmengine's Runner with atomic checkpoint writes.
+    """mmengine's Runner with atomic checkpoint writes and safe loading.
 
     ``save_checkpoint`` writes to a hidden temporary file in the same folder and
     renames it over the target, so a crash mid-write keeps the last good file.
     Loading goes through gancore's safe loader (see
     :mod:`gancore.engine.checkpoint`), registered as mmengine's local loader.
     """
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        """Register the configured hooks plus :class:`PortableStateHook`."""
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(isinstance(h, PortableStateHook) for h in self._hooks):
+            self.register_hook(PortableStateHook())
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
         """Save like mmengine, atomically."""

@@ -1,0 +1,84 @@
+"""Paired (aligned) image-to-image datasets in the pix2pix layout.
+
+Each file holds the two images side by side, A on the left and B on the right
+(facades, maps, cityscapes, edges2shoes, ...)::
+
+    data_root/train/1.jpg   # [ A | B ], width 2W, height H
+    data_root/val/1.jpg
+    data_root/test/1.jpg
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from ..errors import ConfigError, DataError
+from ..registry import DATASETS
+from .image_io import load_image, list_images
+from .transforms import build_transform
+
+DIRECTIONS = ('AtoB', 'BtoA')
+
+
+def download_hint(data_root) -> str:
+    """The sentence telling how to fetch the dataset named like ``data_root``'s folder."""
+    return f'Get the data with: python tools/download_dataset.py {Path(data_root).name}'
+
+
+@DATASETS.register_module()
+class PairedImageDataset(Dataset):
+    """Side-by-side ``A|B`` images, split in the middle; both halves get the same crop and flip.
+
+    Items are ``{'img_A': Tensor, 'img_B': Tensor, 'path': str}``: float
+    ``(channels, crop_size, crop_size)`` tensors in [-1, 1]. ``img_A`` is always
+    the model's input: with ``direction='BtoA'`` it is the right half.
+
+    Args:
+        data_root: Folder holding one subfolder per split, e.g. ``data/facades``.
+        split: Subfolder to read, default ``'train'`` (``'val'``, ``'test'``).
+        direction: ``'AtoB'`` (default: left half -> right half) | ``'BtoA'``.
+        channels: 1 (grayscale) or 3 (RGB, default), for both halves.
+        load_size: Size after resizing, default 286.
+        crop_size: Side of the random crop, default 256.
+        preprocess: ``'resize_and_crop'`` (default) | ``'crop'`` | ``'scale_width'`` |
+            ``'scale_width_and_crop'`` | ``'none'`` (see :func:`build_transform`).
+        flip: Random horizontal flip (of both halves together), default True.
+    """
+
+    def __init__(self, data_root: str, split: str = 'train', direction: str = 'AtoB',
+                 channels: int = 3, load_size: int = 286, crop_size: int = 256,
+                 preprocess: str = 'resize_and_crop', flip: bool = True):
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"PairedImageDataset: direction must be 'AtoB' or 'BtoA', got "
+                              f'{direction!r}.')
+        if channels not in (1, 3):
+            raise ConfigError(f'PairedImageDataset: channels must be 1 or 3, got {channels!r}.')
+        self.data_root = Path(data_root)
+        self.split = split
+        self.direction = direction
+        self.channels = channels
+        self.transform = build_transform(preprocess, load_size, crop_size, flip)
+        hint = download_hint(data_root)
+        self.paths = list_images(self.data_root / split, hint=hint)
+        self.metainfo = {'direction': direction, 'channels': channels, 'split': split}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict:
+        path = self.paths[index]
+        ab = load_image(path, self.channels)
+        w, h = ab.size
+        if w % 2:
+            raise DataError(f'{path} is {w} pixels wide (odd), so its A and B halves differ '
+                            'in size; a paired image must be two equal images side by side '
+                            '(A left, B right). Fix or remove the file.')
+        a = ab.crop((0, 0, w // 2, h))
+        b = ab.crop((w // 2, 0, w, h))
+        params = self.transform.get_params(a.size, name=str(path))
+        img_a = self.transform(a, params, name=str(path))
+        img_b = self.transform(b, params, name=str(path))
+        if self.direction == 'BtoA':
+            img_a, img_b = img_b, img_a
+        return {'img_A': img_a, 'img_B': img_b, 'path': str(path)}
