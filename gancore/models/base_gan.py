@@ -143,14 +143,14 @@ class BaseGAN(BaseModel):
             with g_wrapper.optim_context(self.generator), frozen(*self.discriminators):
                 g_loss, g_log = self.generator_loss(batch, fake)
             g_wrapper.update_params(g_loss)
-            log_vars.update(g_log)
+            log_vars.update(detach(g_log))
             self.update_ema()
 
         fake = detach(fake)
         with d_wrapper.optim_context(self.discriminators[0]):
             d_loss, d_log = self.discriminator_loss(batch, fake)
         d_wrapper.update_params(d_loss)
-        log_vars.update(d_log)
+        log_vars.update(detach(d_log))
         self.num_steps += 1
         return log_vars
 
