@@ -9,8 +9,11 @@ setup(
     description='A plugin-based GAN framework on mmengine',
     python_requires='>=3.9',
     packages=find_packages(include=['gancore', 'gancore.*']) + [
-        'gancore_plugins'] + [f'gancore_plugins.{p}' for p in PLUGINS],
-    package_dir={'gancore_plugins': 'plugins'},
+        'gancore_plugins'] + [f'gancore_plugins.{p}' for p in PLUGINS] + ['gancore.configs'],
+    # plugins/ is installed as gancore_plugins (no bare top-level 'plugins' package);
+    # configs/ ships as gancore.configs so installed plugins can inherit its _base_ files.
+    package_dir={'gancore_plugins': 'plugins', 'gancore.configs': 'configs'},
+    package_data={'gancore.configs': ['*/*.py', '*/*/*.py']},
     install_requires=[
         'torch', 'torchvision', 'mmengine==0.10.7', 'numpy', 'pillow', 'addict',
         'tensorboard',

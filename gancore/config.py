@@ -51,7 +51,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         raise ConfigError(f"config file '{path}' does not exist: check the path "
                           '(configs live under configs/<model>/)')
     try:
-        cfg = Config.fromfile(str(file))
+        cfg = Config.fromfile(str(file), import_custom_modules=False)
     except (SyntaxError, ImportError, FileNotFoundError, KeyError, TypeError) as exc:
         raise ConfigError(f"could not read config '{path}': {type(exc).__name__}: {exc}") from None
     if cfg_options:
@@ -61,6 +61,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
                 raise ConfigError(f"--cfg-options key '{key}': '{root}' is not a key of "
                                   f"'{path}'.{suggest(root, list(cfg.keys()))}")
         cfg.merge_from_dict(cfg_options)
+    from . import plugins  # after --cfg-options, which may set custom_imports
+    plugins.import_custom_modules(cfg.get('custom_imports'), source=str(path))
     validate_config(cfg, source=str(path))
     return cfg
 

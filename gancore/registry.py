@@ -13,9 +13,14 @@ All of them are :class:`GancoreRegistry` objects, which
   cascade at ``import gancore``),
 * raise an error that lists close matches and the plugins found when a name
   is unknown,
-* refuse a second registration of one name and name both modules,
+* refuse a second registration of one name by another module, naming both
+  plugins (re-registering the same class, e.g. a re-imported module, is fine),
 * reject unknown constructor arguments with the accepted ones and a
   suggestion (:func:`check_arguments`).
+
+Importing this module also sets ``$GANCORE_CONFIGS`` (see
+:func:`gancore.plugins.export_configs_dir`) so that plugin configs can inherit
+gancore's base configs.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import Registry
 
+from . import plugins
 from .errors import ConfigError, PluginError
 
 SCOPE = 'gancore'
@@ -98,24 +104,53 @@ def check_arguments(obj: Any, args: dict, registry_name: str, type_name: str,
 
 
 class GancoreRegistry(Registry):
-    """An mmengine ``Registry`` with lazy plugin discovery and helpful errors."""
+    """An mmengine ``Registry`` with lazy plugin discovery and helpful errors.
 
-    def get(self, key):  # noqa: D102 (same contract as Registry.get)
+    Differences from mmengine's ``Registry``:
+
+    * :meth:`get` imports the discovered plugins the first time a name is
+      missing, and raises :class:`ConfigError` (close matches, registered names,
+      plugins found and failed) instead of returning None;
+    * registering a name that another module already registered raises
+      :class:`PluginError` naming both; re-registering the same class (a module
+      imported again, e.g. by ``custom_imports`` or ``importlib.reload``) is not an
+      error. Asking for a name two plugins fought over raises that error again.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._conflicts: dict[str, str] = {}  # name -> message of the clash
+
+    def get(self, key):  # noqa: D102 (same contract as Registry.get, but raises on a miss)
+        if isinstance(key, str) and key in self._conflicts:
+            raise PluginError(self._conflicts[key])
         obj = super().get(key)
         if obj is not None or not isinstance(key, str):
             return obj
-        from . import plugins  # local: plugins imports this module
         if plugins.import_plugins():  # something new was imported: try again
+            if key in self._conflicts:
+                raise PluginError(self._conflicts[key])
             obj = super().get(key)
             if obj is not None:
                 return obj
         raise ConfigError(self.unknown_message(key))
 
+    def __contains__(self, key) -> bool:
+        try:
+            return self.get(key) is not None
+        except ConfigError:
+            return False
+        except PluginError:  # registered twice: present, but ambiguous
+            return True
+
     def unknown_message(self, key: str) -> str:
         """Message for a missing ``type``: close matches, plugins found and failed."""
-        from . import plugins
         names = sorted(self._all_names())
         msg = f"unknown {self.name} type '{key}'.{suggest(key, names)}"
+        elsewhere = [reg.name for reg in GANCORE_REGISTRIES.values()
+                     if reg is not self and key in reg._module_dict]
+        if elsewhere:
+            msg += f" ('{key}' is registered as a {' and a '.join(elsewhere)}.)"
         msg += f' Registered {self.name}s: {", ".join(names) or "none"}.'
         msg += ' ' + plugins.summary()
         return msg
@@ -129,19 +164,35 @@ class GancoreRegistry(Registry):
         return names
 
     def _register_module(self, module, module_name=None, force=False):
+        if not callable(module):
+            raise TypeError(f'module must be Callable, but got {type(module)}')
         names = [module.__name__] if module_name is None else (
-            [module_name] if isinstance(module_name, str) else module_name)
+            [module_name] if isinstance(module_name, str) else list(module_name))
         for name in names:
             old = self._module_dict.get(name)
-            if old is not None and old is not module and not force and (
-                    getattr(old, '__qualname__', None) != getattr(module, '__qualname__', None)
-                    or old.__module__ != module.__module__):
-                raise PluginError(
-                    f"two plugins register the {self.name} '{name}': "
-                    f'{old.__module__}.{old.__qualname__} and '
-                    f'{module.__module__}.{module.__qualname__}. Rename one of them.')
-        # re-importing the same module (e.g. via custom_imports) re-registers the same class
-        super()._register_module(module, module_name, force=True)
+            if old is None or old is module or force or _same_definition(old, module):
+                continue
+            self._conflicts[name] = (
+                f"the {self.name} '{name}' is registered by two plugins: "
+                f'{_describe(old)} and {_describe(module)}. Rename one of them '
+                f"(register_module(name='...')) or uninstall one of the plugins.")
+            raise PluginError(self._conflicts[name])
+        for name in names:
+            self._conflicts.pop(name, None)  # force=True or a re-import settles it
+        # the same class registered again (a re-imported module) replaces the old one
+        super()._register_module(module, names, force=True)
+
+
+def _same_definition(a: Any, b: Any) -> bool:
+    """True if ``a`` and ``b`` are the same definition (same module and qualified name)."""
+    key_a = (getattr(a, '__module__', None), getattr(a, '__qualname__', None))
+    key_b = (getattr(b, '__module__', None), getattr(b, '__qualname__', None))
+    return None not in key_a and key_a == key_b
+
+
+def _describe(obj: Any) -> str:
+    where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+    return f"plugin '{plugins.plugin_of(obj)}' ({where})"
 
 
 def build_strict(cfg: dict, registry: Registry, default_args: Optional[dict] = None):
@@ -180,7 +231,7 @@ def _root(name: str, locations: list[str]) -> GancoreRegistry:
 # the first time the registry is searched (not at ``import gancore``).
 MODELS = _child('model', MMENGINE_MODELS, ['gancore.models'])
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['gancore.datasets'])
-HOOKS = _child('hook', MMENGINE_HOOKS, ['gancore.hooks'])
+HOOKS = _child('hook', MMENGINE_HOOKS, ['gancore.hooks', 'gancore.engine'])  # engine: its hooks
 METRICS = _child('metric', MMENGINE_METRICS, ['gancore.evaluation'])
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['gancore.datasets'])
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
@@ -222,3 +273,7 @@ MMENGINE_REGISTRIES = (
     MMENGINE_VISBACKENDS, MMENGINE_VISUALIZERS, MMENGINE_LOG_PROCESSORS, MMENGINE_DATA_SAMPLERS,
     MMENGINE_FUNCTIONS, MMENGINE_HOOKS, MMENGINE_DATASETS, MMENGINE_MODELS,
     MMENGINE_TRANSFORMS, MMENGINE_METRICS, MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
+
+# Plugin configs inherit gancore's base configs with '{{$GANCORE_CONFIGS:}}/_base_/...':
+# every config is loaded after this module is imported (gancore.config imports it).
+plugins.export_configs_dir()

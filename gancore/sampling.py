@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from torchvision.utils import save_image
 
 from .errors import ConfigError
 
@@ -22,6 +21,7 @@ def write_samples(model, num: int, out_dir: str, label: Optional[int] = None, se
         raise ConfigError(f'--label {label} is out of range: the model has '
                           f'{num_classes} classes (0..{num_classes - 1})' if num_classes else
                           f'--label {label}: this model is not class-conditional')
+    from torchvision.utils import save_image  # lazy: torchvision is slow to import
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -1,13 +1,13 @@
 """Fixed-seed sample grids written to the work dir and TensorBoard."""
 from __future__ import annotations
 
+import os
 import os.path as osp
 from typing import Optional
 
 import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from torchvision.utils import make_grid, save_image
 
 from ..models.base_gan import unwrap
 from ..registry import HOOKS
@@ -58,6 +58,7 @@ class SampleGridHook(Hook):
         """Render and save one grid; returns its path (rank 0) or None."""
         if not is_main_process():
             return None
+        from torchvision.utils import make_grid, save_image  # lazy: torchvision is slow to import
         model = unwrap(runner.model)
         was_training = model.training
         model.eval()
@@ -67,7 +68,6 @@ class SampleGridHook(Hook):
         model.train(was_training)
         images = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
         path = osp.join(runner.work_dir, self.out_dir, f'iter_{step}.png')
-        import os
         os.makedirs(osp.dirname(path), exist_ok=True)
         save_image(images, path, nrow=nrow, padding=2, pad_value=1.0)
         grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)

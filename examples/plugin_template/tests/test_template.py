@@ -1,0 +1,62 @@
+"""Tests of the template plugin, written with gancore.testing.GANPluginTestCase.
+
+They pass whether or not the plugin is pip-installed: ``plugin_paths`` puts
+the plugin's folder on sys.path and ``plugin_modules`` imports it like a
+config's ``custom_imports``. Run: ``pytest examples/plugin_template/tests``.
+"""
+from pathlib import Path
+
+import torch
+
+from gancore.models import BaseGAN
+from gancore.testing import GANPluginTestCase
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / 'configs' / 'template-dcgan_1xb64-2k_digits.py'
+TINY = {'model.generator.base_channels': 4, 'model.discriminator.base_channels': 4,
+        'train_dataloader.batch_size': 4}
+LOG_KEYS = ['loss_d_real', 'loss_d_fake', 'loss_g']
+
+
+class TestTemplatePlugin(GANPluginTestCase):
+    plugin_paths = [str(ROOT)]                  # not needed once pip-installed
+    plugin_modules = ['gancore_template_plugin']
+
+    def test_networks_give_images_and_logits(self):
+        model = self.build_model(self.load_config(CONFIG, TINY))
+        fake = model.generator(torch.randn(3, model.latent_dim))
+        self.assertEqual(tuple(fake.shape), (3, 1, 16, 16))
+        self.assertLessEqual(fake.abs().max().item(), 1.0)
+        self.assertEqual(tuple(model.discriminator(fake).shape), (3,))
+
+    def test_train_steps_update_both_networks_and_log(self):
+        cfg = self.load_config(CONFIG, TINY)
+        model = self.build_model(cfg)
+        g0 = [p.detach().clone() for p in model.generator.parameters()]
+        d0 = [p.detach().clone() for p in model.discriminator.parameters()]
+        logs = self.run_train_steps(model, cfg.optim_wrapper, self.build_batch(cfg, n=4), n=2)
+        self.assert_log_keys(logs, LOG_KEYS, exact=True)
+        self.assertTrue(any(not torch.equal(a, b)
+                            for a, b in zip(g0, model.generator.parameters())))
+        self.assertTrue(any(not torch.equal(a, b)
+                            for a, b in zip(d0, model.discriminator.parameters())))
+        self.assertEqual(model.num_steps, 2)
+
+    def test_basegan_train_step_works_with_the_same_parts(self):
+        """Deleting TemplateGAN.train_step falls back to BaseGAN's skeleton."""
+        model = self.build_model(self.load_config(CONFIG, TINY))
+        wrapper = self.build_optim_wrapper(model)
+        log = BaseGAN.train_step(model, self.random_batch((4, 1, 16, 16)), wrapper)
+        self.assert_log_keys(log, LOG_KEYS, exact=True)
+
+    def test_sampling_is_deterministic(self):
+        model = self.build_model(self.load_config(CONFIG, TINY))
+        a, b = model.sample(4, seed=3), model.sample(4, seed=3)
+        self.assertTrue(torch.equal(a, b))
+        self.assertFalse(torch.equal(a, model.sample(4, seed=4)))
+
+    def test_config_trains_with_the_runner(self):
+        runner = self.train_config(CONFIG, max_iters=2, cfg_options=TINY)
+        self.assertEqual(runner.iter, 2)
+        self.assertTrue((Path(self.work_dir) / 'iter_2.pth').is_file())
+        self.assertTrue((Path(self.work_dir) / 'samples' / 'iter_2.png').is_file())

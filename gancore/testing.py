@@ -1,0 +1,352 @@
+"""Test helpers for gancore plugins (used by gancore's own tests too).
+
+:class:`GANPluginTestCase` builds a plugin's model from a tiny config, runs a
+few ``train_step`` calls, checks the logged keys and, like mmengine's
+``RunnerTestCase``, cleans up after itself: registrations made during the test
+are removed (:func:`registry_sandbox`), and the mmengine singletons a Runner
+creates (logger, visualizer, message hub, default scope) are dropped::
+
+    from gancore.testing import GANPluginTestCase
+
+    class TestMyGAN(GANPluginTestCase):
+        plugin_modules = ['my_gan_plugin']   # not needed once it is pip-installed
+
+        def test_train_step(self):
+            model = self.build_model(dict(type='MyGAN', generator=..., discriminator=...))
+            logs = self.run_train_steps(model, None, self.random_batch((4, 1, 16, 16)), n=2)
+            self.assert_log_keys(logs, ['loss_g', 'loss_d'])
+
+Run it with pytest or ``python -m unittest``. Everything here runs on the CPU.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
+
+import torch
+
+from . import plugins
+from .registry import GANCORE_REGISTRIES, SCOPE, GancoreRegistry
+
+#: The optimizer set-up used when a test passes ``optim_wrapper_cfg=None``.
+DEFAULT_OPTIM_WRAPPER = dict(
+    constructor='GANOptimWrapperConstructor',
+    generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
+    discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
+)
+
+_KEEP_TOP_LEVEL = ('gancore', 'mmengine', 'torch')
+
+
+def _all_registries() -> list:
+    """gancore's registries, every mmengine root and the roots' ``gancore`` children."""
+    import mmengine.registry as mmreg
+    from mmengine.registry import Registry
+    regs = {id(r): r for r in GANCORE_REGISTRIES.values()}
+    for name in dir(mmreg):
+        root = getattr(mmreg, name)
+        if isinstance(root, Registry):
+            regs.setdefault(id(root), root)
+            child = root.children.get(SCOPE)
+            if child is not None:
+                regs.setdefault(id(child), child)
+    return list(regs.values())
+
+
+def _singleton_classes() -> list:
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.registry import DefaultScope
+    from mmengine.visualization import Visualizer
+    return [MMLogger, Visualizer, MessageHub, DefaultScope]
+
+
+class _Snapshot:
+    """Registries, plugin bookkeeping, sys.path, sys.modules and mmengine singletons."""
+
+    def __init__(self) -> None:
+        self.registries = [(r, dict(r._module_dict), dict(getattr(r, '_conflicts', {})))
+                           for r in _all_registries()]
+        self.plugins = plugins.state()
+        self.modules = set(sys.modules)
+        self.path = list(sys.path)
+        self.singletons = [(cls, set(cls._instance_dict)) for cls in _singleton_classes()]
+
+    def restore(self) -> None:
+        sys.path[:] = self.path
+        installed = plugins.discover()
+        keep_plugins = {name: mod for name, mod in plugins.imported().items()
+                        if name in installed and plugins.source_of(name) == 'entry point'}
+        keep_prefixes = [m.__name__ for m in keep_plugins.values()]
+
+        def keep(obj: Any) -> bool:
+            module = getattr(obj, '__module__', '') or ''
+            return module.split('.')[0] in _KEEP_TOP_LEVEL or any(
+                module == p or module.startswith(p + '.') for p in keep_prefixes)
+
+        dropped_packages = set()
+        for reg, saved, conflicts in self.registries:
+            for name, obj in list(reg._module_dict.items()):
+                if saved.get(name) is obj:
+                    continue
+                if name in saved:
+                    reg._module_dict[name] = saved[name]
+                elif not keep(obj):
+                    del reg._module_dict[name]
+                else:
+                    continue
+                top = (getattr(obj, '__module__', '') or '').split('.')[0]
+                if top not in _KEEP_TOP_LEVEL:
+                    dropped_packages.add(top)
+            if isinstance(reg, GancoreRegistry):
+                reg._conflicts.clear()
+                reg._conflicts.update(conflicts)
+        # modules whose registrations were removed must be imported (and register) afresh
+        for name in list(sys.modules):
+            if name not in self.modules and name.split('.')[0] in dropped_packages:
+                del sys.modules[name]
+        state = copy.copy(self.plugins)
+        state['imported'] = {**self.plugins['imported'], **keep_plugins}
+        state['sources'] = {**self.plugins['sources'],
+                            **{n: 'entry point' for n in keep_plugins}}
+        plugins.restore_state(state)
+        for cls, names in self.singletons:
+            for name in list(cls._instance_dict):
+                if name not in names:
+                    instance = cls._instance_dict.pop(name)
+                    for handler in list(getattr(instance, 'handlers', [])):
+                        if isinstance(handler, logging.FileHandler):
+                            handler.close()
+                            instance.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def registry_sandbox() -> Iterator[None]:
+    """Undo, on exit, what a test did to gancore's global state.
+
+    * registrations made inside the block are removed (those of gancore itself,
+      mmengine, torch and installed entry-point plugins are kept: their modules
+      stay imported), names that were replaced get their old object back, and
+      the packages whose registrations were removed are dropped from
+      ``sys.modules`` so that a later import registers them again;
+    * ``sys.path``, the plugin bookkeeping (:mod:`gancore.plugins`) and the
+      mmengine singletons created inside the block (logger, visualizer,
+      message hub, default scope) are restored.
+    """
+    snapshot = _Snapshot()
+    try:
+        yield
+    finally:
+        snapshot.restore()
+
+
+class GANPluginTestCase(unittest.TestCase):
+    """Base class for testing a gancore plugin: build, train a few steps, check logs.
+
+    Class attributes:
+        plugin_paths: Folders put at the front of ``sys.path`` for the test
+            (e.g. the plugin's source checkout, when it is not installed).
+        plugin_modules: Modules imported in ``setUp`` exactly like a config's
+            ``custom_imports`` (not needed for a pip-installed plugin: its
+            entry point is discovered lazily).
+        num_threads: Torch CPU threads during the test. Default 1.
+        seed: ``torch.manual_seed`` at the start of each test. Default 0.
+
+    Each test gets an empty ``self.work_dir`` (deleted afterwards) and runs in
+    a :func:`registry_sandbox`.
+    """
+
+    plugin_paths: Sequence[str] = ()
+    plugin_modules: Sequence[str] = ()
+    num_threads: int = 1
+    seed: int = 0
+
+    def setUp(self) -> None:
+        super().setUp()
+        sandbox = registry_sandbox()
+        sandbox.__enter__()
+        self.addCleanup(sandbox.__exit__, None, None, None)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.num_threads)
+        self.addCleanup(torch.set_num_threads, threads)
+        tmp = tempfile.TemporaryDirectory(prefix='gancore-test-')
+        self.addCleanup(tmp.cleanup)
+        self.work_dir = tmp.name
+        for path in reversed(list(self.plugin_paths)):
+            sys.path.insert(0, str(path))
+        if self.plugin_modules:
+            import importlib
+            importlib.invalidate_caches()
+            plugins.import_custom_modules(dict(imports=list(self.plugin_modules)),
+                                          source=type(self).__name__)
+        torch.manual_seed(self.seed)
+
+    # -------------------------------------------------------------- building
+    def load_config(self, path: str, cfg_options: Optional[dict] = None):
+        """Load and validate a config file (``_base_`` and overrides applied)."""
+        from .config import load_config
+        return load_config(str(path), cfg_options)
+
+    def build_model(self, cfg: Any) -> torch.nn.Module:
+        """Build a model from a model dict, a whole config (its ``model``) or a config path.
+
+        Unknown arguments are errors (as in training); the model is in train mode.
+        """
+        from mmengine.config import Config, ConfigDict
+        from mmengine.registry import DefaultScope
+
+        from .registry import MODELS
+        if isinstance(cfg, str):
+            cfg = self.load_config(cfg)
+        if isinstance(cfg, Config):
+            cfg = cfg.model
+        if isinstance(cfg, ConfigDict):
+            cfg = cfg.to_dict()
+        if isinstance(cfg, dict) and 'type' not in cfg and 'model' in cfg:
+            cfg = cfg['model']
+            cfg = cfg.to_dict() if isinstance(cfg, ConfigDict) else cfg
+        with DefaultScope.overwrite_default_scope(SCOPE):
+            model = MODELS.build(copy.deepcopy(cfg))
+        return model.train()
+
+    def build_optim_wrapper(self, model: torch.nn.Module, optim_wrapper_cfg: Optional[dict] = None):
+        """The ``OptimWrapperDict`` a Runner would build (default: Adam 2e-4 for G and D)."""
+        from mmengine.config import ConfigDict
+        from mmengine.optim import build_optim_wrapper
+        from mmengine.registry import DefaultScope
+        cfg = copy.deepcopy(DEFAULT_OPTIM_WRAPPER if optim_wrapper_cfg is None
+                            else optim_wrapper_cfg)
+        if isinstance(cfg, ConfigDict):
+            cfg = cfg.to_dict()
+        with DefaultScope.overwrite_default_scope(SCOPE):
+            return build_optim_wrapper(model, cfg)
+
+    def build_batch(self, dataset_cfg: Any, n: int = 4) -> dict:
+        """A collated batch of the first ``n`` items of a dataset.
+
+        Args:
+            dataset_cfg: A dataset config dict, or a whole config (its
+                ``train_dataloader.dataset`` is used).
+            n: Batch size.
+        """
+        from mmengine.config import Config, ConfigDict
+        from mmengine.registry import DefaultScope
+
+        from .registry import DATASETS
+        if isinstance(dataset_cfg, Config) or (
+                isinstance(dataset_cfg, dict) and 'train_dataloader' in dataset_cfg):
+            dataset_cfg = dataset_cfg['train_dataloader']['dataset']
+        if isinstance(dataset_cfg, ConfigDict):
+            dataset_cfg = dataset_cfg.to_dict()
+        with DefaultScope.overwrite_default_scope(SCOPE):
+            dataset = DATASETS.build(copy.deepcopy(dataset_cfg))
+        items = [dataset[i] for i in range(min(n, len(dataset)))]
+        return torch.utils.data.default_collate(items)
+
+    @staticmethod
+    def random_batch(img_shape: Sequence[int], num_classes: int = 0, key: str = 'img') -> dict:
+        """A batch ``{key: uniform in [-1, 1]}`` (plus ``'label'`` if ``num_classes``)."""
+        batch = {key: torch.rand(*img_shape) * 2 - 1}
+        if num_classes:
+            batch['label'] = torch.randint(0, num_classes, (img_shape[0],))
+        return batch
+
+    # -------------------------------------------------------------- training
+    def run_train_steps(self, model: torch.nn.Module, optim_wrapper_cfg: Any,
+                        batch: Union[dict, Sequence[dict], Callable[[int], dict]],
+                        n: int = 2) -> list:
+        """Call ``model.train_step`` ``n`` times; return the ``n`` dicts of logged values.
+
+        Args:
+            model: The model (see :meth:`build_model`).
+            optim_wrapper_cfg: An optim wrapper config, None for
+                :data:`DEFAULT_OPTIM_WRAPPER`, or an already built ``OptimWrapperDict``.
+            batch: One batch used every step, a list of batches (step ``i`` uses
+                ``batch[i % len(batch)]``) or a function ``step -> batch``.
+            n: Number of steps.
+        """
+        from mmengine.optim import OptimWrapperDict
+        wrapper = optim_wrapper_cfg if isinstance(optim_wrapper_cfg, OptimWrapperDict) else \
+            self.build_optim_wrapper(model, optim_wrapper_cfg)
+        model.train()
+        logs = []
+        for step in range(n):
+            data = batch(step) if callable(batch) else (
+                batch if isinstance(batch, dict) else batch[step % len(batch)])
+            log_vars = model.train_step(data, wrapper)
+            if not isinstance(log_vars, dict):
+                self.fail(f'train_step must return a dict of logged values, got '
+                          f'{type(log_vars).__name__}')
+            logs.append(log_vars)
+        return logs
+
+    def assert_log_keys(self, logs: Union[dict, Sequence[dict]], expected: Sequence[str],
+                        exact: bool = False) -> None:
+        """Check that the logged values have the ``expected`` keys and are finite scalars.
+
+        Args:
+            logs: One ``train_step`` output or the list from :meth:`run_train_steps`
+                (the union of their keys is checked: with ``disc_steps > 1`` the
+                generator's keys appear only every k-th step).
+            expected: Keys that must be present.
+            exact: Also fail on keys that are not expected.
+        """
+        logs = [logs] if isinstance(logs, dict) else list(logs)
+        keys = set()
+        for step, log_vars in enumerate(logs):
+            for key, value in log_vars.items():
+                keys.add(key)
+                value = torch.as_tensor(value)
+                if value.numel() != 1:
+                    self.fail(f"step {step}: logged value '{key}' has shape "
+                              f'{tuple(value.shape)}: log scalars (e.g. loss.mean())')
+                if not torch.isfinite(value).all():
+                    self.fail(f"step {step}: logged value '{key}' is not finite ({value.item()})")
+        missing = [k for k in expected if k not in keys]
+        if missing:
+            self.fail(f'missing log keys {missing}; logged: {sorted(keys)}')
+        extra = sorted(keys - set(expected))
+        if exact and extra:
+            self.fail(f'unexpected log keys {extra}; expected exactly {sorted(expected)}')
+
+    def train_config(self, cfg: Any, max_iters: int = 2, cfg_options: Optional[dict] = None):
+        """Train a config with the real Runner for ``max_iters`` iterations in ``self.work_dir``.
+
+        Logging every iteration, a checkpoint at the end, and only the local
+        visualizer backend (no TensorBoard). Returns the finished runner.
+
+        Args:
+            cfg: A config path or a loaded ``Config``.
+            max_iters: Iterations to train.
+            cfg_options: Further ``{'a.b': value}`` overrides.
+        """
+        from mmengine.config import Config
+
+        from .engine import GANRunner, prepare_config
+        if isinstance(cfg, Config):
+            cfg = copy.deepcopy(cfg)
+            if cfg_options:
+                cfg.merge_from_dict(cfg_options)
+            cfg.work_dir = self.work_dir
+        else:
+            cfg = prepare_config(str(cfg), work_dir=self.work_dir, cfg_options=cfg_options)
+        cfg.train_cfg.max_iters = max_iters
+        hooks = cfg.get('default_hooks') or {}
+        if 'checkpoint' in hooks:
+            hooks['checkpoint']['interval'] = max_iters
+        if 'logger' in hooks:
+            hooks['logger']['interval'] = 1
+        cfg.visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+        cfg.experiment_name = f'{self._testMethodName}_{time.time():.0f}_{uuid.uuid4().hex[:8]}'
+        runner = GANRunner.from_cfg(cfg)
+        runner.train()
+        return runner
+
+
+__all__ = ['GANPluginTestCase', 'registry_sandbox', 'DEFAULT_OPTIM_WRAPPER']
