@@ -26,7 +26,9 @@ def main(argv=None) -> int:
     from gancore.engine import train
     runner = train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
                    cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed)
-    print(f'done: {runner.iter} iterations, outputs in {runner.work_dir}')
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        print(f'done: {runner.iter} iterations, outputs in {runner.work_dir}')
     return 0
 
 

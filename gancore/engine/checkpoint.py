@@ -6,11 +6,14 @@ with an explicit allow-list of the few non-tensor types that mmengine writes
 fixes mmengine's ``Runner(resume=True)`` under torch >= 2.6, whose default
 ``weights_only=True`` refuses those types. Writing goes to a temporary file in
 the same folder which is then renamed over the target, so a crash mid-write
-never damages the previous checkpoint.
+never damages the previous checkpoint; :class:`AtomicCheckpointHook` also
+writes ``last_checkpoint`` atomically and deletes outdated checkpoints only
+after the new one is in place.
 """
 from __future__ import annotations
 
 import os
+import os.path as osp
 import pickle
 import zipfile
 from pathlib import Path
@@ -18,10 +21,13 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..errors import CheckpointError
+from ..registry import HOOKS
 
 
 def _numpy_allow_list() -> list:
@@ -86,3 +92,51 @@ def atomic_replace(tmp_path: str, final_path: str) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write a small text file through a temporary file and a rename."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write(text)
+        f.flush()
+    atomic_replace(tmp, path)
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """mmengine's ``CheckpointHook`` made crash-safe (same arguments).
+
+    mmengine deletes the oldest checkpoint *before* writing the new one and
+    writes ``last_checkpoint`` in place: with ``max_keep_ckpts=1`` a crash
+    mid-write leaves no checkpoint at all. Here the new checkpoint is written
+    (atomically, by ``GANRunner.save_checkpoint``), then ``last_checkpoint``
+    is replaced atomically to name it, and only then are outdated checkpoints
+    deleted. :class:`gancore.engine.GANRunner` uses it in place of
+    ``CheckpointHook``.
+    """
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        outdated = []
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                            self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                outdated.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, ckpt_filename, self.file_client_args,
+            save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
+            meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        if not is_main_process():
+            return
+        write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        for old in outdated:
+            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):
+                self.file_backend.rmtree(path)

@@ -1,10 +1,11 @@
 """Device-independent distributed set-up.
 
 mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and dies on a machine
-without CUDA. :func:`setup_distributed` initialises a ``gloo`` process group
-itself in that case (the Runner then skips its own initialisation) and
-:func:`model_wrapper_cfg` wraps each network separately in DDP with
-``device_ids=None``.
+without CUDA. :func:`setup_distributed` initialises the process group itself
+(NCCL with GPUs, ``gloo`` without; the Runner then skips its own
+initialisation) and :func:`model_wrapper_cfg` wraps each network of a GAN
+separately in DDP (:class:`GANSeparateDistributedDataParallel`), with
+``device_ids=None`` on CPU.
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from typing import Optional
 
 import torch
 import torch.distributed as dist
+from mmengine.device import get_device
+from mmengine.model import MMDistributedDataParallel, MMSeparateDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
+from torch import nn
 
 from ..errors import ConfigError
 
@@ -25,7 +30,7 @@ def _slurm_env() -> None:
     nodes = os.environ['SLURM_NODELIST']
     host = subprocess.getoutput(f'scontrol show hostname {nodes} | head -n1')
     os.environ.setdefault('MASTER_ADDR', host)
-    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ.setdefault('MASTER_PORT', os.environ.get('PORT', '29500'))
     os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
     os.environ['RANK'] = os.environ['SLURM_PROCID']
     os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
@@ -60,9 +65,63 @@ def setup_distributed(launcher: str, backend: Optional[str] = None) -> bool:
     return True
 
 
+class NetworkDDP(MMDistributedDataParallel):
+    """DDP of one network; attributes it lacks are read from the wrapped network.
+
+    So a model may read ``self.generator.latent_dim`` whether or not the
+    generator is wrapped (methods other than ``forward`` should still be
+    called on ``unwrap(self.generator)``).
+    """
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == 'module':
+                raise
+            return getattr(super().__getattr__('module'), name)
+
+
+@MODEL_WRAPPERS.register_module()
+class GANSeparateDistributedDataParallel(MMSeparateDistributedDataParallel):
+    """Wrap each network that has trainable parameters in its own :class:`NetworkDDP`.
+
+    As mmengine's ``MMSeparateDistributedDataParallel`` (the model's
+    ``train_step`` runs unwrapped and calls the wrapped networks, so G and D
+    synchronise their gradients separately, and a frozen network can be put in
+    ``no_sync``); networks without trainable parameters (an EMA copy, an
+    image pool) stay unwrapped.
+
+    Args:
+        module: The GAN model.
+        broadcast_buffers: Broadcast rank 0's buffers (BatchNorm statistics)
+            at every forward. Default False (as mmgeneration): each rank keeps
+            its own running statistics; rank 0's are saved.
+        find_unused_parameters: Needed only when a network has parameters that
+            some forward passes do not use (e.g. an auxiliary head used only on
+            real images); costs an extra graph traversal. Default False.
+        **kwargs: Other ``DistributedDataParallel`` arguments (``device_ids``).
+    """
+
+    def __init__(self, module: nn.Module, broadcast_buffers: bool = False,
+                 find_unused_parameters: bool = False, **kwargs) -> None:
+        nn.Module.__init__(self)  # not DDP's init (as mmengine): each network gets its own DDP
+        self.module = module
+        device = get_device()
+        for name, sub_module in module._modules.items():
+            if sub_module is None:
+                continue
+            if not any(p.requires_grad for p in sub_module.parameters()):
+                module._modules[name] = sub_module.to(device)
+            else:
+                module._modules[name] = NetworkDDP(
+                    module=sub_module.to(device), broadcast_buffers=broadcast_buffers,
+                    find_unused_parameters=find_unused_parameters, **kwargs)
+
+
 def model_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
     """Wrap each network of a GAN in its own DDP (CPU: ``device_ids=None``)."""
-    cfg = dict(type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
+    cfg = dict(type='GANSeparateDistributedDataParallel', broadcast_buffers=False,
                find_unused_parameters=find_unused_parameters)
     if not torch.cuda.is_available():
         cfg['device_ids'] = None

@@ -1,16 +1,26 @@
-"""Keep mmengine's logged-scalar history loadable with ``weights_only=True``.
+"""Keep checkpoints portable: loadable with ``weights_only=True``, and the same
+whether written by one process or by several.
 
 mmengine stores its ``HistoryBuffer`` objects in the checkpoint's
 ``message_hub`` entry; their pickle calls ``getattr`` on bound methods, which a
 safe (``weights_only``) load must refuse. This hook writes each buffer as plain
 lists before the checkpoint is saved and rebuilds the buffers after it is
 loaded, so no code-executing global needs to be allowed.
+
+In distributed training each network of a GAN is wrapped in its own DDP, so
+mmengine 0.10 saves ``generator.module.conv.weight`` where one process saves
+``generator.conv.weight``; mmengine's loader expects the latter (it unwraps
+wrappers) and, not being strict, would silently skip every weight. The hook
+saves the wrapper-free names.
 """
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
+from mmengine.model import is_model_wrapper
 
 from ..registry import HOOKS
 
@@ -30,6 +40,25 @@ def plain_to_buffer(data: dict) -> HistoryBuffer:
     return HistoryBuffer(data['log_history'], data['count_history'], data['max_length'])
 
 
+def unwrapped_state_dict(model, state_dict: dict) -> dict:
+    """``state_dict`` of ``model`` with the ``module.`` of nested DDP wrappers removed."""
+    model = model.module if is_model_wrapper(model) else model
+    prefixes = sorted((f'{name}.module.' for name, m in model.named_modules()
+                       if name and is_model_wrapper(m)), key=len, reverse=True)
+    if not prefixes:
+        return state_dict
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                key = prefix[:-len('module.')] + key[len(prefix):]
+                break
+        out[key] = value
+    if hasattr(state_dict, '_metadata'):
+        out._metadata = state_dict._metadata
+    return out
+
+
 @HOOKS.register_module()
 class PortableStateHook(Hook):
     """Convert the message hub's HistoryBuffers to plain data in checkpoints and back.
@@ -40,7 +69,9 @@ class PortableStateHook(Hook):
     priority = 'VERY_LOW'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Replace HistoryBuffers in ``checkpoint['message_hub']`` with plain dicts."""
+        """Plain HistoryBuffers in ``checkpoint['message_hub']``; no DDP names in the weights."""
+        if 'state_dict' in checkpoint:
+            checkpoint['state_dict'] = unwrapped_state_dict(runner.model, checkpoint['state_dict'])
         scalars = checkpoint.get('message_hub', {}).get('log_scalars', {})
         for key, value in list(scalars.items()):
             if isinstance(value, HistoryBuffer):

@@ -1,42 +1,119 @@
 """The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
 from __future__ import annotations
 
+import glob
 import os
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
-from mmengine.dist import is_main_process
+from mmengine.dist import broadcast, is_main_process
+from mmengine.hooks import CheckpointHook
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from ..config import load_config
-from .checkpoint import atomic_replace
+from ..errors import CheckpointError, ConfigError
+from ..hooks.non_finite import NonFiniteGuardHook
+from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
+from .checkpoint import AtomicCheckpointHook, atomic_replace
 from .dist import model_wrapper_cfg, setup_distributed
 from .portable_state import PortableStateHook
+from .resume import META_KEY, ResumeStateHook, gather_resume_state, install_resume_state
 
 
 class GANRunner(Runner):
-    """mmengine's Runner with atomic checkpoint writes and safe loading.
+    """mmengine's Runner with crash-safe checkpoints and exact resume.
 
-    ``save_checkpoint`` writes to a hidden temporary file in the same folder and
-    renames it over the target, so a crash mid-write keeps the last good file.
-    Loading goes through gancore's safe loader (see
-    :mod:`gancore.engine.checkpoint`), registered as mmengine's local loader.
+    * ``save_checkpoint`` writes to a hidden temporary file in the same folder
+      and renames it over the target, so a crash mid-write keeps the last good
+      file; the checkpoint hook is :class:`AtomicCheckpointHook`, which
+      updates ``last_checkpoint`` only after the rename.
+    * Each checkpoint also holds every rank's RNG states and the position in
+      the data stream (``meta['resume_state']``, see
+      :mod:`gancore.engine.resume`); ``resume`` restores them, so a resumed run
+      reaches the same weights as one that never stopped.
+    * Loading goes through gancore's safe loader (see
+      :mod:`gancore.engine.checkpoint`), registered as mmengine's local loader.
+    * :class:`PortableStateHook`, :class:`ResumeStateHook` and
+      :class:`NonFiniteGuardHook` (default ``action='stop'``) are added unless
+      the config lists them.
+    * Initial weights are broadcast from rank 0 tensor by tensor (a model's
+      ``state_dict`` may hold non-tensor extra state).
     """
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
-        """Register the configured hooks plus :class:`PortableStateHook`."""
-        super().register_hooks(default_hooks, custom_hooks)
-        if not any(isinstance(h, PortableStateHook) for h in self._hooks):
-            self.register_hook(PortableStateHook())
+        """Register the configured hooks (CheckpointHook made atomic) plus gancore's own."""
+        hooks = dict(default_hooks or {})
+        ckpt = hooks.get('checkpoint', dict(type='CheckpointHook', interval=1))
+        if isinstance(ckpt, dict) and ckpt.get('type') in ('CheckpointHook', CheckpointHook):
+            hooks['checkpoint'] = dict(ckpt, type=AtomicCheckpointHook)
+        super().register_hooks(hooks, custom_hooks)
+        for hook_type in (PortableStateHook, ResumeStateHook, NonFiniteGuardHook):
+            if not any(isinstance(h, hook_type) for h in self._hooks):
+                self.register_hook(hook_type())
 
-    def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
-        """Save like mmengine, atomically."""
+    def save_checkpoint(self, out_dir: str, filename: str, file_client_args=None,
+                        save_optimizer: bool = True, save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None, by_epoch: bool = True,
+                        backend_args=None) -> None:
+        """Save like mmengine, atomically, with the resume state of every rank.
+
+        Called on every rank (as ``CheckpointHook`` does): the ranks' RNG
+        states are gathered to rank 0, which writes the file.
+        """
+        meta = dict(meta or {})
+        iters = meta.get('iter', self.iter if by_epoch else self.iter + 1)
+        meta[META_KEY] = gather_resume_state(self, iters)
         tmp = f'.{filename}.tmp{os.getpid()}'
-        super().save_checkpoint(out_dir, tmp, *args, **kwargs)
+        super().save_checkpoint(out_dir, tmp, file_client_args, save_optimizer,
+                                save_param_scheduler, meta, by_epoch, backend_args)
         if is_main_process():
             atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+            # partial files left by a process killed while writing
+            for stale in glob.glob(osp.join(glob.escape(out_dir), '.*.tmp[0-9]*')):
+                if not stale.endswith(f'.tmp{os.getpid()}'):
+                    os.remove(stale)
+
+    def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
+                        revise_keys=((r'^module.', ''),)) -> dict:
+        """Load like mmengine (safely); strictly when resuming.
+
+        A resumed model must get every weight: a checkpoint whose names do not
+        fit the model raises :class:`CheckpointError` instead of mmengine's
+        warning (``load_from``, for fine-tuning, stays lenient).
+        """
+        resuming = getattr(self, '_resuming', False)
+        try:
+            checkpoint = super().load_checkpoint(filename, map_location, strict or resuming,
+                                                 list(revise_keys))
+        except RuntimeError as exc:
+            if not resuming:
+                raise
+            detail = ' '.join(str(exc).split())
+            raise CheckpointError(
+                f"cannot resume from '{filename}': its weights do not fit the model "
+                f'({detail[:300]}); was it written for another config?') from None
+        self._resume_state = checkpoint.get('meta', {}).get(META_KEY)
+        return checkpoint
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        """Resume like mmengine (strictly), then restore the data position and RNG states."""
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
+        install_resume_state(self, getattr(self, '_resume_state', None))
+
+    def _init_model_weights(self) -> None:
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if hasattr(model, 'init_weights'):
+            model.init_weights()
+            for value in model.state_dict().values():
+                if isinstance(value, torch.Tensor):  # skip ``_extra_state`` entries
+                    broadcast(value)
 
 
 def prepare_config(config: str, work_dir: Optional[str] = None,
@@ -62,28 +139,67 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
     cfg = load_config(config, cfg_options)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', Path(config).stem)
     cfg.launcher = launcher
-    if launcher != 'none' and cfg.get('model_wrapper_cfg') is None:
-        cfg.model_wrapper_cfg = model_wrapper_cfg(cfg.get('find_unused_parameters', False))
+    if seed is not None:
+        cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+    if launcher != 'none':
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = model_wrapper_cfg(cfg.get('find_unused_parameters', False))
+        # each rank draws its own noise: seed + rank (reproducible)
+        cfg.randomness = dict(cfg.get('randomness', {}))
+        cfg.randomness.setdefault('diff_rank_seed', True)
+    _check_sync_bn(cfg.get('sync_bn'), launcher)
+    _resumable_sampler(cfg)
     if resume:
         cfg.resume = True
         cfg.load_from = None if resume is True else str(resume)
-    if seed is not None:
-        cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
     if amp:
         dtype = 'float16' if torch.cuda.is_available() else 'bfloat16'
         ow = cfg.optim_wrapper
         entries = [v for k, v in ow.items() if isinstance(v, dict) and 'optimizer' in v]
-        for entry in entries or [ow]:
-            entry['type'] = 'AmpOptimWrapper'
+        for entry in entries or [ow]:  # one wrapper, hence one loss scaler, per optimizer
+            entry['type'] = 'PortableAmpOptimWrapper'
             entry.setdefault('dtype', dtype)
             if dtype == 'bfloat16':
                 entry.setdefault('loss_scale', 1.0)  # bf16 needs no loss scaling
     return cfg
 
 
+def _check_sync_bn(sync_bn, launcher: str) -> None:
+    """``sync_bn='torch'`` converts BatchNorm to SyncBatchNorm (mmengine, distributed only)."""
+    if sync_bn is None:
+        return
+    if sync_bn not in ('torch', 'mmcv'):
+        raise ConfigError(f"sync_bn must be 'torch' (or 'mmcv' with mmcv installed) or None, "
+                          f'got {sync_bn!r}')
+    if launcher != 'none' and not torch.cuda.is_available():
+        raise ConfigError("sync_bn='torch' needs GPUs (torch's SyncBatchNorm does not run on "
+                          'CPU tensors): remove sync_bn for CPU/gloo training')
+
+
+def _resumable_sampler(cfg) -> None:
+    """Use :class:`ResumableInfiniteSampler` for ``InfiniteSampler`` (same order, fast resume).
+
+    Its seed is ``randomness.seed`` (unless set), so the data order does not
+    depend on the number of processes: with N processes of batch B/N the
+    union of the ranks' first batches is the first batch of one process of
+    batch B.
+    """
+    loader = cfg.get('train_dataloader')
+    sampler = loader.get('sampler') if isinstance(loader, dict) else None
+    if not isinstance(sampler, dict) or sampler.get('type') not in (
+            'InfiniteSampler', 'ResumableInfiniteSampler'):
+        return
+    sampler['type'] = 'ResumableInfiniteSampler'
+    seed = cfg.get('randomness', {}).get('seed')
+    if seed is not None:
+        sampler.setdefault('seed', seed)
+
+
 def build_runner(cfg) -> GANRunner:
     """Build the Runner for a prepared config (initialising distributed first)."""
-    setup_distributed(cfg.get('launcher', 'none'))
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend')
+    # the config's backend (NCCL) applies with GPUs; without them it is gloo
+    setup_distributed(cfg.get('launcher', 'none'), backend if torch.cuda.is_available() else None)
     return GANRunner.from_cfg(cfg)
 
 

@@ -1,0 +1,91 @@
+"""Test-only helpers for tests/engine, importable in training subprocesses.
+
+A training subprocess imports this module through its config's
+``custom_imports`` (with ``tests/engine`` on ``PYTHONPATH``):
+
+* :class:`EngineTestRecordHook` writes, per rank, the first iteration's
+  logged losses and batch, the rank's seed and, after training, the trained
+  parameters to ``<work_dir>/record_rank<R>.pt``;
+* with ``GANCORE_TEST_KILL_IN_SAVE=<checkpoint name>`` set, the process
+  writes half of that checkpoint's temporary file and then kills itself with
+  SIGKILL: a crash in the middle of a checkpoint write.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import signal
+import textwrap
+from pathlib import Path
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.fileio.backends.local_backend import LocalBackend
+from mmengine.hooks import Hook
+
+from gancore.engine.portable_state import unwrapped_state_dict
+from gancore.models.base_gan import unwrap
+from gancore.registry import HOOKS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@HOOKS.register_module()
+class EngineTestRecordHook(Hook):
+    """Record what tests/engine compares across processes (see the module docstring)."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self.record = {}
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.iter == 0:
+            self.record['losses'] = {k: float(v) for k, v in outputs.items()}
+            self.record['img'] = data_batch['img'].clone()
+            self.record['seed'] = torch.initial_seed()
+
+    def after_train(self, runner) -> None:
+        model = unwrap(runner.model)  # names without DDP's 'module.', as in checkpoints
+        params = {k: v.detach().clone() for k, v in model.named_parameters()}
+        self.record['params'] = dict(unwrapped_state_dict(model, params))
+        self.record['world_size'] = runner.world_size
+        torch.save(self.record, osp.join(runner.work_dir, f'record_rank{get_rank()}.pt'))
+
+
+_put = LocalBackend.put
+
+
+def _put_or_crash(self, obj: bytes, filepath) -> None:
+    target = os.environ.get('GANCORE_TEST_KILL_IN_SAVE')
+    if target and osp.basename(str(filepath)).startswith(f'.{target}.tmp'):
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+            f.flush()
+            os.fsync(f.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)
+    _put(self, obj, filepath)
+
+
+LocalBackend.put = _put_or_crash
+
+
+def write_config(path: Path, max_iters: int, batch_size: int = 8, interval: int = 2,
+                 max_keep: int = 3, dropout: float = 0.3, record: bool = False,
+                 extra: str = '') -> Path:
+    """A tiny digits cGAN config (base_channels 8, deterministic, seed 0)."""
+    hooks = "[dict(type='EngineTestRecordHook')]" if record else '[]'
+    path.write_text(textwrap.dedent(f'''\
+        _base_ = ['{REPO}/configs/cgan/cgan_digits.py']
+        custom_imports = dict(imports=['engine_helpers'], allow_failed_imports=False)
+        model = dict(generator=dict(base_channels=8),
+                     discriminator=dict(base_channels=8, dropout={dropout}))
+        train_dataloader = dict(batch_size={batch_size})
+        train_cfg = dict(max_iters={max_iters})
+        default_hooks = dict(logger=dict(interval=1),
+                             checkpoint=dict(interval={interval}, max_keep_ckpts={max_keep}))
+        custom_hooks = {hooks}
+        visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
+        randomness = dict(seed=0, deterministic=True)
+        ''') + extra)
+    return path
