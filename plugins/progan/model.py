@@ -1,0 +1,209 @@
+"""Progressive GAN (Karras et al., ICLR 2018): WGAN-GP + drift on growing networks.
+
+One iteration (BaseGAN's skeleton, ``disc_steps=1`` as in the paper)::
+
+    k, alpha = model.level, model.alpha          # set by ProgressiveGrowingHook
+    x = fade_real_images(real, k, alpha)          # avg-pool to 4 * 2**k, cross-fade
+    fake = G(z, k, alpha)
+    L_G = -D(fake)                                [+ CE(D_cls(fake), y)]
+    L_D = D(fake) - D(x) + 10 * GP + 0.001 * D(x)^2  [+ CE(D_cls(x), y) + CE(D_cls(fake), y)]
+
+The networks hold every level from the start; which ones run is decided by
+``level`` and ``alpha``, which the hooks of this plugin set between
+iterations (see :mod:`.hooks`). ``level``, ``alpha`` and the number of real
+images shown are model state, saved in checkpoints with the weights.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gancore.architectures.progan import fade_real_images, resolution_of
+from gancore.errors import ConfigError
+from gancore.models import BaseGAN
+from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
+
+
+@MODELS.register_module()
+class ProgressiveGAN(BaseGAN):
+    """Progressive GAN with the paper's WGAN-GP loss, optionally class-conditional.
+
+    Args:
+        generator: Config of a :class:`~gancore.architectures.ProGANGenerator`
+            (``forward(z, level, alpha, labels)``).
+        discriminator: Config of a :class:`~gancore.architectures.ProGANDiscriminator`
+            (``forward(img, level, alpha)``); with ``num_classes > 0`` it also
+            returns class logits.
+        gan_loss: Adversarial loss. Default ``WGANLoss``.
+        gp_loss: Gradient penalty. Default ``GradientPenaltyLoss`` (lambda 10).
+        drift_loss: Drift penalty on D(real). Default ``DriftLoss`` (0.001).
+        aux_loss: Auxiliary classification loss (conditional ProGAN: D learns the
+            class of real and fake images, G makes its samples classifiable), or
+            None. Default None. Needs ``num_classes > 0`` in both networks.
+        disc_steps: D updates per G update. Default 1 (the paper).
+        ema_decay: EMA decay of G's weights used for sampling. Default 0.999.
+        ema_start: Iteration at which EMA averaging starts. Default 0.
+        data_preprocessor: mmengine data preprocessor config. Default None.
+    """
+
+    def __init__(self, generator: dict, discriminator: dict,
+                 gan_loss: Optional[dict] = None, gp_loss: Optional[dict] = None,
+                 drift_loss: Optional[dict] = None, aux_loss: Optional[dict] = None,
+                 disc_steps: int = 1, ema_decay: Optional[float] = 0.999,
+                 ema_start: int = 0, data_preprocessor: Optional[dict] = None) -> None:
+        super().__init__(disc_steps, ema_decay, ema_start, data_preprocessor)
+        self.generator = GENERATORS.build(generator)
+        self.discriminator = DISCRIMINATORS.build(discriminator)
+        self.gan_loss = LOSSES.build(gan_loss or dict(type='WGANLoss'))
+        self.gp_loss = LOSSES.build(gp_loss or dict(type='GradientPenaltyLoss', loss_weight=10.0))
+        self.drift_loss = LOSSES.build(drift_loss or dict(type='DriftLoss', loss_weight=0.001))
+        self.aux_loss = LOSSES.build(aux_loss) if aux_loss else None
+        self.latent_dim = self.generator.latent_dim
+        self.num_classes = self.generator.num_classes
+        self.max_level = self.generator.max_level
+        self._check_networks()
+        self.level, self.alpha = 0, 1.0  # current stage: set by ProgressiveGrowingHook
+        self.images_shown = 0  # real images shown to D (all ranks); counted by the hook
+        self.init_ema()
+
+    def _check_networks(self) -> None:
+        g, d = self.generator, self.discriminator
+        if d.max_level != g.max_level:
+            raise ConfigError(f'model.generator.max_resolution={g.max_resolution} but '
+                              f'model.discriminator.max_resolution={d.max_resolution}: '
+                              'set both to the same value')
+        if d.in_channels != g.out_channels:
+            raise ConfigError(f'model.generator.out_channels={g.out_channels} but '
+                              f'model.discriminator.in_channels={d.in_channels}')
+        if d.num_classes != g.num_classes:
+            raise ConfigError(f'model.generator.num_classes={g.num_classes} but '
+                              f'model.discriminator.num_classes={d.num_classes}: a conditional '
+                              'ProGAN needs both (and aux_loss), an unconditional one neither')
+        if (self.aux_loss is None) != (g.num_classes == 0):
+            raise ConfigError('model.aux_loss and num_classes go together: set '
+                              "aux_loss=dict(type='AuxiliaryClassificationLoss') and "
+                              'num_classes > 0 in both networks, or neither')
+
+    # ------------------------------------------------------------------ stage
+    def set_stage(self, level: int, alpha: float) -> None:
+        """Train and sample at ``level`` (0 is 4x4) with fade-in weight ``alpha``."""
+        if not 0 <= int(level) <= self.max_level or int(level) != level:
+            raise ValueError(f'level must be an integer in [0, {self.max_level}], got {level!r}')
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f'alpha must be in [0, 1], got {alpha!r}')
+        self.level, self.alpha = int(level), float(alpha)
+
+    @property
+    def resolution(self) -> int:
+        """Image side at the current level."""
+        return resolution_of(self.level)
+
+    def get_extra_state(self) -> dict:
+        return {**super().get_extra_state(), 'level': self.level, 'alpha': self.alpha,
+                'images_shown': self.images_shown}
+
+    def set_extra_state(self, state: dict) -> None:
+        super().set_extra_state(state)
+        self.set_stage(state['level'], state['alpha'])
+        self.images_shown = int(state['images_shown'])
+
+    # --------------------------------------------------------------- training
+    def _critic(self, img: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """D's score (N, 1) and class logits (or None) at the current stage."""
+        out = self.discriminator(img, self.level, self.alpha)
+        return out if isinstance(out, tuple) else (out, None)
+
+    def generate(self, batch: dict) -> dict:
+        """Fake images at the current stage; conditional: with the real batch's labels."""
+        real = batch['img']
+        z = torch.randn(real.size(0), self.latent_dim, device=real.device)
+        labels = batch['label'] if self.num_classes else None
+        return {'img': self.generator(z, self.level, self.alpha, labels), 'label': labels}
+
+    def generator_loss(self, batch: dict, fake: dict):
+        """L_G = -D(G(z)) [+ CE(D_cls(G(z)), y)]."""
+        score, cls = self._critic(fake['img'])
+        losses = {'loss_g_adv': self.gan_loss(score, True, for_discriminator=False)}
+        if self.aux_loss is not None:
+            losses['loss_g_aux'] = self.aux_loss(cls, fake['label'])
+        return sum(losses.values()), losses
+
+    def discriminator_loss(self, batch: dict, fake: dict):
+        """L_D = D(G(z)) - D(x) + GP + drift * D(x)^2 [+ CE on real and fake classes]."""
+        real = fade_real_images(batch['img'], self.level, self.alpha)
+        real_score, real_cls = self._critic(real)
+        fake_score, fake_cls = self._critic(fake['img'])
+        losses = {'loss_d_real': self.gan_loss(real_score, True),
+                  'loss_d_fake': self.gan_loss(fake_score, False),
+                  'loss_gp': self.gp_loss(lambda x: self._critic(x)[0], real, fake['img']),
+                  'loss_drift': self.drift_loss(real_score)}
+        if self.aux_loss is not None:
+            losses['loss_d_aux'] = (self.aux_loss(real_cls, batch['label'])
+                                    + self.aux_loss(fake_cls, fake['label']))
+        self.record_disc_outputs(real=real_score, fake=fake_score)
+        return sum(losses.values()), losses
+
+    def check_batch(self, batch: dict) -> None:
+        """The dataset must give max-resolution images with the networks' channels."""
+        img = batch['img']
+        self.check_channels(img, self.generator.out_channels, 'img',
+                            'model.generator.out_channels')
+        top = self.generator.max_resolution
+        if tuple(img.shape[-2:]) != (top, top):
+            raise ConfigError(
+                f'the dataset gives {img.shape[-1]}x{img.shape[-2]} images but the networks '
+                f'grow to max_resolution={top}: give the dataset image_size/size={top} '
+                '(the model average-pools the images down to the current level itself)')
+        if self.num_classes:
+            labels = batch.get('label')
+            if labels is None or int(labels.max()) >= self.num_classes:
+                raise ConfigError(f'the conditional ProGAN (num_classes={self.num_classes}) '
+                                  'needs a labelled dataset with labels below num_classes')
+
+    # --------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def sample(self, num: int, seed: int = 0, labels: Optional[Tensor] = None,
+               use_ema: bool = True, level: Optional[int] = None,
+               alpha: Optional[float] = None) -> Tensor:
+        """``num`` images at the current stage (or ``level``/``alpha``), clamped to [-1, 1].
+
+        Same seed, same latents; conditional models cycle the labels 0..K-1
+        unless ``labels`` are given.
+        """
+        gen = self.sampling_generator(use_ema)
+        device = next(gen.parameters()).device
+        z = torch.randn(num, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        if self.num_classes:
+            labels = (torch.arange(num) % self.num_classes if labels is None else labels)
+            labels = labels.to(device).long()
+        level = self.level if level is None else level
+        alpha = (self.alpha if level == self.level else 1.0) if alpha is None else alpha
+        was_training = gen.training
+        gen.eval()
+        out = gen(z.to(device), level, alpha, labels)
+        gen.train(was_training)
+        return out.clamp(-1, 1)
+
+    @torch.no_grad()
+    def preview(self, batch: Optional[dict] = None, seed: int = 0, level: Optional[int] = None,
+                alpha: Optional[float] = None, upscale: bool = False) -> Tuple[Tensor, int]:
+        """An 8x8 grid (conditional: one row per class) at the current stage.
+
+        Args:
+            batch: Unused (noise-driven model).
+            seed: Seed of the latents.
+            level: Level to render (default: the current one).
+            alpha: Fade-in weight (default: the current one at the current level, else 1).
+            upscale: Enlarge the images (nearest) to the final resolution.
+        """
+        per_row = 8
+        rows = self.num_classes or 8
+        labels = (torch.arange(self.num_classes).repeat_interleave(per_row)
+                  if self.num_classes else None)
+        images = self.sample(rows * per_row, seed=seed, labels=labels, level=level, alpha=alpha)
+        if upscale and images.shape[-1] != self.generator.max_resolution:
+            images = F.interpolate(images, size=self.generator.max_resolution, mode='nearest')
+        return images, per_row
