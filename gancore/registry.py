@@ -232,7 +232,7 @@ def _root(name: str, locations: list[str]) -> GancoreRegistry:
 MODELS = _child('model', MMENGINE_MODELS, ['gancore.models'])
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['gancore.datasets'])
 HOOKS = _child('hook', MMENGINE_HOOKS, ['gancore.hooks', 'gancore.engine'])  # engine: its hooks
-METRICS = _child('metric', MMENGINE_METRICS, ['gancore.evaluation'])
+METRICS = _child('metric', MMENGINE_METRICS, [])  # FID/IS run in FIDHook
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['gancore.datasets'])
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
                                     MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['gancore.engine'])
