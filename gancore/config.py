@@ -27,7 +27,7 @@ from .registry import (GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRe
 
 #: Top-level keys with a meaning besides the Runner's arguments.
 EXTRA_TOP_LEVEL_KEYS = {'_base_', 'custom_imports', 'default_scope', 'runner_type',
-                        'model_wrapper', 'sync_bn', 'find_unused_parameters'}
+                        'model_wrapper', 'sync_bn', 'find_unused_parameters', 'speed'}
 
 
 def runner_keys() -> set[str]:

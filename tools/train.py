@@ -13,6 +13,17 @@ def parse_args(argv=None):
     p.add_argument('--resume', nargs='?', const=True, default=None, metavar='CKPT',
                    help='resume from CKPT, or from the latest checkpoint in the work dir')
     p.add_argument('--amp', action='store_true', help='mixed precision (bf16 CPU, fp16 GPU)')
+    p.add_argument('--channels-last', action='store_true',
+                   help='conv weights and activations in channels-last (NHWC) memory format')
+    p.add_argument('--compile', action='store_true',
+                   help='torch.compile each network in place (nn.Module.compile)')
+    p.add_argument('--cudnn-benchmark', action='store_true',
+                   help='let cuDNN pick the fastest convolution algorithms (GPU)')
+    p.add_argument('--tf32', action='store_true',
+                   help='TF32 matmuls/convolutions on Ampere+ GPUs (changes numerics)')
+    p.add_argument('--fused-adam', action='store_true', help='fused Adam/AdamW optimizers')
+    p.add_argument('--profile', type=int, default=0, metavar='N',
+                   help='write a torch.profiler trace of N iterations to <work_dir>/profile/')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                    help='override config keys, e.g. train_cfg.max_iters=100')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
@@ -24,8 +35,11 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     from gancore.engine import train
+    flags = ('channels_last', 'compile', 'cudnn_benchmark', 'tf32', 'fused_adam')
+    speed = {name: True for name in flags if getattr(args, name)}
     runner = train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
-                   cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed)
+                   cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed,
+                   speed=speed or None, profile=args.profile)
     from mmengine.dist import is_main_process
     if is_main_process():
         print(f'done: {runner.iter} iterations, outputs in {runner.work_dir}')

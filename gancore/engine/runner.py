@@ -21,6 +21,7 @@ from .checkpoint import AtomicCheckpointHook, atomic_replace
 from .dist import model_wrapper_cfg, setup_distributed
 from .portable_state import PortableStateHook
 from .resume import META_KEY, ResumeStateHook, gather_resume_state, install_resume_state
+from .speed import apply_speed_config, apply_speed_to_model, dataloader_defaults, use_amp
 
 
 class GANRunner(Runner):
@@ -53,6 +54,11 @@ class GANRunner(Runner):
         for hook_type in (PortableStateHook, ResumeStateHook, NonFiniteGuardHook):
             if not any(isinstance(h, hook_type) for h in self._hooks):
                 self.register_hook(hook_type())
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        """Apply the config's ``speed`` options (channels_last, compile, tf32), then wrap."""
+        apply_speed_to_model(model, self.cfg.get('speed'))
+        return super().wrap_model(model_wrapper_cfg, model)
 
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args=None,
                         save_optimizer: bool = True, save_param_scheduler: bool = True,
@@ -119,7 +125,8 @@ class GANRunner(Runner):
 def prepare_config(config: str, work_dir: Optional[str] = None,
                    resume: Union[bool, str, None] = None, amp: bool = False,
                    cfg_options: Optional[dict] = None, launcher: str = 'none',
-                   seed: Optional[int] = None):
+                   seed: Optional[int] = None, speed: Optional[dict] = None,
+                   profile: int = 0):
     """Load ``config`` and apply the command-line settings of tools/train.py.
 
     Args:
@@ -132,6 +139,10 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
         cfg_options: ``{'a.b': value}`` overrides.
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         seed: Random seed (overrides ``randomness.seed``).
+        speed: Speed options merged over the config's ``speed`` dict (see
+            :mod:`gancore.engine.speed`), e.g. ``{'channels_last': True}``.
+        profile: Profile this many iterations into ``<work_dir>/profile/``
+            (:class:`~gancore.engine.speed.TrainProfilerHook`); 0: no profiling.
 
     Returns:
         The resolved mmengine ``Config``.
@@ -153,14 +164,14 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
         cfg.resume = True
         cfg.load_from = None if resume is True else str(resume)
     if amp:
-        dtype = 'float16' if torch.cuda.is_available() else 'bfloat16'
-        ow = cfg.optim_wrapper
-        entries = [v for k, v in ow.items() if isinstance(v, dict) and 'optimizer' in v]
-        for entry in entries or [ow]:  # one wrapper, hence one loss scaler, per optimizer
-            entry['type'] = 'PortableAmpOptimWrapper'
-            entry.setdefault('dtype', dtype)
-            if dtype == 'bfloat16':
-                entry.setdefault('loss_scale', 1.0)  # bf16 needs no loss scaling
+        use_amp(cfg)  # one wrapper, hence one loss scaler, per optimizer; bf16 on CPU
+    if speed:
+        cfg.speed = dict(cfg.get('speed') or {}, **speed)
+    apply_speed_config(cfg)
+    dataloader_defaults(cfg)  # pinned memory on GPU
+    if profile:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='TrainProfilerHook', num_iters=int(profile))]
     return cfg
 
 

@@ -1,0 +1,238 @@
+"""Training speed options and the training profiler hook.
+
+Options (the config's top-level ``speed`` dict; tools/train.py flags set them)::
+
+    speed = dict(
+        channels_last=False,    # conv weights (and so activations) in NHWC; --channels-last
+        compile=False,          # nn.Module.compile() each trained network in place; --compile
+        cudnn_benchmark=False,  # cuDNN picks the fastest conv algorithms (GPU); --cudnn-benchmark
+        tf32=False,             # TF32 matmuls/convs on Ampere+ GPUs (changes numerics); --tf32
+        fused_adam=False,       # fused=True for every Adam/AdamW optimizer (CPU and GPU); --fused-adam
+        autocast=None,          # None, 'bfloat16' or 'float16': mixed precision (as --amp)
+    )
+
+Every option is off by default. They never change checkpoint key names:
+``compile`` uses :meth:`torch.nn.Module.compile` (in place, no ``_orig_mod.``
+prefix) and ``channels_last`` only changes the memory layout of 4-d weights.
+
+Where they apply:
+
+* :func:`apply_speed_config` (called by ``prepare_config``): ``fused_adam``
+  (optimizer configs), ``cudnn_benchmark`` (``env_cfg``), ``autocast`` (optimizer
+  wrappers become ``PortableAmpOptimWrapper``);
+* :func:`apply_speed_to_model` (called by ``GANRunner.wrap_model``, after the model
+  is built and before it is moved/wrapped): ``channels_last``, ``compile``, ``tf32``.
+
+:class:`TrainProfilerHook` (``tools/train.py --profile N``) records N training
+iterations with :mod:`torch.profiler` and writes a trace to ``<work_dir>/profile/``
+(``torch.profiler.tensorboard_trace_handler`` format: open it in chrome://tracing,
+Perfetto or TensorBoard's profiler plugin).
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Iterable, Optional
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from torch import nn
+
+from ..errors import ConfigError
+from ..registry import HOOKS, suggest
+
+#: The options and their defaults (all off).
+SPEED_DEFAULTS = dict(channels_last=False, compile=False, cudnn_benchmark=False, tf32=False,
+                      fused_adam=False, autocast=None, num_threads=None)
+AUTOCAST_DTYPES = (None, 'bfloat16', 'float16')
+FUSABLE_OPTIMIZERS = ('Adam', 'AdamW')
+
+
+def speed_settings(speed: Optional[dict]) -> dict:
+    """``speed`` completed with the defaults; ConfigError for an unknown key or value."""
+    speed = dict(speed or {})
+    for key in speed:
+        if key not in SPEED_DEFAULTS:
+            raise ConfigError(f"unknown speed option '{key}'.{suggest(key, SPEED_DEFAULTS)} "
+                              f"Options: {', '.join(SPEED_DEFAULTS)}")
+    for key, value in speed.items():
+        if key == 'num_threads':
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f'speed.num_threads must be a positive int or None, '
+                                  f'got {value!r}')
+            continue
+        if key != 'autocast' and not isinstance(value, bool):
+            raise ConfigError(f'speed.{key} must be True or False, got {value!r}')
+    if speed.get('autocast') not in AUTOCAST_DTYPES:
+        raise ConfigError(f"speed.autocast must be one of {AUTOCAST_DTYPES}, "
+                          f"got {speed['autocast']!r}")
+    return {**SPEED_DEFAULTS, **speed}
+
+
+def _optimizer_entries(optim_wrapper: dict) -> list:
+    """The optimizer-wrapper dicts of a config (one per network group, or the single one)."""
+    entries = [v for v in optim_wrapper.values() if isinstance(v, dict) and 'optimizer' in v]
+    return entries or [optim_wrapper]
+
+
+def apply_speed_config(cfg) -> None:
+    """Apply the config-level options of ``cfg.speed`` (fused Adam, cuDNN benchmark, autocast).
+
+    Does nothing when ``cfg`` has no ``speed`` key (the config stays as written).
+    """
+    if cfg.get('speed') is None:
+        return
+    speed = speed_settings(cfg.speed)
+    if speed['fused_adam']:
+        for entry in _optimizer_entries(cfg.optim_wrapper):
+            opt = entry['optimizer']
+            if str(opt.get('type')).split('.')[-1] not in FUSABLE_OPTIMIZERS:
+                raise ConfigError(f"speed.fused_adam: the optimizer {opt.get('type')!r} is not "
+                                  f"one of {FUSABLE_OPTIMIZERS}")
+            opt['fused'] = True
+            opt.pop('foreach', None)  # torch refuses fused together with foreach
+    if speed['cudnn_benchmark']:
+        cfg.env_cfg = dict(cfg.get('env_cfg', {}), cudnn_benchmark=True)
+    if speed['autocast']:
+        use_amp(cfg, speed['autocast'])
+    if speed['num_threads']:
+        # Intra-op CPU threads. Tiny nets (the embedded demos) run faster on one thread:
+        # OpenMP workers spin-wait and, on a busy 2-core machine, steal each other's time.
+        torch.set_num_threads(speed['num_threads'])
+
+
+def dataloader_defaults(cfg) -> None:
+    """Pinned memory for the training loader when training on a GPU (unless the config says).
+
+    Pinned host memory makes the host-to-GPU copy of each batch faster (and lets
+    it overlap with compute); on CPU it would only cost, so nothing changes there.
+    """
+    loader = cfg.get('train_dataloader')
+    if isinstance(loader, dict) and torch.cuda.is_available():
+        loader.setdefault('pin_memory', True)
+
+
+def use_amp(cfg, dtype: Optional[str] = None) -> None:
+    """Make every optimizer wrapper a ``PortableAmpOptimWrapper`` (one loss scaler each).
+
+    ``dtype`` None: float16 with a GPU, bfloat16 without (bf16 needs no loss scaling).
+    """
+    if dtype is None:
+        dtype = 'float16' if torch.cuda.is_available() else 'bfloat16'
+    for entry in _optimizer_entries(cfg.optim_wrapper):
+        entry['type'] = 'PortableAmpOptimWrapper'
+        entry.setdefault('dtype', dtype)
+        if entry['dtype'] == 'bfloat16':
+            entry.setdefault('loss_scale', 1.0)
+
+
+def trained_networks(model: nn.Module) -> list:
+    """The networks a GAN trains (``generator_names`` + ``discriminator_names``), unwrapped."""
+    model = getattr(model, 'module', model)
+    names = tuple(getattr(model, 'generator_names', ())) + tuple(
+        getattr(model, 'discriminator_names', ()))
+    nets = []
+    for name in names:
+        net = getattr(model, name, None)
+        if isinstance(net, nn.Module) and all(net is not n for n in nets):
+            nets.append(getattr(net, 'module', net))
+    return nets
+
+
+def apply_speed_to_model(model: nn.Module, speed: Optional[dict]) -> nn.Module:
+    """Apply the model-level options (channels_last, compile, tf32) in place; returns ``model``."""
+    if speed is None:
+        return model
+    speed = speed_settings(speed)
+    if speed['tf32']:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision('high')
+    if speed['channels_last']:
+        model.to(memory_format=torch.channels_last)  # 4-d weights only; keys unchanged
+    if speed['compile']:
+        for net in trained_networks(model):
+            net.compile()  # in place: state_dict keys keep their names
+    return model
+
+
+def is_compiled(module: nn.Module) -> bool:
+    """True if ``module`` was compiled in place with ``nn.Module.compile()``."""
+    return getattr(module, '_compiled_call_impl', None) is not None
+
+
+def conv_weights(modules: Iterable[nn.Module]) -> list:
+    """The 4-d weights of the conv layers in ``modules``."""
+    return [m.weight for net in modules for m in net.modules()
+            if isinstance(m, nn.modules.conv._ConvNd) and m.weight.dim() == 4]
+
+
+@HOOKS.register_module()
+class TrainProfilerHook(Hook):
+    """Profile ``num_iters`` training iterations with torch.profiler (``--profile N``).
+
+    Recording starts at iteration ``skip_first`` (the first iterations pay for
+    lazy initialisation and compilation) and the trace is written when
+    ``num_iters`` iterations are recorded, or when training ends first.
+
+    Args:
+        num_iters: Iterations to record (>= 1).
+        skip_first: Iterations to run before recording. Default 1.
+        out_dir: Output folder; default ``<work_dir>/profile``.
+        record_shapes: Record the input shapes of operators. Default True.
+        profile_memory: Record tensor allocations. Default False.
+        with_stack: Record Python stacks (large traces). Default False.
+    """
+
+    priority = 'VERY_LOW'  # after the other hooks' before_train_iter, first after the step
+
+    def __init__(self, num_iters: int, skip_first: int = 1, out_dir: Optional[str] = None,
+                 record_shapes: bool = True, profile_memory: bool = False,
+                 with_stack: bool = False) -> None:
+        if not isinstance(num_iters, int) or num_iters < 1:
+            raise ConfigError(f'TrainProfilerHook: num_iters must be an integer >= 1, '
+                              f'got {num_iters!r}')
+        self.num_iters, self.skip_first, self.out_dir = num_iters, max(int(skip_first), 0), out_dir
+        self.kwargs = dict(record_shapes=record_shapes, profile_memory=profile_memory,
+                           with_stack=with_stack)
+        self.profiler = None
+        self.recorded = 0
+        self.trace_dir: Optional[str] = None
+
+    def before_train(self, runner) -> None:
+        # a run shorter than skip_first + num_iters still gets a trace
+        max_iters = getattr(runner, 'max_iters', None)
+        if max_iters is not None:
+            self.skip_first = min(self.skip_first, max(max_iters - runner.iter - 1, 0))
+        self._start_at = runner.iter + self.skip_first
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self.profiler is None and self.recorded == 0 and runner.iter >= self._start_at:
+            self.trace_dir = self.out_dir or osp.join(runner.work_dir, 'profile')
+            activities = [torch.profiler.ProfilerActivity.CPU]
+            if torch.cuda.is_available():
+                activities.append(torch.profiler.ProfilerActivity.CUDA)
+            handler = torch.profiler.tensorboard_trace_handler(
+                self.trace_dir, worker_name=f'rank{get_rank()}')
+            self.profiler = torch.profiler.profile(activities=activities,
+                                                   on_trace_ready=handler, **self.kwargs)
+            self.profiler.start()
+            runner.logger.info(f'profiling {self.num_iters} iterations from iteration '
+                               f'{runner.iter + 1}; trace in {self.trace_dir}')
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.profiler is None:
+            return
+        self.recorded += 1
+        self.profiler.step()
+        if self.recorded >= self.num_iters:
+            self._stop(runner)
+
+    def after_train(self, runner) -> None:
+        if self.profiler is not None:
+            self._stop(runner)
+
+    def _stop(self, runner) -> None:
+        self.profiler.stop()  # calls on_trace_ready: writes the trace
+        self.profiler = None
+        runner.logger.info(f'profile of {self.recorded} iterations written to {self.trace_dir}')
