@@ -1,0 +1,232 @@
+"""Image-to-image translation: the model protocol, padding helpers and folder translation.
+
+A model *translates* when it has the three members of :class:`TranslationModel`
+(Pix2Pix and CycleGAN do; a plugin's model only needs the same three)::
+
+    model.directions                    # e.g. ('AtoB',) or ('AtoB', 'BtoA')
+    model.input_channels('AtoB')        # channels the input images must have
+    model.translate(images, 'AtoB')     # (N, C, H, W) in [-1, 1] -> (N, C', H, W) in [-1, 1]
+
+``translate`` accepts any height and width: the models pad their input by
+reflection to a multiple of their generator's stride and crop the output back
+(:func:`translate_padded`), so an image keeps its size and is never resized.
+
+:func:`translate_folder` (``tools/translate.py``) runs a trained model over every
+image in a folder, writes one PNG per image and an ``index.html`` showing
+input | output side by side.
+"""
+from __future__ import annotations
+
+import contextlib
+import html
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Protocol, Tuple, runtime_checkable
+from urllib.parse import quote
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from .errors import CheckpointError, ConfigError
+from .registry import suggest
+
+#: The direction names. ``'AtoB'`` is the model's input side to its output side.
+DIRECTIONS = ('AtoB', 'BtoA')
+
+
+@runtime_checkable
+class TranslationModel(Protocol):
+    """What :func:`translate_folder` needs from a model (BaseGAN subclasses that translate)."""
+
+    #: The directions :meth:`translate` accepts, a subset of :data:`DIRECTIONS`.
+    directions: Tuple[str, ...]
+
+    def input_channels(self, direction: str) -> int:
+        """Channels (1 or 3) of the images ``translate(images, direction)`` takes."""
+
+    def translate(self, images: Tensor, direction: str = 'AtoB') -> Tensor:
+        """Translate ``images`` (N, C, H, W) in [-1, 1], any H and W; same H and W out."""
+
+
+def check_direction(direction: str, allowed: Tuple[str, ...], model_name: str) -> str:
+    """Return ``direction`` if ``allowed`` has it, else raise a :class:`ConfigError`."""
+    if direction not in allowed:
+        raise ConfigError(f"{model_name} translates in the direction(s) {', '.join(allowed)}, "
+                          f"not '{direction}'.{suggest(direction, allowed)}")
+    return direction
+
+
+# ------------------------------------------------------------------ network facts
+
+def io_channels(net: nn.Module) -> Tuple[int, int]:
+    """(input, output) channels of an image-to-image network.
+
+    Uses the network's ``in_channels`` / ``out_channels`` attributes when it has
+    them, else its first and last convolution (U-Net, ResNet and PatchGAN nets).
+    """
+    convs = [m for m in net.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    c_in = getattr(net, 'in_channels', None) or (convs[0].in_channels if convs else None)
+    c_out = getattr(net, 'out_channels', None) or (convs[-1].out_channels if convs else None)
+    if c_in is None or c_out is None:
+        raise ConfigError(f'{type(net).__name__} has no convolution and no in_channels/'
+                          'out_channels attributes: cannot tell its image channels')
+    return int(c_in), int(c_out)
+
+
+def size_multiple(net: nn.Module) -> int:
+    """The side length multiple a generator needs: ``2 ** (number of stride-2 convolutions)``.
+
+    A network may state it with a ``size_multiple`` attribute instead. U-Net
+    with ``num_downs=8`` gives 256; the ResNet generator gives 4.
+    """
+    stated = getattr(net, 'size_multiple', None)
+    if stated:
+        return int(stated)
+    downs = sum(1 for m in net.modules() if isinstance(m, nn.Conv2d) and m.stride[0] == 2)
+    return 2 ** downs
+
+
+# ------------------------------------------------------------------ padding
+
+def reflect_pad_to_multiple(images: Tensor, multiple: int) -> Tensor:
+    """Pad ``images`` at the bottom and right by reflection to sides that are multiples.
+
+    Padding wider than the image is done in several reflections (a 100-pixel
+    image padded to 256 is mirrored, then mirrored again).
+    """
+    h, w = images.shape[-2:]
+    pad_h, pad_w = (-h) % multiple, (-w) % multiple
+    while pad_h or pad_w:
+        cur_h, cur_w = images.shape[-2:]
+        step_h, step_w = min(pad_h, cur_h - 1), min(pad_w, cur_w - 1)
+        if step_h == step_w == 0:  # a 1-pixel side cannot be reflected: repeat it
+            return F.pad(images, (0, pad_w, 0, pad_h), mode='replicate')
+        images = F.pad(images, (0, step_w, 0, step_h), mode='reflect')
+        pad_h, pad_w = pad_h - step_h, pad_w - step_w
+    return images
+
+
+def translate_padded(net: Callable[[Tensor], Tensor], images: Tensor, multiple: int) -> Tensor:
+    """``net(images)`` for any H and W: reflection-pad to ``multiple``, run, crop back."""
+    h, w = images.shape[-2:]
+    if h % multiple == 0 and w % multiple == 0:
+        return net(images)
+    return net(reflect_pad_to_multiple(images, multiple))[..., :h, :w]
+
+
+@contextlib.contextmanager
+def seeded(seed: Optional[int], device: torch.device) -> Iterator[None]:
+    """Run the block with torch's RNG seeded (and restored after); no-op for ``seed=None``."""
+    if seed is None:
+        yield
+        return
+    devices = [device] if device.type == 'cuda' else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def to_rgb(images: Tensor) -> Tensor:
+    """Repeat 1-channel images to 3 channels (for grids mixing gray and colour)."""
+    return images.expand(-1, 3, -1, -1) if images.size(1) == 1 else images
+
+
+# ------------------------------------------------------------------ folders
+
+def load_translator(checkpoint: str, config: Optional[str] = None, device: str = 'cpu'):
+    """Load a trained model with :func:`gancore.apis.init_model` and check it translates."""
+    from .apis import init_model
+    try:
+        model = init_model(config, checkpoint, device)
+    except RuntimeError as exc:  # load_state_dict: shapes differ even with strict=False
+        if 'size mismatch' not in str(exc):
+            raise
+        first = next((ln.strip() for ln in str(exc).splitlines() if 'size mismatch' in ln), '')
+        raise CheckpointError(f"checkpoint '{checkpoint}' does not fit the model built from "
+                              f"{config or 'its stored config'} ({first}): check that the "
+                              'config matches the checkpoint, or leave out --config') from None
+    if not isinstance(model, TranslationModel):
+        raise ConfigError(f'{type(model).__name__} does not translate images (it has no '
+                          'translate/input_channels/directions); tools/translate.py needs an '
+                          'image-to-image model such as Pix2Pix or CycleGAN')
+    return model
+
+
+def tensor_to_image(image: Tensor) -> Image.Image:
+    """A (C, H, W) tensor in [-1, 1] (C = 1 or 3) to an 8-bit Pillow image."""
+    arr = ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    arr = arr.permute(1, 2, 0).numpy()
+    return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+
+
+def _output_names(paths: list) -> list:
+    """``<stem>.png`` for each input, or ``<name>.png`` where two stems collide."""
+    stems = [p.stem for p in paths]
+    return [f'{p.stem}.png' if stems.count(p.stem) == 1 else f'{p.name.replace(".", "_")}.png'
+            for p in paths]
+
+
+def write_index(out_dir: Path, rows: list, title: str) -> Path:
+    """Write ``out_dir/index.html``: one table row per (name, input file, output file)."""
+    cells = '\n'.join(
+        f'<tr><td>{html.escape(name)}</td>'
+        f'<td><img src="{quote(inp)}" alt="input"></td>'
+        f'<td><img src="{quote(out)}" alt="output"></td></tr>' for name, inp, out in rows)
+    page = (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}'
+            '</title>\n<style>body{font-family:sans-serif} td{padding:4px;vertical-align:top}'
+            ' img{max-width:512px}</style></head>\n<body><h1>' + html.escape(title) + '</h1>\n'
+            '<table>\n<tr><th>file</th><th>input</th><th>output</th></tr>\n'
+            f'{cells}\n</table>\n</body></html>\n')
+    path = out_dir / 'index.html'
+    path.write_text(page, encoding='utf-8')
+    return path
+
+
+@torch.no_grad()
+def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB',
+                     seed: Optional[int] = 0) -> list:
+    """Translate every image in ``input_dir`` into ``out_dir``; return the outputs' paths.
+
+    Each image is read with the channels the model takes (``input_channels``),
+    translated at its own size (reflection padding, see :func:`translate_padded`)
+    and written as ``out_dir/<stem>.png``; the input as the model saw it is
+    written to ``out_dir/inputs/<stem>.png`` and ``out_dir/index.html`` shows
+    both side by side.
+
+    Args:
+        model: A :class:`TranslationModel` (e.g. from :func:`load_translator`).
+        input_dir: Folder of images (png, jpg, ...); subfolders are ignored.
+        out_dir: Output folder, created if needed.
+        direction: ``'AtoB'`` (default) or ``'BtoA'`` (models that have it).
+        seed: Seed of the model's randomness (pix2pix's test-time dropout), so
+            that a run is reproducible; None leaves the RNG alone. Default 0.
+
+    Raises:
+        ConfigError: If the model does not translate in ``direction``.
+        DataError: If ``input_dir`` is missing, holds no image, or an image is unreadable.
+    """
+    from .datasets.image_io import list_images, load_image
+    from .datasets.transforms import to_tensor
+    check_direction(direction, tuple(model.directions), type(model).__name__)
+    channels = model.input_channels(direction)
+    paths = list_images(input_dir)
+    out = Path(out_dir)
+    (out / 'inputs').mkdir(parents=True, exist_ok=True)
+    device = next(model.parameters()).device
+    rows, written = [], []
+    with seeded(seed, device):
+        for path, name in zip(paths, _output_names(paths)):
+            image = to_tensor(load_image(path, channels)).unsqueeze(0).to(device)
+            result = model.translate(image, direction)[0]
+            tensor_to_image(image[0]).save(out / 'inputs' / name)
+            tensor_to_image(result).save(out / name)
+            rows.append((path.name, f'inputs/{name}', name))
+            written.append(out / name)
+    write_index(out, rows, f'{type(model).__name__} {direction}: {Path(input_dir).name}')
+    return written
+
+
+__all__ = ['DIRECTIONS', 'TranslationModel', 'check_direction', 'io_channels', 'size_multiple',
+           'reflect_pad_to_multiple', 'translate_padded', 'seeded', 'to_rgb', 'load_translator',
+           'tensor_to_image', 'write_index', 'translate_folder']

@@ -1,0 +1,269 @@
+"""Tests of the CycleGAN plugin: built from its real config files with tiny networks,
+trained a few steps on tiny trainA/trainB folders written to ``tmp_path``."""
+import copy
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from PIL import Image
+from torch.utils.data import default_collate
+
+from gancore.cli import run_tool
+from gancore.config import load_config
+from gancore.engine.optim import GANOptimWrapperConstructor
+from gancore.errors import ConfigError, DataError
+from gancore.registry import DATASETS, MODELS
+
+ROOT = Path(__file__).resolve().parents[2]
+H2Z = ROOT / 'configs/cyclegan/horse2zebra.py'
+DEMO = ROOT / 'configs/cyclegan/cyclegan_demo.py'
+CONFIGS = sorted((ROOT / 'configs/cyclegan').glob('*.py'))
+G_KEYS = {'loss_g_ab_gan', 'loss_g_ba_gan', 'loss_cycle_a', 'loss_cycle_b'}
+IDT_KEYS = {'loss_idt_a', 'loss_idt_b'}
+D_KEYS = {'loss_d_a_real', 'loss_d_a_fake', 'loss_d_b_real', 'loss_d_b_fake'}
+NETS = ('generator_ab', 'generator_ba', 'discriminator_a', 'discriminator_b')
+TINY = {f'model.{g}.{k}': v for g in ('generator_ab', 'generator_ba')
+        for k, v in (('base_channels', 8), ('num_blocks', 1))}
+TINY.update({f'model.{d}.base_channels': 8 for d in ('discriminator_a', 'discriminator_b')})
+
+
+@pytest.fixture(autouse=True)
+def _setup():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    with DefaultScope.overwrite_default_scope('gancore'):
+        yield
+
+
+def write_domains(root: Path, n_a: int = 3, n_b: int = 4, size: int = 36) -> Path:
+    """``root/trainA`` (reddish noise) and ``root/trainB`` (bluish stripes), as PNG/JPEG files."""
+    rng = np.random.default_rng(0)
+    for split, n, ext in (('trainA', n_a, 'png'), ('trainB', n_b, 'jpg')):
+        (root / split).mkdir(parents=True)
+        for i in range(n):
+            img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            img[..., 0 if split == 'trainA' else 2] = 230
+            img[::4] = 255 * (split == 'trainB')
+            Image.fromarray(img).save(root / split / f'{i}.{ext}')
+    return root
+
+
+def tiny_cfg(data_root: Path, path: Path = H2Z, **overrides):
+    """The real config with tiny networks, 32x32 crops and the data in ``data_root``."""
+    options = dict(TINY, **{
+        'train_dataloader.dataset.data_root': str(data_root),
+        'train_dataloader.dataset.load_size': 36, 'train_dataloader.dataset.crop_size': 32,
+        'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False})
+    options.update(overrides)
+    return load_config(str(path), options)
+
+
+def build(cfg):
+    model = MODELS.build(cfg.model.to_dict())
+    optim = GANOptimWrapperConstructor(copy.deepcopy(
+        {k: v for k, v in cfg.optim_wrapper.to_dict().items() if k != 'constructor'}))(model)
+    return model, optim
+
+
+def batch_of(cfg, n: int = 2) -> dict:
+    dataset = DATASETS.build(cfg.train_dataloader.dataset.to_dict())
+    return default_collate([dataset[i] for i in range(n)])
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(module, before) -> bool:
+    return all(not torch.equal(p, q) for p, q in zip(module.parameters(), before))
+
+
+def run_tool_main(tool: str, argv: list) -> int:
+    """Run ``tools/<tool>``'s main in this process, as its ``__main__`` block does."""
+    namespace = runpy.run_path(str(ROOT / 'tools' / tool))
+    return run_tool(lambda: namespace['main'](argv))
+
+
+# ------------------------------------------------------------------ configs
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.name)
+def test_configs_load(path):
+    cfg = load_config(str(path))
+    m = cfg.model
+    assert (m.type, m.gan_loss.type, m.lambda_a, m.lambda_b) == ('CycleGAN', 'LSGANLoss', 10, 10)
+    assert m.image_pool.pool_size == 50
+    assert len(cfg.param_scheduler) == 1
+    sched = cfg.param_scheduler[0]
+    assert sched.type == 'LinearLR' and sched.end_factor == 0.0
+    assert sched.end == cfg.train_cfg.max_iters
+
+
+def test_horse2zebra_defaults():
+    cfg = load_config(str(H2Z))
+    m = cfg.model
+    assert m.generator_ab.type == 'ResnetGenerator' and m.generator_ab.num_blocks == 9
+    assert m.discriminator_a.num_layers == 3 and m.discriminator_a.norm == 'instance'
+    assert m.lambda_identity == 0.5
+    assert cfg.train_dataloader.batch_size == 1
+    # 100 epochs constant + 100 epochs decay, 1 epoch = max(1067, 1334) iterations
+    assert (cfg.param_scheduler[0].begin, cfg.train_cfg.max_iters) == (133400, 266800)
+
+
+def test_optimizers_cover_both_networks_of_each_side(tmp_path):
+    model, optim = build(tiny_cfg(tmp_path))
+    assert set(optim.keys()) == {'generator', 'discriminator'}
+
+    def params(key):
+        return {id(p) for g in optim[key].optimizer.param_groups for p in g['params']}
+    assert params('generator') == {id(p) for n in NETS[:2] for p in getattr(model, n).parameters()}
+    assert params('discriminator') == {
+        id(p) for n in NETS[2:] for p in getattr(model, n).parameters()}
+
+
+# ------------------------------------------------------------------ training
+
+def test_train_steps_log_every_term_and_update_all_networks(tmp_path):
+    cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
+    model, optim = build(cfg)
+    data = batch_of(cfg)
+    assert data['img_A'].shape == data['img_B'].shape == (2, 3, 32, 32)
+    before = {n: snapshot(getattr(model, n)) for n in NETS}
+    for _ in range(3):
+        log = model.train_step(data, optim)
+        assert set(log) == G_KEYS | IDT_KEYS | D_KEYS
+        assert all(torch.isfinite(v) for v in log.values())
+    for n in NETS:
+        assert changed(getattr(model, n), before[n]), n
+    assert model.pool_a.num_images == model.pool_b.num_images == 6  # 3 steps x batch 2
+    assert model.last_disc_outputs['real'].numel() == 2 * 2 * 2 * 2  # both Ds' 2x2 maps
+
+
+def test_losses_follow_the_paper(tmp_path):
+    cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
+    model, _ = build(cfg)
+    data = model.data_preprocessor(batch_of(cfg), True)
+    fake = model.generate(data)
+    a, b = data['img_A'], data['img_B']
+    torch.testing.assert_close(fake['rec_A'], model.generator_ba(model.generator_ab(a)))
+    _, log = model.generator_loss(data, fake)
+    torch.testing.assert_close(log['loss_cycle_a'], 10 * (fake['rec_A'] - a).abs().mean())
+    # identity: 0.5 * lambda_B * |G_AB(b) - b|
+    torch.testing.assert_close(log['loss_idt_b'], 5 * (model.generator_ab(b) - b).abs().mean())
+    lsgan = (model.discriminator_b(fake['fake_B']) - 1).pow(2).mean()
+    torch.testing.assert_close(log['loss_g_ab_gan'], lsgan)
+    model.pool_a.pool_size = model.pool_b.pool_size = 0  # no pool: exact D terms
+    total, d_log = model.discriminator_loss(data, {k: v.detach() for k, v in fake.items()})
+    torch.testing.assert_close(d_log['loss_d_b_fake'],
+                               0.5 * model.discriminator_b(fake['fake_B']).pow(2).mean())
+    torch.testing.assert_close(total, sum(d_log.values()))
+
+
+def test_discriminator_step_sees_images_from_the_pool(tmp_path):
+    cfg = tiny_cfg(write_domains(tmp_path / 'h2z', n_a=8, n_b=8))
+    model, optim = build(cfg)
+    marker = torch.full((1, 3, 32, 32), 0.123)
+    model.pool_b.set_extra_state({'images': [marker.clone() for _ in range(50)]})
+    seen = []
+    model.discriminator_b.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    model.train_step(batch_of(cfg, 8), optim)
+    pooled = [x for batch in seen for x in batch if torch.equal(x, marker[0])]
+    assert pooled, 'D_B never saw an image from its history pool'
+    assert 0 < sum(torch.equal(x, marker) for x in model.pool_b.images) < 50  # replaced
+
+
+def test_pools_are_checkpointed(tmp_path):
+    cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
+    model, optim = build(cfg)
+    model.train_step(batch_of(cfg), optim)
+    state = model.state_dict()
+    assert len(state['pool_a._extra_state']['images']) == 2
+    fresh, _ = build(cfg)
+    fresh.load_state_dict(state)
+    assert fresh.pool_b.num_images == 2
+    assert torch.equal(fresh.pool_b.images[0], model.pool_b.images[0])
+
+
+def test_identity_loss_needs_equal_channels():
+    cfg = load_config(str(DEMO))
+    assert cfg.model.lambda_identity == 0.0
+    model = MODELS.build(cfg.model.to_dict())
+    assert (model.channels_a, model.channels_b) == (1, 3)
+    data = {'img_A': torch.zeros(1, 1, 32, 32), 'img_B': torch.zeros(1, 3, 32, 32)}
+    _, log = model.generator_loss(data, model.generate(data))
+    assert not IDT_KEYS & set(log) and G_KEYS == set(log)
+    with pytest.raises(ConfigError, match='lambda_identity=0'):
+        MODELS.build(dict(cfg.model.to_dict(), lambda_identity=0.5))
+
+
+def test_network_channels_must_agree():
+    cfg = load_config(str(DEMO))
+    bad = cfg.model.to_dict()
+    bad['discriminator_b']['in_channels'] = 1
+    with pytest.raises(ConfigError, match='discriminator_b.in_channels=3'):
+        MODELS.build(bad)
+
+
+def test_check_batch_names_the_mismatch(tmp_path):
+    cfg = tiny_cfg(write_domains(tmp_path / 'h2z'), **{
+        'train_dataloader.dataset.channels_A': 1})
+    model, optim = build(cfg)
+    with pytest.raises(ConfigError, match='model.generator_ab.in_channels'):
+        model.train_step(batch_of(cfg), optim)
+
+
+# ------------------------------------------------------------------ inference
+
+def test_translate_both_directions_any_size_and_preview(tmp_path):
+    cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
+    model, _ = build(cfg)
+    model.train()
+    x = torch.rand(1, 3, 30, 42) * 2 - 1
+    assert model.translate(x, 'AtoB').shape == model.translate(x, 'BtoA').shape == x.shape
+    assert model.generator_ab.training  # mode restored
+    with pytest.raises(ConfigError, match="not 'CtoD'"):
+        model.translate(x, 'CtoD')
+    data = model.data_preprocessor(batch_of(cfg, 3), False)
+    images, nrow = model.preview(data)
+    assert nrow == 6 and images.shape == (18, 3, 32, 32)
+    torch.testing.assert_close(images[3], data['img_B'][0])
+    with pytest.raises(ConfigError, match='tools/translate.py'):
+        model.sample(2)
+
+
+# ------------------------------------------------------------------ data and tools
+
+def test_missing_data_error_names_the_download_command(tmp_path, monkeypatch, capsys):
+    cfg = load_config(str(H2Z))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r'python tools/download_dataset\.py horse2zebra'):
+        DATASETS.build(cfg.train_dataloader.dataset.to_dict())
+    options = [f'{k}={v}' for k, v in TINY.items()] + ['train_dataloader.num_workers=0',
+                                                       'train_dataloader.persistent_workers=False']
+    code = run_tool_main('train.py', [str(H2Z), '--work-dir', str(tmp_path / 'w'),
+                                      '--cfg-options', *options])
+    assert code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith('error: ') and last.endswith(
+        'Get the data with: python tools/download_dataset.py horse2zebra')
+
+
+def test_demo_dataset_is_unpaired_digits_to_mnistm():
+    ds = DATASETS.build(dict(type='DigitsMNISTMUnpaired'))
+    item = ds[0]
+    assert item['img_A'].shape == (1, 32, 32) and item['img_B'].shape == (3, 32, 32)
+    assert not set(ds.ids_a) & set(ds.ids_b)  # disjoint digits: unpaired
+    test = DATASETS.build(dict(type='DigitsMNISTMUnpaired', split='test'))
+    assert test[3]['path_B'] == test[3]['path_B'] and len(test) < len(ds)
+
+
+def test_demo_trains_end_to_end_with_tools_train(tmp_path, capsys):
+    work = tmp_path / 'work'
+    code = run_tool_main('train.py', [str(DEMO), '--work-dir', str(work), '--cfg-options',
+                                      'train_cfg.max_iters=3', 'train_dataloader.batch_size=2'])
+    assert code == 0, capsys.readouterr().err[-2000:]
+    assert (work / 'iter_3.pth').is_file()
+    grid = Image.open(work / 'samples' / 'iter_3.png')
+    assert grid.size[0] == 6 * 32 + 7 * 2  # 6 images of 32x32 per row, padding 2

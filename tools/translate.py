@@ -1,0 +1,42 @@
+"""Translate a folder of images with a trained pix2pix / CycleGAN model.
+
+    python tools/translate.py CHECKPOINT INPUT_DIR OUT_DIR [--config CONFIG]
+                              [--direction AtoB|BtoA] [--device cpu]
+
+Writes OUT_DIR/<name>.png for every image of INPUT_DIR (same size as the input:
+reflection-padded to the generator's stride and cropped back), the inputs as
+the model saw them in OUT_DIR/inputs/, and OUT_DIR/index.html with input | output.
+"""
+import argparse
+import sys
+
+from gancore.cli import run_tool
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Translate every image in a folder with a trained '
+                                            'image-to-image model (pix2pix, CycleGAN).')
+    p.add_argument('checkpoint', help='checkpoint written by tools/train.py (iter_N.pth)')
+    p.add_argument('input_dir', help='folder of input images (png, jpg, ...)')
+    p.add_argument('out_dir', help='output folder (PNGs and index.html)')
+    p.add_argument('--config', default=None,
+                   help='config file (default: the config stored in the checkpoint)')
+    p.add_argument('--direction', default='AtoB', choices=['AtoB', 'BtoA'],
+                   help="AtoB (default) or BtoA (CycleGAN); pix2pix translates AtoB only: "
+                        "its input side to its output side")
+    p.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from gancore.translation import load_translator, translate_folder
+    model = load_translator(args.checkpoint, args.config, args.device)
+    written = translate_folder(model, args.input_dir, args.out_dir, args.direction)
+    print(f'translated {len(written)} images ({args.direction}) into {args.out_dir}; '
+          f'open {args.out_dir}/index.html')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(run_tool(lambda: main()))
