@@ -6,8 +6,8 @@ _base_ = [
 ]
 model = dict(
     generator=dict(latent_dim=64, image_size=16, base_channels=16),
-    discriminator=dict(image_size=16, base_channels=16),
-    ema_decay=0.999,
+    # minibatch std lets D see a batch without variety: without it G drew one sample per class
+    discriminator=dict(image_size=16, base_channels=16, minibatch_std=True),
 )
 train_cfg = dict(max_iters=3000)
 default_hooks = dict(logger=dict(interval=100), checkpoint=dict(interval=1000))

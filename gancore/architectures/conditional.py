@@ -107,12 +107,16 @@ class ConditionalDiscriminator(nn.Module):
         norm: ``'batch'`` | ``'instance'`` | ``'none'`` after the second conv; use
             ``'none'`` with a gradient penalty. Default ``'none'``.
         dropout: Dropout before the heads (0 disables). Default 0.3.
+        minibatch_std: Append the minibatch standard deviation (groups of 4) as an
+            extra feature map after the first conv, so D can see a lack of variety
+            in a batch and G is pushed away from collapsing to one sample per
+            class (ProGAN's trick). Default False.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
                  base_channels: int = 64, conditioning: str = 'embedding',
                  aux_classifier: bool = False, embed_dim: int = 50, norm: str = 'none',
-                 dropout: float = 0.3) -> None:
+                 dropout: float = 0.3, minibatch_std: bool = False) -> None:
         super().__init__()
         _check(conditioning, D_MODES, 'discriminator.conditioning')
         _check(norm, NORMS, 'discriminator.norm')
@@ -127,9 +131,12 @@ class ConditionalDiscriminator(nn.Module):
                                              nn.Linear(embed_dim, image_size * image_size))
         c2 = base_channels * 2
         norm_layer = NORMS[norm]
+        from .equalized import MinibatchStd
         self.body = nn.Sequential(
             nn.Conv2d(in_channels + extra, base_channels, 4, 2, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(base_channels, c2, 4, 2, 1, bias=norm_layer is None),
+            MinibatchStd(group_size=4) if minibatch_std else nn.Identity(),
+            nn.Conv2d(base_channels + int(minibatch_std), c2, 4, 2, 1,
+                      bias=norm_layer is None),
             norm_layer(c2, affine=True) if norm_layer else nn.Identity(),
             nn.LeakyReLU(0.2, True), nn.Flatten(), nn.Dropout(dropout))
         features = c2 * s * s

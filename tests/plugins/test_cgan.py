@@ -35,6 +35,7 @@ def digits_batch(n=16, size=8, channels=1, classes=10):
 
 VARIANTS = {
     'embedding': {},
+    'minibatch-std': dict(discriminator=dict(minibatch_std=True)),
     'onehot': dict(generator=dict(label_mode='onehot'),
                    discriminator=dict(conditioning='onehot')),
     'projection': dict(discriminator=dict(conditioning='projection'),
