@@ -44,7 +44,13 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
         model = MODELS.build(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else cfg.model)
     if state is not None:
         weights = state.get('state_dict', state)
-        missing, unexpected = model.load_state_dict(weights, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(weights, strict=False)
+        except RuntimeError as exc:  # shape mismatch
+            raise CheckpointError(
+                f"checkpoint '{checkpoint}' does not fit the model {type(model).__name__} "
+                f'({str(exc).splitlines()[-1].strip()}): check that the config matches '
+                'the checkpoint') from None
         if missing or unexpected:
             raise CheckpointError(
                 f"checkpoint '{checkpoint}' does not fit the model {type(model).__name__} "

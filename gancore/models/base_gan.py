@@ -111,6 +111,11 @@ class BaseGAN(BaseModel):
                 self.generator, momentum=1.0 - self.ema_decay, update_buffers=True)
 
     @property
+    def generators(self) -> list:
+        """The (possibly wrapped) networks trained by the ``'generator'`` optimizer."""
+        return [getattr(self, n) for n in self.generator_names]
+
+    @property
     def discriminators(self) -> list:
         """The (possibly wrapped) networks trained by the ``'discriminator'`` optimizer."""
         return [getattr(self, n) for n in self.discriminator_names]
@@ -136,11 +141,11 @@ class BaseGAN(BaseModel):
         if self.num_steps == 0:
             self.check_batch(batch)
 
-        with g_wrapper.optim_context(self.generator), torch.set_grad_enabled(update_g):
+        with g_wrapper.optim_context(self.generators[0]), torch.set_grad_enabled(update_g):
             fake = self.generate(batch)
         log_vars: LogVars = {}
         if update_g:
-            with g_wrapper.optim_context(self.generator), frozen(*self.discriminators):
+            with g_wrapper.optim_context(self.generators[0]), frozen(*self.discriminators):
                 g_loss, g_log = self.generator_loss(batch, fake)
             g_wrapper.update_params(g_loss)
             log_vars.update(detach(g_log))

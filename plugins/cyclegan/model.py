@@ -99,14 +99,6 @@ class CycleGAN(BaseGAN):
                 'set model.lambda_identity=0')
         return a_in, b_out
 
-    @property
-    def generator(self) -> nn.Module:
-        """G_AB, for BaseGAN's train_step, which passes ``self.generator`` to ``optim_context``.
-
-        ``optim_context`` only needs one network (for AMP autocast, and DDP's
-        ``no_sync`` under gradient accumulation); G_AB stands for both generators.
-        """
-        return self.generator_ab
 
     # --------------------------------------------------------------- training
     def generate(self, batch: dict) -> dict:
