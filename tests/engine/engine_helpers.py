@@ -73,12 +73,12 @@ LocalBackend.put = _put_or_crash
 def write_config(path: Path, max_iters: int, batch_size: int = 8, interval: int = 2,
                  max_keep: int = 3, dropout: float = 0.3, record: bool = False,
                  extra: str = '') -> Path:
-    """A tiny digits cGAN config (base_channels 8, deterministic, seed 0)."""
+    """A tiny digits cGAN config (base_channels 8, EMA 0.999, deterministic, seed 0)."""
     hooks = "[dict(type='EngineTestRecordHook')]" if record else '[]'
     path.write_text(textwrap.dedent(f'''\
         _base_ = ['{REPO}/configs/cgan/cgan_digits.py']
         custom_imports = dict(imports=['engine_helpers'], allow_failed_imports=False)
-        model = dict(generator=dict(base_channels=8),
+        model = dict(generator=dict(base_channels=8), ema_decay=0.999,
                      discriminator=dict(base_channels=8, dropout={dropout}))
         train_dataloader = dict(batch_size={batch_size})
         train_cfg = dict(max_iters={max_iters})
