@@ -2,12 +2,8 @@
 # pix2pix's jitter: resize to 286x286, random 256x256 crop, random flip; batch size 1.
 # Experiment configs set data_root (and direction): the download command is
 # python tools/download_dataset.py <folder name of data_root>.
+_base_ = ['./image_folder_loader.py']
 train_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(type='PairedImageDataset', data_root='data/facades', split='train',
                  direction='AtoB', load_size=286, crop_size=256,
                  preprocess='resize_and_crop', flip=True),
