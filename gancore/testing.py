@@ -146,6 +146,72 @@ def registry_sandbox() -> Iterator[None]:
         snapshot.restore()
 
 
+def build_model(cfg: Any) -> torch.nn.Module:
+    """Build a model from a model dict, a whole config (its ``model``) or a config path.
+
+    Unknown arguments are errors (as in training); the model is in train mode.
+    """
+    from mmengine.config import Config, ConfigDict
+    from mmengine.registry import DefaultScope
+
+    from .registry import MODELS
+    if isinstance(cfg, str):
+        from .config import load_config
+        cfg = load_config(cfg)
+    if isinstance(cfg, Config):
+        cfg = cfg.model
+    if isinstance(cfg, ConfigDict):
+        cfg = cfg.to_dict()
+    if isinstance(cfg, dict) and 'type' not in cfg and 'model' in cfg:
+        cfg = cfg['model']
+        cfg = cfg.to_dict() if isinstance(cfg, ConfigDict) else cfg
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        model = MODELS.build(copy.deepcopy(cfg))
+    return model.train()
+
+
+def build_optim_wrapper(model: torch.nn.Module, optim_wrapper_cfg: Optional[dict] = None):
+    """The ``OptimWrapperDict`` a Runner would build (default: Adam 2e-4 for G and D)."""
+    from mmengine.config import ConfigDict
+    from mmengine.optim import build_optim_wrapper as mmengine_build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    cfg = copy.deepcopy(DEFAULT_OPTIM_WRAPPER if optim_wrapper_cfg is None
+                        else optim_wrapper_cfg)
+    if isinstance(cfg, ConfigDict):
+        cfg = cfg.to_dict()
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        return mmengine_build_optim_wrapper(model, cfg)
+
+
+def build_batch(dataset_cfg: Any, n: int = 4) -> dict:
+    """A collated batch of the first ``n`` items of a dataset.
+
+    Args:
+        dataset_cfg: A dataset config dict, or a whole config (its
+            ``train_dataloader.dataset`` is used).
+        n: Batch size.
+    """
+    from mmengine.config import Config, ConfigDict
+    from mmengine.registry import DefaultScope
+
+    from .registry import DATASETS
+    if isinstance(dataset_cfg, Config) or (
+            isinstance(dataset_cfg, dict) and 'train_dataloader' in dataset_cfg):
+        dataset_cfg = dataset_cfg['train_dataloader']['dataset']
+    if isinstance(dataset_cfg, ConfigDict):
+        dataset_cfg = dataset_cfg.to_dict()
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        dataset = DATASETS.build(copy.deepcopy(dataset_cfg))
+    items = [dataset[i] for i in range(min(n, len(dataset)))]
+    return torch.utils.data.default_collate(items)
+
+
+def build_model_and_optim(cfg: Any) -> tuple:
+    """The model and the ``OptimWrapperDict`` of a whole config, as a Runner builds them."""
+    model = build_model(cfg)
+    return model, build_optim_wrapper(model, cfg['optim_wrapper'])
+
+
 class GANPluginTestCase(unittest.TestCase):
     """Base class for testing a gancore plugin: build, train a few steps, check logs.
 
@@ -194,60 +260,16 @@ class GANPluginTestCase(unittest.TestCase):
         return load_config(str(path), cfg_options)
 
     def build_model(self, cfg: Any) -> torch.nn.Module:
-        """Build a model from a model dict, a whole config (its ``model``) or a config path.
-
-        Unknown arguments are errors (as in training); the model is in train mode.
-        """
-        from mmengine.config import Config, ConfigDict
-        from mmengine.registry import DefaultScope
-
-        from .registry import MODELS
-        if isinstance(cfg, str):
-            cfg = self.load_config(cfg)
-        if isinstance(cfg, Config):
-            cfg = cfg.model
-        if isinstance(cfg, ConfigDict):
-            cfg = cfg.to_dict()
-        if isinstance(cfg, dict) and 'type' not in cfg and 'model' in cfg:
-            cfg = cfg['model']
-            cfg = cfg.to_dict() if isinstance(cfg, ConfigDict) else cfg
-        with DefaultScope.overwrite_default_scope(SCOPE):
-            model = MODELS.build(copy.deepcopy(cfg))
-        return model.train()
+        """See :func:`build_model` (a config path is read with :meth:`load_config`)."""
+        return build_model(self.load_config(cfg) if isinstance(cfg, str) else cfg)
 
     def build_optim_wrapper(self, model: torch.nn.Module, optim_wrapper_cfg: Optional[dict] = None):
-        """The ``OptimWrapperDict`` a Runner would build (default: Adam 2e-4 for G and D)."""
-        from mmengine.config import ConfigDict
-        from mmengine.optim import build_optim_wrapper
-        from mmengine.registry import DefaultScope
-        cfg = copy.deepcopy(DEFAULT_OPTIM_WRAPPER if optim_wrapper_cfg is None
-                            else optim_wrapper_cfg)
-        if isinstance(cfg, ConfigDict):
-            cfg = cfg.to_dict()
-        with DefaultScope.overwrite_default_scope(SCOPE):
-            return build_optim_wrapper(model, cfg)
+        """See :func:`build_optim_wrapper`."""
+        return build_optim_wrapper(model, optim_wrapper_cfg)
 
     def build_batch(self, dataset_cfg: Any, n: int = 4) -> dict:
-        """A collated batch of the first ``n`` items of a dataset.
-
-        Args:
-            dataset_cfg: A dataset config dict, or a whole config (its
-                ``train_dataloader.dataset`` is used).
-            n: Batch size.
-        """
-        from mmengine.config import Config, ConfigDict
-        from mmengine.registry import DefaultScope
-
-        from .registry import DATASETS
-        if isinstance(dataset_cfg, Config) or (
-                isinstance(dataset_cfg, dict) and 'train_dataloader' in dataset_cfg):
-            dataset_cfg = dataset_cfg['train_dataloader']['dataset']
-        if isinstance(dataset_cfg, ConfigDict):
-            dataset_cfg = dataset_cfg.to_dict()
-        with DefaultScope.overwrite_default_scope(SCOPE):
-            dataset = DATASETS.build(copy.deepcopy(dataset_cfg))
-        items = [dataset[i] for i in range(min(n, len(dataset)))]
-        return torch.utils.data.default_collate(items)
+        """See :func:`build_batch`."""
+        return build_batch(dataset_cfg, n)
 
     @staticmethod
     def random_batch(img_shape: Sequence[int], num_classes: int = 0, key: str = 'img') -> dict:

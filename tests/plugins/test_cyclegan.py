@@ -1,6 +1,5 @@
 """Tests of the CycleGAN plugin: built from its real config files with tiny networks,
 trained a few steps on tiny trainA/trainB folders written to ``tmp_path``."""
-import copy
 import runpy
 from pathlib import Path
 
@@ -9,13 +8,12 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 from PIL import Image
-from torch.utils.data import default_collate
 
 from gancore.cli import run_tool
 from gancore.config import load_config
-from gancore.engine.optim import GANOptimWrapperConstructor
 from gancore.errors import ConfigError, DataError
 from gancore.registry import DATASETS, MODELS
+from gancore.testing import build_batch, build_model_and_optim
 
 ROOT = Path(__file__).resolve().parents[2]
 H2Z = ROOT / 'configs/cyclegan/horse2zebra.py'
@@ -61,16 +59,8 @@ def tiny_cfg(data_root: Path, path: Path = H2Z, **overrides):
     return load_config(str(path), options)
 
 
-def build(cfg):
-    model = MODELS.build(cfg.model.to_dict())
-    optim = GANOptimWrapperConstructor(copy.deepcopy(
-        {k: v for k, v in cfg.optim_wrapper.to_dict().items() if k != 'constructor'}))(model)
-    return model, optim
-
-
 def batch_of(cfg, n: int = 2) -> dict:
-    dataset = DATASETS.build(cfg.train_dataloader.dataset.to_dict())
-    return default_collate([dataset[i] for i in range(n)])
+    return build_batch(cfg, n)
 
 
 def snapshot(module):
@@ -113,7 +103,7 @@ def test_horse2zebra_defaults():
 
 
 def test_optimizers_cover_both_networks_of_each_side(tmp_path):
-    model, optim = build(tiny_cfg(tmp_path))
+    model, optim = build_model_and_optim(tiny_cfg(tmp_path))
     assert set(optim.keys()) == {'generator', 'discriminator'}
 
     def params(key):
@@ -127,7 +117,7 @@ def test_optimizers_cover_both_networks_of_each_side(tmp_path):
 
 def test_train_steps_log_every_term_and_update_all_networks(tmp_path):
     cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
-    model, optim = build(cfg)
+    model, optim = build_model_and_optim(cfg)
     data = batch_of(cfg)
     assert data['img_A'].shape == data['img_B'].shape == (2, 3, 32, 32)
     before = {n: snapshot(getattr(model, n)) for n in NETS}
@@ -143,7 +133,7 @@ def test_train_steps_log_every_term_and_update_all_networks(tmp_path):
 
 def test_losses_follow_the_paper(tmp_path):
     cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
-    model, _ = build(cfg)
+    model, _ = build_model_and_optim(cfg)
     data = model.data_preprocessor(batch_of(cfg), True)
     fake = model.generate(data)
     a, b = data['img_A'], data['img_B']
@@ -163,7 +153,7 @@ def test_losses_follow_the_paper(tmp_path):
 
 def test_discriminator_step_sees_images_from_the_pool(tmp_path):
     cfg = tiny_cfg(write_domains(tmp_path / 'h2z', n_a=8, n_b=8))
-    model, optim = build(cfg)
+    model, optim = build_model_and_optim(cfg)
     marker = torch.full((1, 3, 32, 32), 0.123)
     model.pool_b.set_extra_state({'images': [marker.clone() for _ in range(50)]})
     seen = []
@@ -176,11 +166,11 @@ def test_discriminator_step_sees_images_from_the_pool(tmp_path):
 
 def test_pools_are_checkpointed(tmp_path):
     cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
-    model, optim = build(cfg)
+    model, optim = build_model_and_optim(cfg)
     model.train_step(batch_of(cfg), optim)
     state = model.state_dict()
     assert len(state['pool_a._extra_state']['images']) == 2
-    fresh, _ = build(cfg)
+    fresh, _ = build_model_and_optim(cfg)
     fresh.load_state_dict(state)
     assert fresh.pool_b.num_images == 2
     assert torch.equal(fresh.pool_b.images[0], model.pool_b.images[0])
@@ -209,7 +199,7 @@ def test_network_channels_must_agree():
 def test_check_batch_names_the_mismatch(tmp_path):
     cfg = tiny_cfg(write_domains(tmp_path / 'h2z'), **{
         'train_dataloader.dataset.channels_A': 1})
-    model, optim = build(cfg)
+    model, optim = build_model_and_optim(cfg)
     with pytest.raises(ConfigError, match='model.generator_ab.in_channels'):
         model.train_step(batch_of(cfg), optim)
 
@@ -218,7 +208,7 @@ def test_check_batch_names_the_mismatch(tmp_path):
 
 def test_translate_both_directions_any_size_and_preview(tmp_path):
     cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
-    model, _ = build(cfg)
+    model, _ = build_model_and_optim(cfg)
     model.train()
     x = torch.rand(1, 3, 30, 42) * 2 - 1
     assert model.translate(x, 'AtoB').shape == model.translate(x, 'BtoA').shape == x.shape

@@ -1,6 +1,5 @@
 """Tests of the pix2pix plugin: built from its real config files with tiny networks,
 trained a few steps on tiny side-by-side A|B images written to ``tmp_path``."""
-import copy
 import runpy
 from pathlib import Path
 
@@ -9,13 +8,12 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 from PIL import Image
-from torch.utils.data import default_collate
 
 from gancore.cli import run_tool
 from gancore.config import load_config
-from gancore.engine.optim import GANOptimWrapperConstructor
 from gancore.errors import ConfigError
 from gancore.registry import DATASETS, MODELS
+from gancore.testing import build_batch, build_model_and_optim
 
 ROOT = Path(__file__).resolve().parents[2]
 FACADES = ROOT / 'configs/pix2pix/pix2pix_unet256_1xb1-80k_facades.py'
@@ -56,16 +54,8 @@ def tiny_cfg(data_root: Path, path: Path = FACADES, **overrides):
     return load_config(str(path), options)
 
 
-def build(cfg):
-    model = MODELS.build(cfg.model.to_dict())
-    optim = GANOptimWrapperConstructor(copy.deepcopy(
-        {k: v for k, v in cfg.optim_wrapper.to_dict().items() if k != 'constructor'}))(model)
-    return model, optim
-
-
 def batch_of(cfg, n: int = 2) -> dict:
-    dataset = DATASETS.build(cfg.train_dataloader.dataset.to_dict())
-    return default_collate([dataset[i] for i in range(n)])
+    return build_batch(cfg, n)
 
 
 def snapshot(module):
@@ -105,7 +95,7 @@ def test_facades_defaults():
 
 def test_train_steps_log_every_term_and_update_g_and_d(tmp_path):
     cfg = tiny_cfg(write_pairs(tmp_path / 'facades'))
-    model, optim = build(cfg)
+    model, optim = build_model_and_optim(cfg)
     data = batch_of(cfg)
     assert data['img_A'].shape == (2, 3, 32, 32)
     g_before, d_before = snapshot(model.generator), snapshot(model.discriminator)
@@ -122,7 +112,7 @@ def test_train_steps_log_every_term_and_update_g_and_d(tmp_path):
 
 def test_losses_follow_the_paper(tmp_path):
     cfg = tiny_cfg(write_pairs(tmp_path / 'facades'))
-    model, _ = build(cfg)
+    model, _ = build_model_and_optim(cfg)
     data = model.data_preprocessor(batch_of(cfg), True)
     fake = model.generate(data)
     assert fake.shape == data['img_B'].shape
@@ -139,7 +129,7 @@ def test_losses_follow_the_paper(tmp_path):
 def test_check_batch_names_the_mismatch(tmp_path):
     cfg = tiny_cfg(write_pairs(tmp_path / 'facades'), **{
         'train_dataloader.dataset.channels': 1})
-    model, optim = build(cfg)
+    model, optim = build_model_and_optim(cfg)
     with pytest.raises(ConfigError, match='model.generator.in_channels'):
         model.train_step(batch_of(cfg), optim)
 
@@ -153,7 +143,7 @@ def test_discriminator_channels_must_be_input_plus_output(tmp_path):
 # ------------------------------------------------------------------ inference
 
 def test_translate_any_size_and_paper_inference_keeps_running_stats(tmp_path):
-    model, _ = build(tiny_cfg(tmp_path))
+    model, _ = build_model_and_optim(tiny_cfg(tmp_path))
     bn = next(m for m in model.generator.modules() if isinstance(m, torch.nn.BatchNorm2d))
     before = (bn.running_mean.clone(), int(bn.num_batches_tracked))
     model.eval()
@@ -167,7 +157,7 @@ def test_translate_any_size_and_paper_inference_keeps_running_stats(tmp_path):
 
 def test_preview_rows_and_determinism(tmp_path):
     cfg = tiny_cfg(write_pairs(tmp_path / 'facades'))
-    model, _ = build(cfg)
+    model, _ = build_model_and_optim(cfg)
     data = model.data_preprocessor(batch_of(cfg, 3), False)
     images, nrow = model.preview(data, seed=1)
     assert nrow == 3 and images.shape == (9, 3, 32, 32)
@@ -178,7 +168,7 @@ def test_preview_rows_and_determinism(tmp_path):
 
 
 def test_no_noise_sampling(tmp_path):
-    model, _ = build(tiny_cfg(tmp_path))
+    model, _ = build_model_and_optim(tiny_cfg(tmp_path))
     with pytest.raises(ConfigError, match='tools/translate.py'):
         model.sample(4)
     with pytest.raises(ConfigError, match='tools/translate.py'):
