@@ -45,12 +45,8 @@ def test_singular_2048d_matches_exact_low_rank_reference(n1, n2):
     a2 = (x2 - x2.mean(0)) / np.sqrt(n2 - 1)
     cross = a2 @ a1.T
     tr_sqrt = np.linalg.svd(cross, compute_uv=False).sum()
-    try:
-        import scipy.linalg
-        tr_scipy = np.trace(scipy.linalg.sqrtm(cross.T @ cross)).real
-        assert tr_scipy == pytest.approx(tr_sqrt, rel=1e-9)
-    except ImportError:
-        pass  # the numpy reference above is exact as well
+    # (scipy's sqrtm of the rank-deficient cross.T @ cross agrees only to ~1e-9 relative,
+    # depending on the BLAS build, so the exact singular-value sum is the reference.)
     (mu1, s1), (mu2, s2) = _stats(x1), _stats(x2)
     diff = mu1 - mu2
     expected = diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt
