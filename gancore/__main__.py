@@ -7,8 +7,9 @@ Commands::
 
 ``list`` shows the plugins found (entry points, custom imports, failures) and
 every registered component with the plugin it comes from and its constructor
-signature; ``print-config`` prints a config fully resolved (``_base_`` files
-and ``--cfg-options`` applied, validated). ``tools/list_components.py`` and
+signature; ``print-config`` prints a config exactly as tools/train.py prepares it
+(``_base_`` files and ``--cfg-options`` applied, validated, the Runner's keys
+added). ``tools/list_components.py`` and
 ``tools/print_config.py`` call the same functions.
 """
 from __future__ import annotations
@@ -93,29 +94,38 @@ def format_components(rows) -> str:
 
 
 # ------------------------------------------------------------- print-config
+def add_cfg_options_argument(p: argparse.ArgumentParser) -> None:
+    """``--cfg-options KEY=VALUE ...``: kept as strings, parsed by gancore.config."""
+    p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
+                   help='override config keys with Python literals, e.g. '
+                        'train_cfg.max_iters=100 model.generator.latent_dim=64')
+
+
 def add_print_config_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore print-config`` (shared with tools/print_config.py)."""
-    from mmengine.config import DictAction
     p.add_argument('config', help='config file, e.g. configs/cgan/cgan_digits.py')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
-                   help='override config keys, e.g. train_cfg.max_iters=100')
+    add_cfg_options_argument(p)
+    p.add_argument('--work-dir', help='as tools/train.py --work-dir')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                   help='as tools/train.py --launcher (distributed runs add model_wrapper_cfg)')
 
 
 def print_config_command(args: argparse.Namespace) -> int:
-    """Print the resolved config (``_base_`` and ``--cfg-options`` applied)."""
+    """Print the config tools/train.py would run (``prepare_config``: the same function)."""
     import logging
 
     from mmengine.logging import MMLogger
 
-    from .config import load_config
+    from .engine.runner import prepare_config
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel(logging.WARNING)  # mmengine's INFO lines would mix with the config on stdout
     try:
-        cfg = load_config(args.config, args.cfg_options)
+        cfg = prepare_config(args.config, work_dir=args.work_dir, launcher=args.launcher,
+                             cfg_options=args.cfg_options)
     finally:
         logger.setLevel(level)
-    print(f'# {args.config}, fully resolved')
+    print(f'# {args.config}, fully resolved as tools/train.py runs it')
     print(cfg.pretty_text)
     return 0
 

@@ -4,92 +4,175 @@ Configs are mmengine Python configs with ``_base_`` inheritance. On top of
 mmengine, :func:`load_config` turns every mistake a user can make into one
 clear :class:`~gancore.errors.ConfigError`:
 
-* a missing file or a syntax error names the file;
-* an unknown top-level key names the key, with a suggestion (helper variables
-  in a config file must start with ``_``, e.g. ``_data_root = 'data/mnist'``);
-* an unknown ``type=`` anywhere lists close matches and the plugins found;
-* an argument a component does not accept names the key, the type and the
-  accepted arguments, with a suggestion.
+* a missing file, a folder, a file that is not ``.py`` or a config that fails
+  to run names the file;
+* ``--cfg-options`` are parsed here (:func:`parse_cfg_options`): ``KEY=VALUE``
+  with Python literals only, never evaluated as code;
+* every key and value, at every depth, is checked against the schema of
+  :mod:`gancore.config_sections` (see :mod:`gancore.config_schema`): unknown
+  keys and ``type=`` names, arguments a component does not accept, values of
+  the wrong type (``batch_size='64'``) or out of range (``lr=-0.1``). Helper
+  variables in a config file must start with ``_``.
 """
 from __future__ import annotations
 
-import inspect
+import ast
+import re
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional, Sequence, Union
 
-from mmengine.config import Config, DictAction  # noqa: F401 (DictAction re-exported)
+from mmengine.config import Config
 from mmengine.registry import DefaultScope, MODEL_WRAPPERS, Registry
-from mmengine.runner import Runner
 
+from .config_schema import Ctx
 from .errors import ConfigError
-from .registry import (GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry,
-                       check_arguments, suggest)
-
-#: Top-level keys with a meaning besides the Runner's arguments.
-EXTRA_TOP_LEVEL_KEYS = {'_base_', 'custom_imports', 'default_scope', 'runner_type',
-                        'model_wrapper', 'sync_bn', 'find_unused_parameters', 'speed'}
+from .registry import GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry, suggest
 
 
 def runner_keys() -> set[str]:
     """The top-level keys a config may have."""
-    params = inspect.signature(Runner.__init__).parameters
-    return {p for p in params if p != 'self'} | EXTRA_TOP_LEVEL_KEYS
+    from .config_sections import top_level_spec
+    return set(top_level_spec().fields)
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+def load_config(path: str, cfg_options: Union[dict, Sequence[str], None] = None) -> Config:
     """Read ``path`` (with ``_base_`` files), apply ``cfg_options`` and validate.
 
     Args:
         path: A ``.py`` config file.
-        cfg_options: ``{'a.b.c': value}`` overrides (``--cfg-options``).
+        cfg_options: ``{'a.b.c': value}`` overrides, or the ``KEY=VALUE``
+            strings of ``--cfg-options`` (parsed by :func:`parse_cfg_options`).
 
     Returns:
         The resolved :class:`mmengine.config.Config`.
     """
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"config '{path}' is a folder, not a config file: give a .py file, "
+                          'e.g. configs/cgan/cgan_digits.py')
     if not file.is_file():
         raise ConfigError(f"config file '{path}' does not exist: check the path "
                           '(configs live under configs/<model>/)')
+    if file.suffix != '.py':
+        raise ConfigError(f"config '{path}' is not a Python config file (expected a .py file, "
+                          f"got '{file.suffix or 'no suffix'}'): give a config such as "
+                          'configs/cgan/cgan_digits.py')
+    if cfg_options is not None and not isinstance(cfg_options, dict):
+        cfg_options = parse_cfg_options(cfg_options)
     try:
         cfg = Config.fromfile(str(file), import_custom_modules=False)
-    except (SyntaxError, ImportError, FileNotFoundError, KeyError, TypeError) as exc:
-        raise ConfigError(f"could not read config '{path}': {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # the user's own file: any failure is theirs to fix
+        detail = ' '.join(str(exc).split())[:300]
+        raise ConfigError(f"could not read config '{path}': {type(exc).__name__}: "
+                          f'{detail}') from None
     if cfg_options:
-        for key in cfg_options:
-            root = key.split('.')[0]
-            if root not in cfg and root not in runner_keys():
-                raise ConfigError(f"--cfg-options key '{key}': '{root}' is not a key of "
-                                  f"'{path}'.{suggest(root, list(cfg.keys()))}")
-        cfg.merge_from_dict(cfg_options)
+        _merge_options(cfg, cfg_options, str(path))
     from . import plugins  # after --cfg-options, which may set custom_imports
     plugins.import_custom_modules(cfg.get('custom_imports'), source=str(path))
     validate_config(cfg, source=str(path))
     return cfg
 
 
-def validate_config(cfg: Config, source: str = 'config') -> None:
-    """Raise :class:`ConfigError` for unknown top-level keys, types or arguments."""
+def _merge_options(cfg: Config, options: dict, path: str) -> None:
     allowed = runner_keys()
-    for key in cfg.keys():
-        if key not in allowed and not key.startswith('_'):
-            raise ConfigError(
-                f"unknown top-level key '{key}' in {source}.{suggest(key, allowed)} "
-                "(helper variables in config files must start with '_')")
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', SCOPE)):
-        for where, node in _typed_dicts(cfg.to_dict(), ''):
-            _check_node(where, node, source)
+    for key in options:
+        root = key.split('.')[0]
+        if root not in cfg and root not in allowed:
+            raise ConfigError(f"--cfg-options key '{key}': '{root}' is not a key of "
+                              f"'{path}'.{suggest(root, list(cfg.keys()) + sorted(allowed))}")
+    try:
+        cfg.merge_from_dict(options)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ConfigError(f'--cfg-options {" ".join(f"{k}={v!r}" for k, v in options.items())}'
+                          f' cannot be applied to \'{path}\' ({type(exc).__name__}: {exc}): '
+                          'check that each key path exists (list items by index, e.g. '
+                          'custom_hooks.0.interval=5)') from None
 
 
-def _typed_dicts(node: Any, where: str) -> Iterable[tuple[str, dict]]:
-    """Yield (config path, dict) for every dict with a string ``type`` in ``node``."""
-    if isinstance(node, dict):
-        if isinstance(node.get('type'), str):
-            yield where, node
-        for key, value in node.items():
-            yield from _typed_dicts(value, f'{where}.{key}' if where else str(key))
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            yield from _typed_dicts(value, f'{where}[{i}]')
+# ------------------------------------------------------------ --cfg-options
+_KEY = re.compile(r'[A-Za-z_]\w*(\.\w+)*')
+_WORDS = {'true': True, 'false': False, 'none': None, 'null': None}
+
+
+def parse_cfg_options(items: Sequence[str]) -> dict:
+    """Parse ``--cfg-options`` strings ``KEY=VALUE`` into ``{key: value}``.
+
+    VALUE is a Python literal (number, string, ``True``/``False``/``None``,
+    list, tuple, ``{...}`` dict, or ``dict(k=v, ...)``) read without evaluating
+    anything; a bare word with no brackets or quotes is a string
+    (``model.type=Foo``), as with mmengine's ``DictAction``.
+
+    Raises:
+        ConfigError: one line naming the option, for a missing ``=``, an empty
+            key or value, or a value that is not a literal (an unclosed bracket).
+    """
+    out = {}
+    for item in items:
+        key, sep, text = str(item).partition('=')
+        key = key.strip()
+        if not sep:
+            raise ConfigError(f"--cfg-options '{item}': expected KEY=VALUE, e.g. "
+                              f"{key or 'train_cfg.max_iters'}=100")
+        if not _KEY.fullmatch(key):
+            raise ConfigError(f"--cfg-options '{item}': '{key}' is not a key path (expected "
+                              'dotted names such as train_cfg.max_iters or custom_hooks.0.interval)')
+        if not text.strip():
+            raise ConfigError(f"--cfg-options '{item}': empty value for '{key}': write a value "
+                              f'after =, e.g. {key}=100 (or {key}=None)')
+        out[key] = _option_value(key, text.strip())
+    return out
+
+
+def _option_value(key: str, text: str) -> Any:
+    if text.lower() in _WORDS:
+        return _WORDS[text.lower()]
+    try:
+        return literal_value(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        if not any(c in text for c in '[](){}\'"'):
+            return text  # a bare word: a string
+        reason = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
+        raise ConfigError(f"--cfg-options {key}={text}: the value is not a Python literal "
+                          f"({reason}): check brackets and quotes, e.g. {key}=[1, 2] or "
+                          f"{key}=\"{{'type': 'Name'}}\"") from None
+
+
+def literal_value(text: str) -> Any:
+    """Read a Python literal (plus ``dict(k=v)`` calls) from ``text``; never executes code.
+
+    Raises:
+        SyntaxError: ``text`` is not an expression.
+        ValueError: it is one, but not a literal (a name, a call, an operator).
+    """
+    return _literal(ast.parse(text.strip(), mode='eval').body)
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and \
+            isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)):
+        return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
+    if isinstance(node, ast.List):
+        return [_literal(n) for n in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(n) for n in node.elts)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+            node.func.id == 'dict' and not node.args and all(k.arg for k in node.keywords):
+        return {k.arg: _literal(k.value) for k in node.keywords}
+    raise ValueError(f"'{ast.unparse(node)[:60]}' is not a literal")
+
+
+# ------------------------------------------------------------- validation
+def validate_config(cfg: Union[Config, dict], source: str = 'config') -> None:
+    """Check every key and value of ``cfg`` against the schema; :class:`ConfigError` if wrong."""
+    from .config_sections import top_level_spec
+    data = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
+    ctx = Ctx(source, lambda name, where: _resolve(name, where, source))
+    with DefaultScope.overwrite_default_scope(data.get('default_scope') or SCOPE):
+        top_level_spec().check(data, '', ctx)
 
 
 def _lookup(type_name: str) -> tuple[Optional[Any], Optional[Registry]]:
@@ -105,13 +188,13 @@ def _lookup(type_name: str) -> tuple[Optional[Any], Optional[Registry]]:
     return None, None
 
 
-def _check_node(where: str, node: dict, source: str) -> None:
-    type_name = node['type']
-    obj, reg = _lookup(type_name)
+def _resolve(type_name: str, where: str, source: str) -> Any:
+    """The class/function registered as ``type_name``; ConfigError with close matches if none."""
+    obj, _ = _lookup(type_name)
     if obj is None:
         from . import plugins
         if plugins.import_plugins():
-            obj, reg = _lookup(type_name)
+            obj, _ = _lookup(type_name)
     if obj is None:
         names = set()
         for r in GANCORE_REGISTRIES.values():
@@ -119,5 +202,4 @@ def _check_node(where: str, node: dict, source: str) -> None:
         from . import plugins
         raise ConfigError(f"unknown type '{type_name}' at {where} in {source}."
                           f'{suggest(type_name, names)} {plugins.summary()}')
-    args = {k: v for k, v in node.items() if k != 'type'}
-    check_arguments(obj, args, reg.name, type_name, where=where)
+    return obj

@@ -1,8 +1,9 @@
 """Print a config fully resolved: python tools/print_config.py CONFIG [--cfg-options k=v ...].
 
-Same as ``python -m gancore print-config``: ``_base_`` files merged,
-``--cfg-options`` applied and the result validated (unknown keys, types and
-arguments are errors), exactly as tools/train.py will see it.
+Same as ``python -m gancore print-config``: the config goes through
+``gancore.engine.prepare_config``, the function tools/train.py runs, so what is
+printed (``_base_`` merged, ``--cfg-options`` applied, every key and value
+validated, the sampler and the Runner's keys filled in) is what trains.
 """
 import argparse
 import sys

@@ -6,7 +6,7 @@ from gancore.cli import run_tool
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from gancore.__main__ import add_cfg_options_argument
     p = argparse.ArgumentParser(description='Train a GAN from a gancore config.')
     p.add_argument('config', help='config file, e.g. configs/cgan/cgan_digits.py')
     p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
@@ -24,8 +24,7 @@ def parse_args(argv=None):
     p.add_argument('--fused-adam', action='store_true', help='fused Adam/AdamW optimizers')
     p.add_argument('--profile', type=int, default=0, metavar='N',
                    help='write a torch.profiler trace of N iterations to <work_dir>/profile/')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
-                   help='override config keys, e.g. train_cfg.max_iters=100')
+    add_cfg_options_argument(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.add_argument('--seed', type=int, default=None, help='random seed')
     p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)

@@ -5,7 +5,7 @@ import glob
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from mmengine.dist import broadcast, is_main_process
@@ -13,7 +13,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-from ..config import load_config
+from ..config import load_config, validate_config
 from ..errors import CheckpointError, ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
@@ -124,7 +124,7 @@ class GANRunner(Runner):
 
 def prepare_config(config: str, work_dir: Optional[str] = None,
                    resume: Union[bool, str, None] = None, amp: bool = False,
-                   cfg_options: Optional[dict] = None, launcher: str = 'none',
+                   cfg_options: Union[dict, Sequence[str], None] = None, launcher: str = 'none',
                    seed: Optional[int] = None, speed: Optional[dict] = None,
                    profile: int = 0):
     """Load ``config`` and apply the command-line settings of tools/train.py.
@@ -136,7 +136,8 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
             the path of a checkpoint; None/False starts afresh.
         amp: Mixed precision (bf16 on CPU, fp16 on GPU) with one loss scaler
             per optimizer.
-        cfg_options: ``{'a.b': value}`` overrides.
+        cfg_options: ``{'a.b': value}`` overrides, or ``--cfg-options``
+            strings ``'a.b=value'`` (see :func:`gancore.config.parse_cfg_options`).
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         seed: Random seed (overrides ``randomness.seed``).
         speed: Speed options merged over the config's ``speed`` dict (see
@@ -145,7 +146,10 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
             (:class:`~gancore.engine.speed.TrainProfilerHook`); 0: no profiling.
 
     Returns:
-        The resolved mmengine ``Config``.
+        The resolved mmengine ``Config``: what tools/train.py trains and
+        tools/print_config.py prints. It is validated again after the settings
+        above are added, so the config a run writes (and stores in its
+        checkpoints) is itself a valid config.
     """
     cfg = load_config(config, cfg_options)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', Path(config).stem)
@@ -172,6 +176,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
     if profile:
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='TrainProfilerHook', num_iters=int(profile))]
+    validate_config(cfg, source=f"'{config}' (as prepared for training)")
     return cfg
 
 

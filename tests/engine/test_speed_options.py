@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from engine_helpers import REPO, write_config
-from gancore.config import EXTRA_TOP_LEVEL_KEYS
 from gancore.engine import build_runner, prepare_config
 from gancore.engine.speed import (TrainProfilerHook, apply_speed_to_model, conv_weights,
                                   is_compiled, speed_settings, trained_networks)
@@ -132,8 +131,6 @@ def test_apply_speed_to_model_none_is_a_no_op():
     assert net.weight.is_contiguous() and not is_compiled(net)
 
 
-@pytest.mark.skipif('speed' not in EXTRA_TOP_LEVEL_KEYS,
-                    reason="gancore/config.py does not list 'speed' in EXTRA_TOP_LEVEL_KEYS yet")
 def test_speed_key_in_a_config_file(tmp_path):
     config = write_config(tmp_path / 'cfg.py', 2, extra='speed = dict(channels_last=True)\n')
     cfg = prepare_config(str(config), work_dir=str(tmp_path / 'w'),

@@ -1,0 +1,412 @@
+"""The schema every config is checked against, key by key and value by value.
+
+One mechanism checks a whole config before anything is built: a tree of
+:class:`Spec` objects, walked together with the config.
+
+* Components (any dict with ``type=``) are checked against the registered
+  class's real signature: unknown arguments are errors, and values are
+  checked against the argument's type annotation (``latent_dim: int`` refuses
+  ``'64'`` and ``64.5``). A ``**kwargs`` that a class hands to its base class
+  is followed through the MRO (mmengine's schedulers and wrappers); mmengine's
+  ``CheckpointHook``, whose ``**kwargs`` go to ``Runner.save_checkpoint``, is
+  checked against what ``save_checkpoint`` accepts.
+* mmengine's and torch's own sections (``train_dataloader``, ``optim_wrapper``,
+  ``randomness``, ``env_cfg``, ``train_cfg``, ``speed``, ...) are declared here
+  with their types and bounds (``batch_size >= 1``, ``lr >= 0``), the
+  dataloader's keys taken from ``torch.utils.data.DataLoader``'s signature.
+* The keys tools/train.py and the Runner add to a config (``work_dir``,
+  ``launcher``, ``model_wrapper_cfg``, ``resume``, ``load_from``) are typed keys
+  too, so a config written by a (distributed) run validates again.
+
+Every failure is one :class:`~gancore.errors.ConfigError` naming the key path,
+the bad value, what is expected and a fix.
+"""
+from __future__ import annotations
+
+import inspect
+import typing
+from collections import abc
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .errors import ConfigError
+from .registry import suggest
+
+
+class Ctx:
+    """What a check needs besides the value: the config source and the type lookup."""
+
+    def __init__(self, source: str, lookup: Callable[[str, str], Any]) -> None:
+        self.source = source
+        self.lookup = lookup
+
+
+def _fail(ctx: Ctx, where: str, value: Any, expected: str, fix: str = '') -> None:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + '...'
+    hint = _quoted_number_hint(where, value) or fix
+    raise ConfigError(f'{where}={shown} in {ctx.source} is not valid: expected {expected}.'
+                      + (f' {hint}' if hint else ''))
+
+
+def _quoted_number_hint(where: str, value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            number = int(value) if value.strip().lstrip('-').isdigit() else float(value)
+        except ValueError:
+            return ''
+        return f'Write the number without quotes: {where.split(".")[-1]}={number!r}.'
+    return ''
+
+
+# ------------------------------------------------------------------ specs
+class Spec:
+    """A check of one config value."""
+
+    expected = 'any value'
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        """Raise :class:`ConfigError` if ``value`` (at ``where``) does not fit."""
+        walk_components(value, where, ctx)
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` fits, without recursing into components."""
+        return True
+
+
+ANY = Spec()
+
+
+class Value(Spec):
+    """A scalar of some Python types, with optional bounds or choices."""
+
+    def __init__(self, kinds: tuple, expected: str, lo=None, hi=None, choices=None,
+                 fix: str = '', example: Any = None) -> None:
+        self.kinds, self.lo, self.hi, self.choices, self.fix = kinds, lo, hi, choices, fix
+        self.expected, self.example = expected, example
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) and bool not in self.kinds:
+            return False
+        if not isinstance(value, self.kinds):
+            return False
+        if self.choices is not None and value not in self.choices:
+            return False
+        if self.lo is not None and value < self.lo:
+            return False
+        return self.hi is None or value <= self.hi
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        if not self.accepts(value):
+            fix = self.fix
+            if not fix and self.example is not None:
+                fix = f'Fix: e.g. {where.split(".")[-1]}={self.example!r}.'
+            if self.choices is not None and isinstance(value, str):
+                close = suggest(value, [c for c in self.choices if isinstance(c, str)]).strip()
+                fix = ' '.join(filter(None, (close, fix)))
+            _fail(ctx, where, value, self.expected, fix)
+
+
+def Int(lo=None, hi=None) -> Value:  # noqa: N802 (reads like a type in the schema)
+    """An int (not a bool) in ``[lo, hi]``."""
+    bounds = (f' >= {lo}' if lo is not None and hi is None else
+              f' in [{lo}, {hi}]' if lo is not None else '')
+    return Value((int,), f'an int{bounds}', lo, hi, example=lo if lo is not None else 0)
+
+
+def Number(lo=None) -> Value:  # noqa: N802
+    """An int or float (not a bool), at least ``lo``."""
+    return Value((int, float), 'a number' + (f' >= {lo}' if lo is not None else ''), lo,
+                 example=0.001 if lo == 0 else 1.0)
+
+
+BOOL = Value((bool,), 'True or False', example=True)
+STR = Value((str,), 'a string')
+PATH = Value((str, Path), 'a path (string)')
+NONE = Value((type(None),), 'None')
+
+
+def Choice(*choices) -> Value:  # noqa: N802
+    """One of ``choices``."""
+    return Value(tuple({type(c) for c in choices}), 'one of ' + ', '.join(map(repr, choices)),
+                 choices=choices)
+
+
+class OneOf(Spec):
+    """Any of several specs (a ``Union``)."""
+
+    def __init__(self, *specs: Spec) -> None:
+        self.specs = specs
+        self.expected = ' or '.join(s.expected for s in specs)
+
+    def accepts(self, value: Any) -> bool:
+        return any(s.accepts(value) for s in self.specs)
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        for spec in self.specs:
+            if spec.accepts(value):
+                return spec.check(value, where, ctx)
+        examples = [s for s in self.specs if isinstance(s, Value) and
+                    (s.fix or s.example is not None)]
+        fix = ''
+        if examples:
+            fix = examples[0].fix or f'Fix: e.g. {where.split(".")[-1]}={examples[0].example!r}.'
+        _fail(ctx, where, value, self.expected, fix)
+
+
+def Opt(spec: Spec) -> Spec:  # noqa: N802
+    """``spec`` or None."""
+    return OneOf(spec, NONE)
+
+
+class Instance(Spec):
+    """An instance of a class, or a dict (a config the component builds itself)."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.expected = f'a {cls.__name__} (or a config dict)'
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (self.cls, dict))
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        if not self.accepts(value):
+            _fail(ctx, where, value, self.expected)
+        walk_components(value, where, ctx)
+
+
+class Seq(Spec):
+    """A list or tuple whose items fit ``item``."""
+
+    def __init__(self, item: Spec = ANY, expected: str = '') -> None:
+        self.item = item
+        self.expected = expected or (f'a list of {item.expected}' if item is not ANY
+                                     else 'a list or tuple')
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (list, tuple)) and all(self.item.accepts(v) for v in value)
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        if not isinstance(value, (list, tuple)):
+            _fail(ctx, where, value, self.expected)
+        for i, item in enumerate(value):
+            self.item.check(item, f'{where}[{i}]', ctx)
+
+
+DICT = Instance(dict)
+DICT.expected = 'a dict'
+
+
+class Fields(Spec):
+    """A plain dict with known keys; ``extra`` checks the values of any other key."""
+
+    def __init__(self, fields: dict, extra: Optional[Spec] = None, what: str = '') -> None:
+        self.fields, self.extra, self.what = fields, extra, what
+        self.expected = 'a dict' + (f' ({what})' if what else '')
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        if not isinstance(value, dict):
+            _fail(ctx, where, value, self.expected,
+                  f"Keys: {', '.join(self.fields)}." if self.fields else '')
+        for key, item in value.items():
+            path = f'{where}.{key}' if where else str(key)
+            spec = self.fields.get(key, self.extra)
+            if spec is None:
+                if str(key).startswith('_'):
+                    continue
+                if not where:
+                    raise ConfigError(
+                        f"unknown top-level key '{key}' in {ctx.source}."
+                        f'{suggest(key, self.fields)} (helper variables in config files must '
+                        f"start with '_'; top-level keys: {', '.join(self.fields)})")
+                raise ConfigError(
+                    f"unknown key '{path}' in {ctx.source}.{suggest(key, self.fields)} "
+                    f"Accepted keys{' of ' + where if where else ''}: "
+                    f"{', '.join(self.fields) or 'none'}.")
+            spec.check(item, path, ctx)
+
+
+# ------------------------------------------------------------- components
+#: mmengine's CheckpointHook passes its ``**kwargs`` to ``runner.save_checkpoint``
+#: next to these arguments (hooks/checkpoint_hook.py ``_save_checkpoint_with_step``).
+_CHECKPOINT_HOOK_PASSES = {'out_dir', 'filename', 'file_client_args', 'save_optimizer',
+                           'save_param_scheduler', 'meta', 'by_epoch', 'backend_args'}
+
+
+def _kwargs_target(cls: type) -> Optional[dict]:
+    """Where a class's ``**kwargs`` really go, for classes that do not pass them to super."""
+    from mmengine.hooks import CheckpointHook
+    if issubclass(cls, CheckpointHook):
+        from .engine.runner import GANRunner
+        params = inspect.signature(GANRunner.save_checkpoint).parameters
+        return {n: p for n, p in params.items()
+                if n != 'self' and n not in _CHECKPOINT_HOOK_PASSES
+                and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return None
+
+
+def _hints(func: Callable) -> dict:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # unresolvable forward references: no annotations then
+        return {}
+
+
+def component_params(obj: Any) -> Optional[dict]:
+    """``{name: Spec}`` of the keyword arguments ``obj`` accepts; None if open-ended."""
+    _closed = (object,)
+    if not inspect.isclass(obj):
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):
+            return None
+        hints = _hints(obj)
+        out = {}
+        for name, p in sig.parameters.items():
+            if p.kind is p.VAR_KEYWORD:
+                return None
+            if p.kind is not p.VAR_POSITIONAL:
+                out[name] = annotation_spec(hints.get(name, p.annotation))
+        return out
+    import torch.nn as nn
+    out: dict = {}
+    for klass in obj.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None or klass in _closed + (nn.Module,):
+            if klass in _closed + (nn.Module,):
+                return out
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            return None
+        hints = _hints(init)
+        open_kwargs = False
+        for name, p in list(params.items())[1:]:
+            if p.kind is p.VAR_KEYWORD:
+                open_kwargs = True
+            elif p.kind is not p.VAR_POSITIONAL:
+                out.setdefault(name, annotation_spec(hints.get(name, p.annotation)))
+        if not open_kwargs:
+            return out
+        target = _kwargs_target(klass)
+        if target is not None:
+            for name, p in target.items():
+                out.setdefault(name, annotation_spec(p.annotation))
+            return out
+    return out
+
+
+def annotation_spec(ann: Any) -> Spec:
+    """The :class:`Spec` of a type annotation (anything unusual: no check)."""
+    if ann is inspect.Parameter.empty or ann is Any or isinstance(ann, (str, typing.TypeVar)):
+        return ANY
+    if ann is type(None) or ann is None:
+        return NONE
+    simple = {bool: BOOL, int: Int(), float: Number(), str: STR, dict: DICT}
+    if ann in simple:
+        return simple[ann]
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Union or type(ann).__name__ == 'UnionType':
+        specs = [annotation_spec(a) for a in args]
+        return ANY if any(s is ANY for s in specs) else OneOf(*specs)
+    if origin is typing.Literal:
+        return Choice(*args)
+    if origin in (list, tuple, abc.Sequence, abc.MutableSequence):
+        items = [annotation_spec(a) for a in args if a is not Ellipsis]
+        if not items or any(s is ANY for s in items):
+            return Seq()
+        return Seq(items[0] if len(items) == 1 else OneOf(*items))
+    if origin in (dict, abc.Mapping, abc.MutableMapping):
+        return DICT
+    if ann in (list, tuple):
+        return Seq()
+    if inspect.isclass(ann) and ann.__module__ != 'typing':
+        if issubclass(ann, Path):
+            return PATH
+        return Instance(ann)
+    return ANY
+
+
+class Component(Spec):
+    """A dict with ``type=``: its arguments are checked against the class's signature.
+
+    Args:
+        default_type: The type used when the dict has none (e.g. ``'OptimWrapper'``).
+        overrides: Declared specs of some arguments (types/bounds of mmengine's
+            and torch's parts), used instead of the annotation.
+        injected: Arguments the builder passes itself (``params``, ``optimizer``,
+            ``runner``): not allowed in the config.
+        extra: Keys the builder pops before building (``modules``).
+        what: What the component is, for messages (``'optimizer'``).
+    """
+
+    def __init__(self, default_type: Optional[str] = None, overrides: Optional[dict] = None,
+                 injected: tuple = (), extra: Optional[dict] = None, what: str = '') -> None:
+        self.default_type, self.overrides = default_type, overrides or {}
+        self.injected, self.extra, self.what = set(injected), extra or {}, what
+        self.expected = (f'a {what} config ' if what else 'a config ') + "dict with type='...'"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        if not isinstance(value, dict):
+            _fail(ctx, where, value, self.expected)
+        type_name = value.get('type', self.default_type)
+        if type_name is None:
+            _fail(ctx, where, value, self.expected, f"Add type='...' to {where}.")
+        obj = ctx.lookup(type_name, where) if isinstance(type_name, str) else type_name
+        label = type_name if isinstance(type_name, str) else getattr(obj, '__name__', obj)
+        params = component_params(obj)
+        args = {k: v for k, v in value.items() if k != 'type'}
+        if params is None:  # open-ended **kwargs: only the nested components are checked
+            walk_components(args, where, ctx)
+            return
+        accepted = [n for n in params if n not in self.injected] + list(self.extra)
+        for key, item in args.items():
+            path = f'{where}.{key}'
+            if str(key).startswith('_'):
+                continue
+            if key not in accepted:
+                raise ConfigError(
+                    f"unknown argument '{key}' for {self.what or 'component'} type '{label}' "
+                    f'(at {path}) in {ctx.source}.{suggest(key, accepted)} '
+                    f"Accepted arguments: {', '.join(accepted) or 'none'}.")
+            spec = self.overrides.get(key) or self.extra.get(key) or params[key]
+            spec = _bounded(key, spec)
+            spec.check(item, path, ctx)
+
+
+#: Bounds of argument names wherever their annotation says int/float.
+POSITIVE = {'batch_size', 'max_iters', 'max_epochs', 'latent_dim', 'image_size', 'num_classes',
+            'base_channels', 'accumulative_counts', 'window_size', 'val_interval',
+            'prefetch_factor'}
+NON_NEGATIVE = {'lr', 'num_workers', 'weight_decay', 'eps', 'momentum', 'timeout', 'val_begin'}
+
+
+def _bounded(name: str, spec: Spec) -> Spec:
+    bound = 1 if name in POSITIVE else 0 if name in NON_NEGATIVE else None
+    if bound is None:
+        return spec
+    if isinstance(spec, OneOf):
+        return OneOf(*[_bounded(name, s) for s in spec.specs])
+    if isinstance(spec, Value) and int in spec.kinds and spec.lo is None:
+        return Int(bound) if float not in spec.kinds else Number(bound)
+    return spec
+
+
+def walk_components(value: Any, where: str, ctx: Ctx) -> None:
+    """Check every component (dict with a string ``type``) nested anywhere in ``value``."""
+    if isinstance(value, dict):
+        if isinstance(value.get('type'), str):
+            return Component().check(value, where, ctx)
+        for key, item in value.items():
+            walk_components(item, f'{where}.{key}' if where else str(key), ctx)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            walk_components(item, f'{where}[{i}]', ctx)
