@@ -150,7 +150,11 @@ class OneOf(Spec):
         examples = [s for s in self.specs if isinstance(s, Value) and
                     (s.fix or s.example is not None)]
         fix = ''
-        if examples:
+        if isinstance(value, str):  # the closest of the allowed names
+            names = [c for s in self.specs if isinstance(s, Value) and s.choices
+                     for c in s.choices if isinstance(c, str)]
+            fix = suggest(value, names).strip()
+        if examples and not fix:
             fix = examples[0].fix or f'Fix: e.g. {where.split(".")[-1]}={examples[0].example!r}.'
         _fail(ctx, where, value, self.expected, fix)
 
@@ -256,29 +260,42 @@ def _hints(func: Callable) -> dict:
         return {}
 
 
-def component_params(obj: Any) -> Optional[dict]:
-    """``{name: Spec}`` of the keyword arguments ``obj`` accepts; None if open-ended."""
-    _closed = (object,)
-    if not inspect.isclass(obj):
-        try:
-            sig = inspect.signature(obj)
-        except (TypeError, ValueError):
+#: Packages whose classes hand an open ``**kwargs`` to their base class's ``__init__``.
+_PASSES_KWARGS_TO_SUPER = ('mmengine.', 'torch.')
+
+
+def _function_params(func: Callable) -> Optional[dict]:
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    hints, out = _hints(func), {}
+    for name, p in sig.parameters.items():
+        if p.kind is p.VAR_KEYWORD:
             return None
-        hints = _hints(obj)
-        out = {}
-        for name, p in sig.parameters.items():
-            if p.kind is p.VAR_KEYWORD:
-                return None
-            if p.kind is not p.VAR_POSITIONAL:
-                out[name] = annotation_spec(hints.get(name, p.annotation))
-        return out
+        if p.kind is not p.VAR_POSITIONAL:
+            out[name] = annotation_spec(hints.get(name, p.annotation))
+    return out
+
+
+def component_params(obj: Any) -> Optional[dict]:
+    """``{name: Spec}`` of the keyword arguments ``obj`` accepts; None if open-ended.
+
+    For a class, the ``__init__`` arguments along the MRO: an mmengine/torch
+    ``__init__`` with ``**kwargs`` passes them to its base, whose arguments are
+    added, up to ``nn.Module``/``object`` (which take none); a class whose
+    ``**kwargs`` go elsewhere is resolved by :func:`_kwargs_target`
+    (``CheckpointHook``); any other open ``**kwargs`` (a plugin's) gives None.
+    """
+    if not inspect.isclass(obj):
+        return _function_params(obj)
     import torch.nn as nn
     out: dict = {}
     for klass in obj.__mro__:
+        if klass in (object, nn.Module):
+            return out
         init = klass.__dict__.get('__init__')
-        if init is None or klass in _closed + (nn.Module,):
-            if klass in _closed + (nn.Module,):
-                return out
+        if init is None:
             continue
         try:
             params = inspect.signature(init).parameters
@@ -298,6 +315,8 @@ def component_params(obj: Any) -> Optional[dict]:
             for name, p in target.items():
                 out.setdefault(name, annotation_spec(p.annotation))
             return out
+        if not klass.__module__.startswith(_PASSES_KWARGS_TO_SUPER):
+            return None
     return out
 
 
@@ -318,9 +337,10 @@ def annotation_spec(ann: Any) -> Spec:
         return Choice(*args)
     if origin in (list, tuple, abc.Sequence, abc.MutableSequence):
         items = [annotation_spec(a) for a in args if a is not Ellipsis]
-        if not items or any(s is ANY for s in items):
-            return Seq()
-        return Seq(items[0] if len(items) == 1 else OneOf(*items))
+        seq = Seq() if not items or any(s is ANY for s in items) else \
+            Seq(items[0] if len(items) == 1 else OneOf(*items))
+        # a str is a Sequence too (mmengine's hooks take ``keys: Sequence[str]`` as 'acc')
+        return OneOf(seq, STR) if origin is abc.Sequence else seq
     if origin in (dict, abc.Mapping, abc.MutableMapping):
         return DICT
     if ann in (list, tuple):
@@ -360,6 +380,8 @@ class Component(Spec):
         type_name = value.get('type', self.default_type)
         if type_name is None:
             _fail(ctx, where, value, self.expected, f"Add type='...' to {where}.")
+        if not isinstance(type_name, str) and not callable(type_name):
+            _fail(ctx, f'{where}.type', type_name, 'a registered type name (a string)')
         obj = ctx.lookup(type_name, where) if isinstance(type_name, str) else type_name
         label = type_name if isinstance(type_name, str) else getattr(obj, '__name__', obj)
         params = component_params(obj)
@@ -403,7 +425,7 @@ def _bounded(name: str, spec: Spec) -> Spec:
 def walk_components(value: Any, where: str, ctx: Ctx) -> None:
     """Check every component (dict with a string ``type``) nested anywhere in ``value``."""
     if isinstance(value, dict):
-        if isinstance(value.get('type'), str):
+        if 'type' in value and (isinstance(value['type'], str) or not callable(value['type'])):
             return Component().check(value, where, ctx)
         for key, item in value.items():
             walk_components(item, f'{where}.{key}' if where else str(key), ctx)

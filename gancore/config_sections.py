@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from .config_schema import (ANY, BOOL, DICT, PATH, STR, Choice, Component, Ctx, Fields,
-                            Int, Number, OneOf, Opt, Seq, Spec, Value, _fail)
+                            Instance, Int, Number, OneOf, Opt, Seq, Spec, Value, _fail)
 
 #: The runner tools/train.py builds (``GANRunner.from_cfg``): the only ``runner_type``.
 RUNNER_TYPES = ('GANRunner',)
@@ -78,7 +78,9 @@ class OptimWrapperSection(Spec):
             ANY.check(rest, where, ctx)
 
 
-SCHEDULER = Component(what='param scheduler', injected=('optimizer',))
+# ``convert_to_iter_based`` is read by mmengine's scheduler builder, not the scheduler
+SCHEDULER = Component(what='param scheduler', injected=('optimizer',),
+                      extra=dict(convert_to_iter_based=BOOL))
 
 
 class Schedulers(Spec):
@@ -113,7 +115,7 @@ class TrainLoop(Spec):
                   f'Remove {where}.by_epoch.')
         if 'type' not in value:
             if 'by_epoch' not in value:
-                _fail(ctx, where, value, self.expected, f"Add type='IterBasedTrainLoop'.")
+                _fail(ctx, where, value, self.expected, "Add type='IterBasedTrainLoop'.")
             by_epoch = value.pop('by_epoch')
             BOOL.check(by_epoch, f'{where}.by_epoch', ctx)
             value['type'] = 'EpochBasedTrainLoop' if by_epoch else 'IterBasedTrainLoop'
@@ -177,7 +179,10 @@ def speed_spec() -> Spec:
 def top_level_spec() -> Fields:
     """The schema of a whole config: the Runner's arguments and gancore's own keys."""
     from mmengine.runner import Runner
-    hook = Component(what='hook')
+    from mmengine.runner.priority import Priority
+    # ``priority`` is read by Runner.register_hook, not the hook
+    hook = Component(what='hook', extra=dict(priority=OneOf(
+        Int(0, 100), Choice(*Priority.__members__), Instance(Priority))))
     randomness = _from_signature(Runner.set_randomness, dict(
         seed=Opt(Int(0, 2**32 - 1)), diff_rank_seed=BOOL, deterministic=BOOL))
     declared = dict(

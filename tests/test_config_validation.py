@@ -185,6 +185,20 @@ def test_checkpoint_hook_kwargs_are_what_save_checkpoint_accepts():
         assert 'max_keep_ckpt' not in params and 'meta' not in params  # meta is passed by it
 
 
+def test_kwargs_are_followed_only_where_known():
+    """mmengine's LinearLR hands **kwargs to its base; a plugin's own **kwargs stay open."""
+    from mmengine.optim import LinearLR
+
+    from gancore.config_schema import component_params
+
+    class PluginNet:
+        def __init__(self, width: int = 4, **kwargs) -> None:
+            self.extra = kwargs
+
+    assert {'start_factor', 'end_factor', 'begin', 'end'} <= set(component_params(LinearLR))
+    assert component_params(PluginNet) is None
+
+
 def test_print_config_prints_the_config_train_runs(tmp_path, capsys):
     """The config tools/train.py dumps into its work dir is the one print_config prints."""
     wd = tmp_path / 'wd'

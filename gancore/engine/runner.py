@@ -181,12 +181,12 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
 
 
 def _check_sync_bn(sync_bn, launcher: str) -> None:
-    """``sync_bn='torch'`` converts BatchNorm to SyncBatchNorm (mmengine, distributed only)."""
+    """``sync_bn='torch'`` converts BatchNorm to SyncBatchNorm (mmengine, distributed only).
+
+    Its value was checked with the config (``'torch'``, ``'mmcv'`` or None).
+    """
     if sync_bn is None:
         return
-    if sync_bn not in ('torch', 'mmcv'):
-        raise ConfigError(f"sync_bn must be 'torch' (or 'mmcv' with mmcv installed) or None, "
-                          f'got {sync_bn!r}')
     if launcher != 'none' and not torch.cuda.is_available():
         raise ConfigError("sync_bn='torch' needs GPUs (torch's SyncBatchNorm does not run on "
                           'CPU tensors): remove sync_bn for CPU/gloo training')

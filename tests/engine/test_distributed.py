@@ -105,6 +105,6 @@ def test_prepare_config_for_distributed_cpu_training(tmp_path):
     assert cfg.model_wrapper_cfg.find_unused_parameters is True
     with pytest.raises(ConfigError, match="sync_bn='torch' needs GPUs"):
         prepare_config(str(config), launcher='pytorch', cfg_options={'sync_bn': 'torch'})
-    with pytest.raises(ConfigError, match='sync_bn must be'):
+    with pytest.raises(ConfigError, match="sync_bn='yes'.*expected one of 'torch', 'mmcv'"):
         prepare_config(str(config), cfg_options={'sync_bn': 'yes'})
     assert prepare_config(str(config), cfg_options={'sync_bn': 'torch'}).sync_bn == 'torch'
