@@ -83,6 +83,10 @@ class Pix2Pix(BaseGAN):
     directions: Tuple[str, ...] = ('AtoB',)
     #: The reference optimize_parameters updates D first, then G against the new D.
     update_order: Tuple[str, ...] = ('discriminator', 'generator')
+    #: The reference code's network names (``latest_net_G.pth``) -> attributes.
+    reference_names = {'G': 'generator', 'D': 'discriminator'}
+    #: The network each direction of :meth:`translate` runs.
+    translation_networks = {'AtoB': 'generator'}
 
     def __init__(self, generator: dict, discriminator: dict, gan_loss: Optional[dict] = None,
                  pixel_loss: Optional[dict] = None, paper_inference: bool = True,
