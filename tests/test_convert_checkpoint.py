@@ -315,3 +315,17 @@ def test_reference_test_time_convention(tmp_path, images):
     assert len(rounded) == 3
     diff = rounded['0.png'].astype(int) - got['0.png'].astype(int)
     assert diff.min() >= 0 and diff.max() <= 1 and diff.mean() > 0.3
+
+
+def test_generate_loads_a_generator_only_checkpoint(tmp_path, capsys):
+    """tools/generate.py through init_model: a cGAN checkpoint without its discriminator."""
+    cfg = load_config(str(ROOT / 'configs/cgan/cgan_digits.py'))
+    model = MODELS.build(cfg.model.to_dict())
+    keep = {k: v for k, v in model.state_dict().items() if not k.startswith('discriminator.')}
+    assert len(keep) < len(model.state_dict())
+    torch.save({'meta': {'cfg': cfg.pretty_text}, 'state_dict': keep}, tmp_path / 'g.pth')
+    assert tool('generate', [str(tmp_path / 'g.pth'), '--num', '3', '--out',
+                             str(tmp_path / 'out')]) == 0
+    assert len(list((tmp_path / 'out').glob('*.png'))) == 3
+    assert init_model(None, str(tmp_path / 'g.pth')).loaded_networks == tuple(
+        n for n in ('generator', 'generator_ema') if any(k.startswith(n + '.') for k in keep))
