@@ -12,10 +12,19 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO, tool_cmd
+
+# (not imported from conftest: tests/cuda has a conftest module of its own)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tool_cmd(tool: str, *args) -> list:
+    """A subprocess command line for ``tools/<tool>.py``."""
+    return [sys.executable, str(REPO / 'tools' / f'{tool}.py'), *map(str, args)]
+
 
 THIEF = '''
 from torch import nn

@@ -5,6 +5,8 @@ traceback as its message; a GancoreError turns it back into its own message. And
 ``num_workers=0`` works on the image-folder configs written for persistent workers.
 """
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +16,18 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torch.utils.data._utils import ExceptionWrapper
 
-from conftest import REPO, tool_cmd
 from gancore.datasets.paired import PairedImageDataset
 from gancore.engine.speed import dataloader_defaults
 from gancore.errors import ConfigError, DataError, GancoreError, PluginError
+
+# (not imported from conftest: tests/cuda has a conftest module of its own)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tool_cmd(tool: str, *args) -> list:
+    """A subprocess command line for ``tools/<tool>.py``."""
+    return [sys.executable, str(REPO / 'tools' / f'{tool}.py'), *map(str, args)]
+
 
 PIX2PIX = REPO / 'configs/pix2pix/pix2pix_unet256_1xb1-80k_facades.py'
 CYCLEGAN = REPO / 'configs/cyclegan/horse2zebra.py'
