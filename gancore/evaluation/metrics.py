@@ -103,7 +103,9 @@ def stream_source(source, *, metrics: Sequence[str], net=None, dims: int = 2048,
                   num: Optional[int] = None, input_range: Sequence[float] = (-1.0, 1.0),
                   batch_size: int = 50, workers: int = 2, generated: bool = True,
                   progress: bool = False, desc: str = 'images', seed: int = 0,
-                  weights: Optional[str] = None, device=None) -> SourceData:
+                  weights: Optional[str] = None, device=None,
+                  inception_score: Optional[bool] = None,
+                  keep_features: Optional[bool] = None) -> SourceData:
     """One pass over ``source`` collecting what ``metrics`` need.
 
     Args:
@@ -122,6 +124,8 @@ def stream_source(source, *, metrics: Sequence[str], net=None, dims: int = 2048,
         seed: Seed of the SWD neighbourhoods.
         weights: Inception weights path.
         device: Network device.
+        inception_score: Compute IS (default: ``generated and 'is' in metrics``).
+        keep_features: Keep the features (default: when KID or PR is asked for).
     """
     metrics = parse_metrics(metrics)
     check_dims(dims)
@@ -148,12 +152,16 @@ def stream_source(source, *, metrics: Sequence[str], net=None, dims: int = 2048,
         if diversity is not None:
             diversity.update(images)
 
-    use_net = bool(_INCEPTION & set(metrics))
+    use_net = bool(_INCEPTION & set(metrics)) or bool(inception_score) or bool(keep_features)
+    if inception_score is None:
+        inception_score = generated and 'is' in metrics
+    if keep_features is None:
+        keep_features = bool({'kid', 'pr'} & set(metrics))
     image_metrics = 'swd' in metrics or diversity is not None
     result = extract_statistics(
         batches, net=net, device=device, num=num, input_range=rng or input_range,
-        inception_score=generated and 'is' in metrics, weights=weights, progress=progress,
-        desc=desc, dims=dims, keep_features=bool({'kid', 'pr'} & set(metrics)),
+        inception_score=inception_score, weights=weights, progress=progress,
+        desc=desc, dims=dims, keep_features=keep_features,
         on_images=on_images if image_metrics else None, use_network=use_net)
     data = SourceData(desc, num=result.num, dims=dims, stats=result.stats if use_net else None,
                       features=result.features, inception_score=result.inception_score,
