@@ -81,7 +81,7 @@ def test_logs_fid_and_keeps_only_the_best_checkpoint(setup):
     assert torch.equal(torch.get_rng_state(), rng_before)  # training RNG untouched
     assert model.training  # mode restored
     assert model.calls == [(12, 5, 3, False)] * 3  # eval mode while generating, same seed
-    history = runner.message_hub.get_scalar('train/FID').data[0]
+    history = runner.message_hub.get_scalar('metrics/FID').data[0]
     assert len(history) == 3
     assert history[2] < history[0] < history[1]
     steps = [c.kwargs['step'] for c in runner.visualizer.add_scalars.call_args_list]
@@ -158,7 +158,7 @@ def test_other_ranks_wait_and_receive_the_value(setup, monkeypatch):
     hook.before_train(runner)
     _run_iter(hook, runner, 0)
     assert model.calls == [] and events == ['barrier', 'broadcast']
-    assert runner.message_hub.get_scalar('train/FID').current() == 12.5
+    assert runner.message_hub.get_scalar('metrics/FID').current() == 12.5
     assert runner.save_checkpoint.call_count == 1
     assert hook.best_score == 12.5
 
