@@ -33,7 +33,7 @@ def _scalars(work_dir: str) -> dict:
 
 
 def test_cyclegan_demo_logs_translation_fid_once_per_evaluation(tmp_path, monkeypatch, capsys):
-    from test_train_tool_helpers import reattach_log_streams
+    from train_helpers import reattach_log_streams
     from gancore.cli import run_tool
     net = FakeNet()
     monkeypatch.setattr(inception, 'get_inception', lambda *a, **k: net)
