@@ -145,3 +145,19 @@ def test_bad_metric_input_one_error_line(env, capsys, argv, pattern):
     assert cli.main([a.format(**fields) for a in argv] + ['--no-progress', '--num', '4']) == 2
     err = [x for x in capsys.readouterr().err.splitlines() if not x.startswith('warning: ')]
     assert len(err) == 1 and err[0].startswith('error: ') and re.search(pattern, err[0]), err
+
+
+@pytest.mark.parametrize('metrics,pattern', [
+    ('fid,kid', 'has no features array .*--save-stats'),
+    ('fid,swd', 'swd needs images, .*old.npz holds only features'),
+])
+def test_cache_that_cannot_serve_the_metrics_is_refused_before_any_pass(env, capsys,
+                                                                       metrics, pattern):
+    import re
+    from gancore.evaluation import save_stats
+    old = env['tmp'] / 'old.npz'
+    save_stats(str(old), np.zeros(2048), np.eye(2048))  # pytorch-fid style: mu/sigma only
+    assert cli.main([env['real'], str(old), '--metrics', metrics, '--no-progress']) == 2
+    err = [x for x in capsys.readouterr().err.splitlines() if not x.startswith('warning: ')]
+    assert len(err) == 1 and re.search(pattern, err[0]), err
+    assert env['net'].calls == 0  # nothing streamed
