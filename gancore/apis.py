@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from . import config_data
 from .config import load_config, validate_config
 from .engine.checkpoint import load_checkpoint_file
 from .errors import CheckpointError, ConfigError
@@ -14,12 +15,11 @@ from .registry import MODELS, SCOPE
 
 
 def config_from_checkpoint(checkpoint: dict, filename: str) -> Config:
-    """The config stored in a checkpoint's ``meta['cfg']`` by the Runner."""
-    text = checkpoint.get('meta', {}).get('cfg')
-    if not text:
-        raise CheckpointError(f"checkpoint '{filename}' holds no config: pass the config file "
-                              'too (CONFIG CHECKPOINT)')
-    cfg = Config.fromstring(text, file_format='.py')
+    """The config stored in a checkpoint's ``meta['cfg']``, rebuilt as data and validated.
+
+    Nothing of it is executed (see :mod:`gancore.config_data`).
+    """
+    cfg = config_data.config_from_checkpoint(checkpoint, filename)
     validate_config(cfg, source=f"the config stored in '{filename}'")
     return cfg
 

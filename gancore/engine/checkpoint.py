@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import os.path as osp
 import pickle
+import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -43,34 +45,120 @@ SAFE_GLOBALS = [HistoryBuffer] + _numpy_allow_list()
 torch.serialization.add_safe_globals(SAFE_GLOBALS)
 
 
+#: How a torch checkpoint starts: a zip archive, or (legacy format) a pickle
+#: header followed by torch's magic number (a pickled long).
+_ZIP_MAGIC = b'PK\x03\x04'
+_LEGACY_MAGIC = b'\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19'
+_HEAD = 32
+
+
+def _is_torch_file(head: bytes) -> bool:
+    return head.startswith(_ZIP_MAGIC) or (head[:1] == b'\x80' and _LEGACY_MAGIC in head)
+
+
+def _not_a_checkpoint(filename: str, head: bytes) -> CheckpointError:
+    """The error for a file that does not start like a torch checkpoint."""
+    try:
+        text = head.decode('utf-8')
+        what = (f'a text file starting {text[:24]!r}'
+                if all(c.isprintable() or c.isspace() for c in text) else None)
+    except UnicodeDecodeError:
+        what = None
+    what = what or f'binary data starting {head[:8].hex(" ")}'
+    return CheckpointError(
+        f"'{filename}' is not a torch checkpoint: it is {what}, and checkpoints written by "
+        'torch.save start with a zip or pickle header; nothing in it was read. Give an '
+        'iter_N.pth written by tools/train.py')
+
+
 def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> dict:
     """Load a checkpoint with ``weights_only=True`` and the allow-list above.
 
+    The file must start like a file of ``torch.save`` (zip or legacy pickle
+    format) and hold a dict; nothing else is unpickled.
+
     Raises:
-        CheckpointError: the file is missing, truncated, not a torch checkpoint,
-            or contains a pickled object outside the allow-list (nothing of it
-            is executed).
+        CheckpointError: the file is missing, a folder, empty, truncated, not a
+            torch checkpoint, not a dict, or contains a pickled object outside
+            the allow-list (nothing of it is executed).
     """
     path = Path(filename)
+    if path.is_dir():
+        raise CheckpointError(
+            f"checkpoint '{filename}' is a folder, not a checkpoint file: give a file in it "
+            "such as iter_N.pth (tools/train.py --resume without a path picks the latest one "
+            'of the work dir)')
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{filename}' does not exist: check the path "
                               '(resume with --resume and no path to pick the latest one)')
     try:
+        with open(path, 'rb') as f:
+            head = f.read(_HEAD)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint '{filename}': {exc.strerror or exc}; "
+                              'check its permissions') from None
+    if not head:
+        raise CheckpointError(f"checkpoint '{filename}' is empty (0 bytes): it was never "
+                              'written completely; delete it and use an earlier checkpoint')
+    if not _is_torch_file(head):
+        raise _not_a_checkpoint(str(filename), head)
+    try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln.strip() for ln in first if 'Unsupported' in ln or 'GLOBAL' in ln),
-                      first[0] if first else '')
+        lines = str(exc).strip().splitlines()
+        refused = next((ln.strip() for ln in lines if 'GLOBAL' in ln), None)
+        if refused is None:  # a broken pickle stream, not a foreign object
+            raise _corrupt(filename, exc) from None
         raise CheckpointError(
             f"refused to load checkpoint '{filename}': it contains pickled objects outside "
-            f'gancore\'s allow-list ({detail}); nothing in it was executed. Only load '
+            f'gancore\'s allow-list ({refused}); nothing in it was executed. Only load '
             'checkpoints you trust; this one was not written by gancore/mmengine') from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, LookupError,
+            TypeError, AttributeError, struct.error) as exc:
+        raise _corrupt(filename, exc) from None
+    if not isinstance(checkpoint, Mapping):
         raise CheckpointError(
-            f"checkpoint '{filename}' is truncated or not a torch checkpoint "
-            f'({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}); '
-            'delete it and resume from an earlier checkpoint') from None
+            f"'{filename}' holds a {type(checkpoint).__name__}, not a checkpoint (a dict with "
+            "'state_dict' and 'meta'): give an iter_N.pth written by tools/train.py")
+    return checkpoint
+
+
+def _corrupt(filename: str, exc: BaseException) -> CheckpointError:
+    detail = str(exc).strip().splitlines()[0].split('. ')[0] if str(exc).strip() else ''
+    return CheckpointError(
+        f"checkpoint '{filename}' is truncated or corrupt ({type(exc).__name__}: {detail[:150]}); "
+        'nothing in it was executed. Delete it and resume from an earlier checkpoint')
+
+
+def check_training_checkpoint(checkpoint: Mapping, filename: str) -> None:
+    """Raise unless ``checkpoint`` is one that training can resume from.
+
+    A training checkpoint (written by tools/train.py / mmengine's Runner) has a
+    ``meta`` dict with integer ``epoch`` and ``iter`` and a ``state_dict``; a
+    plain ``torch.save(model.state_dict())`` has neither. mmengine's resume
+    would also execute a ``meta['config']`` text (its GPU-count check): gancore
+    never writes one, so one found here is dropped unread.
+
+    Raises:
+        CheckpointError: naming ``filename``, what is missing and what to do instead.
+    """
+    meta = checkpoint.get('meta')
+    problems = []
+    if not isinstance(meta, Mapping):
+        problems.append("no 'meta' entry")
+    else:
+        problems += [f"no integer meta['{key}']" for key in ('epoch', 'iter')
+                     if not isinstance(meta.get(key), int) or isinstance(meta.get(key), bool)]
+    if not isinstance(checkpoint.get('state_dict'), Mapping):
+        problems.append("no 'state_dict'")
+    if problems:
+        raise CheckpointError(
+            f"'{filename}' is not a training checkpoint ({', '.join(problems)}; a state_dict "
+            'saved with torch.save?): --resume needs an iter_N.pth written by tools/train.py; '
+            f'to start training from these weights use --cfg-options load_from={filename}')
+    if isinstance(meta, dict):
+        meta.pop('config', None)
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)

@@ -17,7 +17,7 @@ from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
-from .checkpoint import AtomicCheckpointHook, atomic_replace
+from .checkpoint import AtomicCheckpointHook, atomic_replace, check_training_checkpoint
 from .dist import model_wrapper_cfg, setup_distributed
 from .portable_state import PortableStateHook
 from .resume import META_KEY, ResumeStateHook, gather_resume_state, install_resume_state
@@ -101,6 +101,8 @@ class GANRunner(Runner):
             raise CheckpointError(
                 f"cannot resume from '{filename}': its weights do not fit the model "
                 f'({detail[:300]}); was it written for another config?') from None
+        if resuming:
+            check_training_checkpoint(checkpoint, filename)
         self._resume_state = checkpoint.get('meta', {}).get(META_KEY)
         return checkpoint
 

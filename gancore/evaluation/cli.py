@@ -31,12 +31,11 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Sequence
 
-import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError, GancoreError
 from .features import extract_statistics, folder_statistics
-from .fid import RunningStats, fid_between, load_stats, save_stats, small_sample_warning
+from .fid import RunningStats, fid_between, load_stats_file, save_stats, small_sample_warning
 from .inception import RESIZE_METHODS, get_inception
 
 
@@ -133,13 +132,8 @@ def _compute(src: Source, args: argparse.Namespace, device: str, net_box: list) 
     """Fill ``src.stats`` and ``src.record``."""
     src.record.update(path=src.path, kind=src.kind)
     if src.kind == 'stats':
-        mu, sigma = load_stats(src.path)
+        mu, sigma, num = load_stats_file(src.path)
         src.stats = (mu, sigma)
-        try:
-            with np.load(src.path) as f:
-                num = int(f['num']) if 'num' in f else None
-        except Exception:  # noqa: BLE001 - 'num' is optional
-            num = None
         src.record['num'] = num
         if num is not None:
             small_sample_warning(num, f'statistics {src.path}')
