@@ -176,16 +176,19 @@ def data_from_text(text: str, source: str) -> dict:
                               f'{str(exc)[:80]}); nothing was executed. Pass the config file '
                               'too (CONFIG CHECKPOINT)') from None
     except SyntaxError as exc:
-        raise CheckpointError(f'{source} is not readable config text (syntax error at line '
-                              f'{exc.lineno}: {exc.msg}); nothing was executed. Pass the config '
-                              'file too (CONFIG CHECKPOINT)') from None
+        where = f' at line {exc.lineno}' if exc.lineno else ''
+        raise CheckpointError(f'{source} is not readable config text (syntax error{where}: '
+                              f'{exc.msg}); nothing was executed. Pass the config file too '
+                              '(CONFIG CHECKPOINT)') from None
     data: dict = {}
     for stmt in tree.body:
         try:
             if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], ast.Name)):
                 kind = type(stmt).__name__.lower()
-                raise _Refused(stmt, f"a '{kind}' statement" if not isinstance(stmt, ast.Assign)
+                article = 'an' if kind[0] in 'aeiou' else 'a'
+                raise _Refused(stmt, f"{article} '{kind}' statement"
+                               if not isinstance(stmt, ast.Assign)
                                else 'an assignment to something other than one name')
             data[stmt.targets[0].id] = _literal(stmt.value)
         except RecursionError:

@@ -241,3 +241,27 @@ def test_object_array_in_npz_is_refused(tmp_path, capsys, monkeypatch):
     with pytest.raises(DataError, match=r'pickled\.npz: it holds pickled data'):
         load_stats(str(pickled))
     assert not marker.exists()
+
+
+# ------------------------------------------------------------------ round trip
+
+def test_checkpoint_stores_config_as_data_and_old_text_still_loads(trained, tmp_path, capsys):
+    ckpt = _load(trained / 'iter_2.pth')
+    stored = ckpt['meta']['cfg']
+    assert isinstance(stored, dict) and stored['model']['type'] == 'ConditionalGAN'
+    assert stored['model']['generator']['base_channels'] == 8  # the resolved config
+    proc = run_in_process(capsys, 'generate', trained / 'iter_2.pth', '--num', '3', '--label',
+                          '4', '--out', tmp_path / 'new')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the same checkpoint in the old format: config as literal-only Python text
+    ckpt['meta']['cfg'] = Config(stored).pretty_text
+    assert isinstance(ckpt['meta']['cfg'], str) and 'dict(' in ckpt['meta']['cfg']
+    old = tmp_path / 'old.pth'
+    torch.save(ckpt, old)
+    proc = run_in_process(capsys, 'generate', old, '--num', '3', '--label', '4', '--out',
+                          tmp_path / 'old')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    new_pngs = sorted(p.name for p in (tmp_path / 'new').glob('*.png'))
+    assert len(new_pngs) == 3
+    for name in new_pngs:
+        assert (tmp_path / 'new' / name).read_bytes() == (tmp_path / 'old' / name).read_bytes()
