@@ -222,6 +222,17 @@ def test_genuine_python2_style_cifar_files_still_load(tmp_path):
     assert len(ds) == 15 and ds.classes[3] == 'c3' and ds[4]['label'] == 1
 
 
+def test_cifar_files_pickled_by_numpy_1_load(tmp_path):
+    """The original files name numpy 1's ``numpy.core.multiarray._reconstruct``."""
+    make_cifar(tmp_path, tmp_path / 'pwned', poison='none')
+    batch = tmp_path / 'cifar-10-batches-py' / 'test_batch'
+    raw = batch.read_bytes()
+    assert b'numpy._core.multiarray' in raw
+    batch.write_bytes(raw.replace(b'numpy._core.multiarray', b'numpy.core.multiarray'))
+    ds = CIFAR10Dataset(str(tmp_path), 'test', hflip=False, verify_checksums=False)
+    assert len(ds) == 3 and ds[2]['label'] == 2
+
+
 # ------------------------------------------------------------------ object array in an .npz
 
 def test_object_array_in_npz_is_refused(tmp_path, capsys, monkeypatch):
