@@ -32,6 +32,9 @@ from .errors import CheckpointError, ConfigError
 #: The scalar types a stored config may hold.
 SCALARS = (str, int, float, bool, type(None))
 _WHAT = 'dict, list, tuple, str, int, float, bool or None'
+#: How to give the tools a config file instead of the stored one.
+PASS_CONFIG = ('tools/translate.py and tools/eval_fid.py: --config CONFIG; tools/generate.py: '
+               'CONFIG --checkpoint CHECKPOINT')
 
 
 def _plain(value: Any, path: str, source: str) -> Any:
@@ -174,12 +177,12 @@ def data_from_text(text: str, source: str) -> dict:
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, deep nesting
         raise CheckpointError(f'{source} is not readable config text ({type(exc).__name__}: '
                               f'{str(exc)[:80]}); nothing was executed. Pass the config file '
-                              'too (CONFIG CHECKPOINT)') from None
+                              f'too ({PASS_CONFIG})') from None
     except SyntaxError as exc:
         where = f' at line {exc.lineno}' if exc.lineno else ''
         raise CheckpointError(f'{source} is not readable config text (syntax error{where}: '
                               f'{exc.msg}); nothing was executed. Pass the config file too '
-                              '(CONFIG CHECKPOINT)') from None
+                              f'({PASS_CONFIG})') from None
     data: dict = {}
     for stmt in tree.body:
         try:
@@ -199,7 +202,7 @@ def data_from_text(text: str, source: str) -> dict:
                 f'{source} is not plain data: line {refused.lineno or stmt.lineno} has {refused}, '
                 'and only `name = <literal>` lines (numbers, strings, True/False/None, '
                 'dict(...), lists, tuples) are read; nothing was executed. Use a checkpoint '
-                'you trust, or pass the config file too (CONFIG CHECKPOINT)') from None
+                f'you trust, or pass the config file too ({PASS_CONFIG})') from None
     return data
 
 
@@ -217,7 +220,8 @@ def config_from_checkpoint(checkpoint: Any, filename: str) -> Config:
     stored = meta.get('cfg') if isinstance(meta, Mapping) else None
     if stored is None or stored == '' or stored == {}:
         raise CheckpointError(f"checkpoint '{filename}' holds no config: pass the config file "
-                              'too (CONFIG CHECKPOINT)')
+                              f'too ({PASS_CONFIG}), or convert weights of the reference code '
+                              'with tools/convert_checkpoint.py')
     source = f"the config stored in '{filename}'"
     if isinstance(stored, str):
         stored = data_from_text(stored, source)
