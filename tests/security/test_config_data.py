@@ -82,3 +82,11 @@ def test_config_from_checkpoint_reads_both_formats_and_names_a_missing_config():
     for ckpt in ({}, {'meta': {}}, {'meta': {'cfg': ''}}, {'meta': None}):
         with pytest.raises(CheckpointError, match="'a.pth' holds no config: pass the config"):
             config_from_checkpoint(ckpt, 'a.pth')
+
+
+def test_converted_checkpoints_store_the_config_as_data():
+    from gancore.apis import stored_config
+    cfg = load_config(str(REPO / 'configs/cgan/cgan_digits.py'))
+    stored = stored_config(cfg)
+    assert isinstance(stored, dict)
+    assert config_from_checkpoint({'meta': {'cfg': stored}}, 'c.pth').to_dict() == cfg.to_dict()
