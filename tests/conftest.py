@@ -44,18 +44,17 @@ def _live_log_streams():
     yield
 
 
-# The CUDA tests (tests/cuda): marked ``cuda``, skipped with a reason where no GPU is present.
-# These hooks live here, not in a tests/cuda/conftest.py: a second module named ``conftest``
-# would replace this one in sys.modules and break ``from conftest import REPO, tool_cmd``.
+# ------------------------------------------------------------------ CUDA tests
 def pytest_configure(config):
-    config.addinivalue_line('markers', 'cuda: needs a CUDA GPU (skipped without one)')
+    config.addinivalue_line('markers', 'cuda: needs a CUDA GPU (tests/cuda; skipped without one)')
 
 
 def pytest_collection_modifyitems(config, items):
+    """Skip the ``cuda``-marked tests, with the reason, where no GPU is present."""
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason='no CUDA GPU on this machine (torch.cuda.is_available() '
                                    'is False): run on a GPU machine, see benchmarks/gpu_suite.sh')
     for item in items:
-        if 'cuda' in item.keywords:
+        if item.get_closest_marker('cuda') is not None:
             item.add_marker(skip)
