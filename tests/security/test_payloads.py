@@ -74,8 +74,9 @@ def run_reader(capsys, monkeypatch, tool, checkpoint, tmp_path):
         # the Inception network is not what is under test; the checkpoint is read for real
         monkeypatch.setattr(fid_cli, 'get_inception', lambda *a, **k: object())
         stats = tmp_path / 'real.npz'
-        save_stats(str(stats), np.zeros(4), np.eye(4), num=10)
-        code = fid_cli.main([str(stats), str(checkpoint), '--num', '4', '--no-progress'])
+        save_stats(str(stats), np.zeros(64), np.eye(64), num=10)
+        code = fid_cli.main([str(stats), str(checkpoint), '--num', '4', '--dims', '64',
+                             '--no-progress'])
         return code, capsys.readouterr().err
     args = {'generate': [checkpoint, '--num', '2', '--out', tmp_path / 'out'],
             'translate': [checkpoint, tmp_path, tmp_path / 'out']}[tool]
@@ -238,13 +239,13 @@ def test_cifar_files_pickled_by_numpy_1_load(tmp_path):
 def test_object_array_in_npz_is_refused(tmp_path, capsys, monkeypatch):
     marker = tmp_path / 'pwned'
     evil = tmp_path / 'evil.npz'
-    np.savez(evil, mu=np.zeros(4), sigma=np.eye(4), num=np.array([Evil(marker)], dtype=object))
+    np.savez(evil, mu=np.zeros(64), sigma=np.eye(64), num=np.array([Evil(marker)], dtype=object))
     good = tmp_path / 'good.npz'
-    save_stats(str(good), np.zeros(4), np.eye(4), num=10)
+    save_stats(str(good), np.zeros(64), np.eye(64), num=10)
     with pytest.raises(DataError, match=r"evil\.npz: its array 'num' holds Python objects"):
         load_stats(str(evil))
     monkeypatch.setattr(fid_cli, 'get_inception', lambda *a, **k: object())
-    code = fid_cli.main([str(good), str(evil), '--no-progress'])
+    code = fid_cli.main([str(good), str(evil), '--dims', '64', '--no-progress'])
     one_error_line(code, capsys.readouterr().err, marker, 'refused to read FID statistics',
                    str(evil))
     pickled = tmp_path / 'pickled.npz'  # a bare pickle named .npz
