@@ -31,7 +31,8 @@ def _first_non_finite(named_tensors) -> Optional[tuple]:
     return None
 
 
-def _optimizer_tensors(runner):
+def _optimizer_tensors(runner, model):
+    names = {id(p): n for n, p in model.named_parameters()}
     wrappers = runner.optim_wrapper
     items = (wrappers.items() if isinstance(wrappers, OptimWrapperDict)
              else [('optimizer', wrappers)])
@@ -39,9 +40,10 @@ def _optimizer_tensors(runner):
         optimizer = getattr(wrapper, 'optimizer', None)
         if optimizer is None:
             continue
-        for index, state in enumerate(optimizer.state.values()):
+        for param, state in optimizer.state.items():
+            label = names.get(id(param), 'a parameter')
             for key, value in state.items():
-                yield f'optimizer {name}: state {index}.{key}', value
+                yield f'optimizer {name}: {key} of {label}', value
 
 
 def check_finite_state(runner, path: str) -> None:
@@ -62,16 +64,19 @@ def check_finite_state(runner, path: str) -> None:
     if found:
         found = (f'model: {found[0]}', found[1])
     else:
-        found = _first_non_finite(_optimizer_tensors(runner))
+        found = _first_non_finite(_optimizer_tensors(runner, model))
     if found is None:
         return
     name, value = found
+    good = runner.message_hub.get_info('last_good_ckpt') or runner.message_hub.get_info(
+        'last_ckpt')
+    then = ('run again with --resume (a learning rate changed in the config replaces the '
+            "checkpoint's)" if good else 'start again')
     raise NonFiniteStateError(
         f'non-finite state at iteration {runner.iter + 1}: {name} = {value}; {path} was not '
-        f'written (checkpoints only hold finite state), last good checkpoint: '
-        f"{runner.message_hub.get_info('last_good_ckpt') or 'none'}. Lower the learning rate "
-        'or the loss weights (e.g. --cfg-options optim_wrapper.generator.optimizer.lr=...) and '
-        'run with --resume: a learning rate changed in the config replaces the checkpoint\'s')
+        f'written (checkpoints only hold finite state); last good checkpoint: '
+        f"{good or 'none'}. Lower the learning rate or the loss weights (e.g. --cfg-options "
+        f'optim_wrapper.generator.optimizer.lr=...) and {then}')
 
 
 def _grads_finite(wrapper: OptimWrapper) -> bool:
