@@ -102,7 +102,8 @@ def write_configs(root: Path, iters: int, interval: int) -> dict:
     cgan.write_text(f"_base_ = ['{REPO}/configs/cgan/cgan_digits.py']\n"
                     f'train_cfg = dict(max_iters={iters})\n' + common)
     cyclegan = root / 'cyclegan.py'
-    cyclegan.write_text(f"_base_ = ['{REPO}/configs/cyclegan/horse2zebra.py']\n" + textwrap.dedent(f'''\
+    base = f"_base_ = ['{REPO}/configs/cyclegan/horse2zebra.py']\n"
+    cyclegan.write_text(base + textwrap.dedent(f'''\
         model = dict(generator_ab=dict(base_channels=8, num_blocks=1),
                      generator_ba=dict(base_channels=8, num_blocks=1),
                      discriminator_a=dict(base_channels=8), discriminator_b=dict(base_channels=8))

@@ -15,9 +15,16 @@ On resume (:func:`install_resume_state`, called by ``GANRunner.resume``, and
 :class:`ResumeStateHook`) the :class:`ResumableInfiniteSampler` jumps to that
 position without loading the skipped samples, and the RNG states are
 restored just before the first batch after the checkpoint is fetched, i.e.
-exactly where the interrupted run would have continued. With ``num_workers > 0`` the skipped batches are replayed
-through the workers instead (mmengine's default), because the workers' own
-RNGs (random augmentations) only reach the right state that way.
+exactly where the interrupted run would have continued. With
+``num_workers > 0`` the skipped batches are replayed through the workers
+instead (mmengine's default), because the workers' own RNGs (random
+augmentations) only reach the right state that way; the loader's workers are
+restarted first, so that persistent workers start from their initial seeds.
+
+This module also owns *which* checkpoint a resume uses
+(:func:`find_resume_checkpoint`: the newest that loads), the guard against a
+fresh run into a work dir with checkpoints (:func:`check_work_dir`) and the
+rule for learning rates on resume (:func:`apply_config_lrs`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
 from __future__ import annotations
 
-import os
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Union
@@ -21,7 +20,8 @@ from .checkpoint import (AtomicCheckpointHook, atomic_replace, remove_stale_temp
 from .dist import model_wrapper_cfg, setup_distributed
 from .portable_state import PortableStateHook
 from .resume import (META_KEY, ResumeStateHook, apply_config_lrs, check_work_dir,
-                     configured_lrs, find_resume_checkpoint, gather_resume_state, install_resume_state)
+                     configured_lrs, find_resume_checkpoint, gather_resume_state,
+                     install_resume_state)
 from .speed import apply_speed_config, apply_speed_to_model, dataloader_defaults, use_amp
 
 
@@ -36,6 +36,11 @@ class GANRunner(Runner):
       the data stream (``meta['resume_state']``, see
       :mod:`gancore.engine.resume`); ``resume`` restores them, so a resumed run
       reaches the same weights as one that never stopped.
+    * Only finite state is checkpointed; a failed write (disk full) stops with
+      one line and removes its temporary file.
+    * ``resume=True`` picks the newest loadable checkpoint of the work dir
+      (:func:`~gancore.engine.resume.find_resume_checkpoint`), and a learning
+      rate changed in the config replaces the checkpoint's.
     * Loading goes through gancore's safe loader (see
       :mod:`gancore.engine.checkpoint`), registered as mmengine's local loader.
     * :class:`PortableStateHook`, :class:`ResumeStateHook` and

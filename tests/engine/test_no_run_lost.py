@@ -16,7 +16,6 @@ from engine_helpers import write_config, write_image_folder_config
 from gancore.cli import run_tool
 from gancore.engine import checkpoint as ckpt_mod
 from gancore.engine import load_checkpoint_file
-from gancore.errors import CheckpointError
 from test_checkpoint_safety import train_tool
 from test_resume import assert_same_state, optim_tensors, run, state_of
 
