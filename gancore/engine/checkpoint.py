@@ -12,6 +12,7 @@ after the new one is in place.
 """
 from __future__ import annotations
 
+import glob
 import os
 import os.path as osp
 import pickle
@@ -182,13 +183,60 @@ def atomic_replace(tmp_path: str, final_path: str) -> None:
         pass
 
 
+def temp_name(filename: str) -> str:
+    """The hidden temporary name this process writes ``filename`` under (same folder)."""
+    return f'.{filename}.tmp{os.getpid()}'
+
+
+def remove_stale_temp_files(folder: str) -> list:
+    """Delete temporary files left in ``folder`` by killed or failed writes; returns them.
+
+    Those are ``.<name>.tmp<pid>`` (checkpoints, ``last_checkpoint``) and the
+    ``last_checkpoint.tmp<pid>`` of older gancore versions; this process's own
+    temporary files are kept.
+    """
+    mine = f'.tmp{os.getpid()}'
+    stale = []
+    for pattern in ('.*.tmp[0-9]*', 'last_checkpoint.tmp[0-9]*'):
+        for path in glob.glob(osp.join(glob.escape(str(folder)), pattern)):
+            if not path.endswith(mine) and osp.isfile(path):
+                try:
+                    os.remove(path)
+                    stale.append(path)
+                except OSError:
+                    pass
+    return stale
+
+
+def write_failed(path: str, exc: OSError, tmp_path: Optional[str] = None) -> CheckpointError:
+    """Remove the partial ``tmp_path`` of a failed write of ``path``; the error to raise."""
+    if tmp_path and osp.exists(tmp_path):
+        try:
+            os.remove(tmp_path)
+        except OSError:
+            pass
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return CheckpointError(
+        f"cannot write checkpoint '{path}': {reason} (errno {exc.errno}); training stopped, "
+        'the previous checkpoint and last_checkpoint are intact. Free disk space or make the '
+        'folder writable, then run again with --resume')
+
+
 def write_text_atomic(path: str, text: str) -> None:
-    """Write a small text file through a temporary file and a rename."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-    atomic_replace(tmp, path)
+    """Write a small text file through a hidden temporary file and a rename.
+
+    Raises:
+        CheckpointError: the write failed (the temporary file is removed, ``path``
+            is unchanged).
+    """
+    tmp = osp.join(osp.dirname(path), temp_name(osp.basename(path)))
+    try:
+        with open(tmp, 'w') as f:
+            f.write(text)
+            f.flush()
+        atomic_replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(path, exc, tmp) from None
 
 
 @HOOKS.register_module()
@@ -199,12 +247,71 @@ class AtomicCheckpointHook(CheckpointHook):
     writes ``last_checkpoint`` in place: with ``max_keep_ckpts=1`` a crash
     mid-write leaves no checkpoint at all. Here the new checkpoint is written
     (atomically, by ``GANRunner.save_checkpoint``), then ``last_checkpoint``
-    is replaced atomically to name it, and only then are outdated checkpoints
-    deleted. :class:`gancore.engine.GANRunner` uses it in place of
-    ``CheckpointHook``.
+    is replaced atomically to name it, and outdated checkpoints are deleted
+    only once the new one is *confirmed*: the iteration after it finished
+    with finite losses (:class:`~gancore.hooks.NonFiniteGuardHook` runs
+    earlier in ``after_train_iter`` and stops a diverging run first), or
+    training ended. So a checkpoint that holds weights which already diverge
+    (finite, but 1e10) never replaces the last good one;
+    :meth:`set_aside_unconfirmed` retires it when the guard stops the run.
+    The message hub's ``last_good_ckpt`` names the newest confirmed checkpoint.
+    :class:`gancore.engine.GANRunner` uses this hook in place of ``CheckpointHook``.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._unconfirmed: Optional[tuple] = None  # (path, outdated paths)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Confirm the previous checkpoint (this iteration was finite), then save as mmengine."""
+        self.confirm(runner)
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+
+    def after_train(self, runner) -> None:
+        """Training ended normally: the last checkpoint is confirmed."""
+        super().after_train(runner)
+        self.confirm(runner)
+
+    def confirm(self, runner) -> None:
+        """Mark the newest checkpoint good and delete the checkpoints it made outdated."""
+        if self._unconfirmed is None:
+            return
+        path, outdated = self._unconfirmed
+        self._unconfirmed = None
+        runner.message_hub.update_info('last_good_ckpt', path)
+        if not is_main_process():
+            return
+        for old in outdated:
+            if self.file_backend.isfile(old):
+                self.file_backend.remove(old)
+            elif self.file_backend.isdir(old):
+                self.file_backend.rmtree(old)
+
+    def set_aside_unconfirmed(self, runner) -> Optional[str]:
+        """After a non-finite stop: rename the unconfirmed checkpoint ``<name>.diverged``.
+
+        ``last_checkpoint`` then names the newest confirmed checkpoint (or is
+        removed when there is none), so ``--resume`` continues from a state
+        that trains on. Returns the new name of the set-aside file, if any.
+        """
+        if self._unconfirmed is None:
+            return None
+        path, _ = self._unconfirmed
+        self._unconfirmed = None
+        if not is_main_process() or not osp.isfile(path):
+            return None
+        aside = f'{path}.diverged'
+        os.replace(path, aside)
+        last = osp.join(runner.work_dir, 'last_checkpoint')
+        good = runner.message_hub.get_info('last_good_ckpt')
+        if good and osp.isfile(good):
+            write_text_atomic(last, good)
+        elif osp.exists(last):
+            os.remove(last)
+        return aside
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        self.confirm(runner)  # a save in after_train/after_epoch follows a finished iteration
         outdated = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
@@ -214,17 +321,13 @@ class AtomicCheckpointHook(CheckpointHook):
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         runner.save_checkpoint(
             self.out_dir, ckpt_filename, self.file_client_args,
             save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
             meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-        if not is_main_process():
-            return
-        write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
-        for old in outdated:
-            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):
-                self.file_backend.rmtree(path)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        old_paths = [self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
+                     for old in outdated]
+        self._unconfirmed = (self.last_ckpt, old_paths)
+        if is_main_process():
+            write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
