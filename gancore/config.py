@@ -140,29 +140,18 @@ def _option_value(key: str, text: str) -> Any:
 def literal_value(text: str) -> Any:
     """Read a Python literal (plus ``dict(k=v)`` calls) from ``text``; never executes code.
 
+    The same literal reader as the configs stored in old checkpoints
+    (:mod:`gancore.config_data`).
+
     Raises:
         SyntaxError: ``text`` is not an expression.
         ValueError: it is one, but not a literal (a name, a call, an operator).
     """
-    return _literal(ast.parse(text.strip(), mode='eval').body)
-
-
-def _literal(node: ast.AST) -> Any:
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and \
-            isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)):
-        return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
-    if isinstance(node, ast.List):
-        return [_literal(n) for n in node.elts]
-    if isinstance(node, ast.Tuple):
-        return tuple(_literal(n) for n in node.elts)
-    if isinstance(node, ast.Dict) and None not in node.keys:
-        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-            node.func.id == 'dict' and not node.args and all(k.arg for k in node.keywords):
-        return {k.arg: _literal(k.value) for k in node.keywords}
-    raise ValueError(f"'{ast.unparse(node)[:60]}' is not a literal")
+    from .config_data import _literal, _Refused
+    try:
+        return _literal(ast.parse(text.strip(), mode='eval').body)
+    except _Refused as exc:
+        raise ValueError(f'{exc} is not a literal') from None
 
 
 # ------------------------------------------------------------- validation
