@@ -244,7 +244,7 @@ _CHECKPOINT_HOOK_PASSES = {'out_dir', 'filename', 'file_client_args', 'save_opti
 def _kwargs_target(cls: type) -> Optional[dict]:
     """Where a class's ``**kwargs`` really go, for classes that do not pass them to super."""
     from mmengine.hooks import CheckpointHook
-    if issubclass(cls, CheckpointHook):
+    if cls is CheckpointHook:
         from .engine.runner import GANRunner
         params = inspect.signature(GANRunner.save_checkpoint).parameters
         return {n: p for n, p in params.items()
@@ -261,7 +261,7 @@ def _hints(func: Callable) -> dict:
 
 
 #: Packages whose classes hand an open ``**kwargs`` to their base class's ``__init__``.
-_PASSES_KWARGS_TO_SUPER = ('mmengine.', 'torch.')
+_PASSES_KWARGS_TO_SUPER = ('mmengine.', 'torch.', 'gancore.engine.')
 
 
 def _function_params(func: Callable) -> Optional[dict]:
