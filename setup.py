@@ -21,7 +21,11 @@ setup(
     extras_require={
         # scikit-learn: its bundled handwritten digits are the embedded default dataset.
         # pytorch-fid (+ scipy<1.18, which it needs for sqrtm(disp=...)): FID parity test only.
-        'dev': ['pytest', 'scikit-learn', 'pytorch-fid==0.3.0', 'scipy<1.18'],
+        # torch-fidelity 0.4.0 (the newest release; imports tqdm): KID, precision/recall and
+        # IS parity tests. pytorch-msssim 1.0.0: MS-SSIM parity test. References, never used
+        # by gancore itself.
+        'dev': ['pytest', 'scikit-learn', 'pytorch-fid==0.3.0', 'scipy<1.18',
+                'torch-fidelity==0.4.0', 'tqdm', 'pytorch-msssim==1.0.0'],
     },
     entry_points={
         'gancore.plugins': [f'{p} = gancore_plugins.{p}' for p in PLUGINS],
