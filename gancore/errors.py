@@ -90,3 +90,7 @@ class CheckpointError(GancoreError, ValueError):
 
 class PluginError(GancoreError, ImportError):
     """A plugin failed to import, or two plugins register the same name."""
+
+
+class WorkDirError(GancoreError, ValueError):
+    """The work dir holds another run's checkpoints (resume, or choose another folder)."""
