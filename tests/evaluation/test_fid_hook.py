@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from unittest.mock import MagicMock
 
 import numpy as np
@@ -49,7 +50,9 @@ def setup(tmp_path, monkeypatch):
     runner.model = torch.nn.DataParallel(model)  # the hook must unwrap it
     runner.work_dir = str(tmp_path / 'work')
     os.makedirs(runner.work_dir)
-    runner.message_hub = MessageHub.get_instance(f'fid_hook_test_{id(tmp_path)}')
+    # a name of its own: id() of a freed tmp_path is reused, and a reused hub would hand
+    # this test an earlier test's best score
+    runner.message_hub = MessageHub.get_instance(f'fid_hook_test_{uuid.uuid4().hex}')
 
     def save_checkpoint(out_dir, filename, **kwargs):
         assert kwargs['save_optimizer'] is False and kwargs['save_param_scheduler'] is False
