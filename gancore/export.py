@@ -81,8 +81,9 @@ def require_packages(fmt: str) -> None:
 # ------------------------------------------------------------------ shapes
 def signature(net: InferenceNetwork) -> str:
     """``'z (batch, 64), label (batch,) -> image'``."""
-    inputs = ', '.join(f"{s.name} ({', '.join(map(str, s.shape))}{',' if len(s.shape) == 1 else ''})"
-                       for s in net.inputs)
+    def dims(spec) -> str:
+        return ', '.join(map(str, spec.shape)) + (',' if len(spec.shape) == 1 else '')
+    inputs = ', '.join(f'{s.name} ({dims(s)})' for s in net.inputs)
     return f'{inputs} -> {net.output}'
 
 
@@ -97,10 +98,10 @@ def check_sizes(net: InferenceNetwork) -> List[Dict[str, int]]:
     """Two sizes differing in every dynamic axis, neither the traced one.
 
     The first has batch 1 and (translators) the smallest square of at least
-    32 pixels the generator allows, e.g. 256x256 for a 256-stride U-Net.
+    64 pixels the generator allows, e.g. 256x256 for a 256-stride U-Net.
     """
     m = net.size_multiple
-    side = max(1, 32 // m) * m
+    side = max(1, 64 // m) * m
     return [{'batch': 1, 'height': side, 'width': side},
             {'batch': 3, 'height': side + m, 'width': 2 * side}]
 
@@ -211,7 +212,7 @@ def check_export(fmt: str, path: Path, net: InferenceNetwork,
     return diffs
 
 
-def check_model_file(path: Path, model, cfg) -> List[Tuple[str, float]]:
+def check_model_file(path: Path, model) -> List[Tuple[str, float]]:
     """Load the safetensors file with ``init_model``; compare every inference network."""
     from .apis import init_model
     loaded = init_model(None, str(path))
@@ -319,7 +320,7 @@ def _export_model_file(model, cfg, path: Path) -> ExportResult:
     tmp = path.with_name(f'.tmp-{os.getpid()}-{path.name}')
     try:
         save_model_file(model, cfg, str(tmp))
-        diffs = check_model_file(tmp, model, cfg)
+        diffs = check_model_file(tmp, model)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

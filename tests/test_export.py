@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
@@ -23,7 +22,7 @@ from gancore import export as gexport
 from gancore.apis import init_model
 from gancore.cli import run_tool
 from gancore.config import load_config
-from gancore.errors import CheckpointError, ExportError
+from gancore.errors import CheckpointError, ConfigError, ExportError
 from gancore.model_file import from_json_data, load_model_file, to_json_data
 from gancore.registry import MODELS
 
@@ -136,6 +135,12 @@ def test_onnx_axes_are_dynamic(tmp_path):
     meta = session.get_modelmeta().custom_metadata_map
     assert meta['gancore.model'] == 'CycleGAN' and meta['gancore.direction'] == 'BtoA'
     assert meta['gancore.size_multiple'] == '4'
+    import onnx  # ResNet G: instance norm, reflection padding, transposed convs as ONNX ops
+    nodes = onnx.load(str(path)).graph.node
+    ops = {n.op_type for n in nodes}
+    assert {'InstanceNormalization', 'ConvTranspose', 'Pad', 'Conv'} <= ops
+    pad_modes = {a.s for n in nodes if n.op_type == 'Pad' for a in n.attribute if a.name == 'mode'}
+    assert pad_modes == {b'reflect'}
     cgan = gexport.export_checkpoint(str(make_checkpoint(tmp_path, 'cgan_embedding')),
                                      str(tmp_path / 'c.onnx'), 'onnx')[0].path
     names = {i.name: i.shape for i in ort.InferenceSession(
@@ -262,7 +267,7 @@ def test_json_encoding_keeps_tuples_and_int_keys():
     data = {'channels': {4: 32, 8: 16}, 'betas': (0.5, 0.999), 'xs': [1, (2, 3)], 'n': None}
     text = json.dumps(to_json_data(data))
     assert from_json_data(json.loads(text), 'config') == data
-    with pytest.raises(Exception, match='not plain data'):
+    with pytest.raises(ConfigError, match='not plain data'):
         to_json_data({'f': print})
 
 
@@ -318,6 +323,5 @@ def test_failed_check_keeps_the_existing_file(tmp_path, monkeypatch):
 
 def test_model_without_inference_network(tmp_path):
     from gancore.models import BaseGAN
-    from gancore.errors import ConfigError
     with pytest.raises(ConfigError, match='declares no inference network'):
         gexport.export_model(BaseGAN(), None, str(tmp_path / 'x.onnx'), 'onnx')
