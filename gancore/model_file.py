@@ -148,7 +148,8 @@ def save_model_file(model: torch.nn.Module, cfg: Config, path: str) -> None:
         'gancore_config': json.dumps(to_json_data(cfg.to_dict()), allow_nan=False),
         'gancore_extra_state': json.dumps(to_json_data(extra, 'extra state'), allow_nan=False),
     }
-    st.save_file(tensors, str(path), metadata=metadata)
+    # save() + an ordinary write: the file gets the usual permissions (save_file makes it 0600)
+    Path(path).write_bytes(st.save(tensors, metadata=metadata))
 
 
 def load_model_file(filename: str) -> Tuple[Config, dict]:

@@ -34,6 +34,8 @@ SMALL_CGAN = {'model.generator.base_channels': 8, 'model.discriminator.base_chan
 KINDS = {
     'cgan_embedding': ('configs/cgan/cgan_digits.py', {}),
     'cgan_onehot': ('configs/cgan/cgan_onehot_1xb64-20k_fashion-mnist.py', SMALL_CGAN),
+    'cgan_unconditional': ('configs/cgan/cgan_digits.py', {
+        'model.generator.label_mode': 'none', 'model.discriminator.conditioning': 'none'}),
     'acgan': ('configs/cgan/acgan_1xb64-20k_mnist.py', SMALL_CGAN),
     'cgan_projection': ('configs/cgan/cgan_projection-hinge_1xb64-50k_cifar10.py', SMALL_CGAN),
     'progan': ('configs/progan/progan_digits.py', {}),
@@ -120,6 +122,8 @@ def test_export_runs_and_matches_pytorch(tmp_path, kind, fmt):
                 got = run_file(fmt, result.path, net, inputs)
             assert got.shape == want.shape
             assert (got - want).abs().max().item() <= TOL
+    if kind == 'cgan_unconditional':
+        assert nets[0].input_names == ('z',)
     if kind == 'progan':  # the trained level, alpha 1: 16x16 although the nets grow to 32
         assert got.shape[-2:] == (16, 16) and float(got.abs().max()) <= 1.0
 

@@ -129,7 +129,7 @@ class ConditionalGAN(BaseGAN):
     def inference_networks(self) -> list:
         """``G(z, label)`` (``G(z)`` without labels): the EMA generator when there is one."""
         gen = self.sampling_generator()
-        classes = self.num_classes if gen.label_mode != 'none' else 0
+        classes = self.num_classes if getattr(gen, 'label_mode', None) != 'none' else 0
         return [noise_network(gen, self.latent_dim, classes, image_size=str(gen.image_size),
                               out_channels=str(gen.out_channels),
                               ema=str(gen is not self.generator))]
