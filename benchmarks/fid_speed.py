@@ -56,24 +56,31 @@ def _write_images(folder: str, num: int, size: int) -> None:
         Image.fromarray(arr).save(os.path.join(folder, f'{i:05d}.png'))
 
 
-def run_pytorch_fid(folder: str, batch_size: int, workers: int):
+def _sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def run_pytorch_fid(folder: str, batch_size: int, workers: int, device: str = 'cpu'):
     """pytorch-fid's own path: InceptionV3 + compute_statistics_of_path."""
     from pytorch_fid.fid_score import compute_statistics_of_path
     from pytorch_fid.inception import InceptionV3
     start, cpu = time.perf_counter(), _cpu()
-    model = InceptionV3([3]).to('cpu')
-    mu, sigma = compute_statistics_of_path(folder, model, batch_size, 2048, 'cpu', workers)
+    model = InceptionV3([3]).to(device)
+    mu, sigma = compute_statistics_of_path(folder, model, batch_size, 2048, device, workers)
+    _sync(device)
     return time.perf_counter() - start, _cpu() - cpu, mu, sigma
 
 
-def run_gancore(folder: str, batch_size: int, workers: int):
+def run_gancore(folder: str, batch_size: int, workers: int, device: str = 'cpu'):
     """gancore: FIDInceptionV3 + folder_statistics."""
     from gancore.evaluation.features import folder_statistics
     from gancore.evaluation.inception import FIDInceptionV3
     start, cpu = time.perf_counter(), _cpu()
-    net = FIDInceptionV3()
-    stats = folder_statistics(folder, net=net, batch_size=batch_size, num_workers=workers,
-                              progress=False).stats
+    net = FIDInceptionV3().to(device)
+    stats = folder_statistics(folder, net=net, device=device, batch_size=batch_size,
+                              num_workers=workers, progress=False).stats
+    _sync(device)
     return time.perf_counter() - start, _cpu() - cpu, stats.mu, stats.sigma
 
 
@@ -121,7 +128,12 @@ def main(argv=None) -> int:
                         'default: pytorch-fid CLI default min(8, CPUs) for both')
     p.add_argument('--repeats', type=int, default=2)
     p.add_argument('--no-sqrtm', action='store_true', help='skip the scipy sqrtm timing')
+    p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu',
+                   help='where both Inception networks run')
+    p.add_argument('--json', help='also write the figures to this file')
     args = p.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: no GPU available')
     workers = args.workers if args.workers is not None else min(8, len(os.sched_getaffinity(0)))
     import pytorch_fid.fid_score  # noqa: F401 - import both before any timing
     import gancore.evaluation  # noqa: F401
@@ -138,7 +150,7 @@ def main(argv=None) -> int:
         cpu = {'pytorch-fid': [], 'gancore': []}
         for _ in range(args.repeats):
             for name, fn in (('pytorch-fid', run_pytorch_fid), ('gancore', run_gancore)):
-                seconds, cpu_s, mu, sigma = fn(folder, args.batch_size, workers)
+                seconds, cpu_s, mu, sigma = fn(folder, args.batch_size, workers, args.device)
                 times[name].append(seconds)
                 cpu[name].append(cpu_s)
                 if name == 'pytorch-fid':
@@ -179,6 +191,14 @@ def main(argv=None) -> int:
         print(f'distance values: gancore {dist["gancore_fid"]:.6f}, pytorch-fid '
               f'{dist["pytorch_fid_fid"]:.6f} (relative difference {rel:.1e})')
     print(f'wall (s): {times}; CPU (s): {cpu}; max relative difference of mu: {err:.1e}')
+    if args.json:
+        import json
+        with open(args.json, 'w') as f:
+            json.dump({'device': args.device, 'images': n, 'size': args.size,
+                       'batch_size': args.batch_size, 'workers': workers,
+                       'img_per_s': {k: n / v for k, v in best.items()},
+                       'wall_s': times, 'cpu_s': cpu, 'mu_rel_err': err,
+                       'distance': dist}, f, indent=2)
     return 0
 
 

@@ -260,7 +260,70 @@ class PlainCycleGAN:
         self.opt_d.zero_grad(set_to_none=True)
 
 
-PLAIN = {'ConditionalGAN': PlainCGAN, 'Pix2Pix': PlainPix2Pix, 'CycleGAN': PlainCycleGAN}
+class PlainProGAN:
+    """The ProGAN paper's WGAN-GP + drift step at a fixed level (alpha 1), written out."""
+
+    def __init__(self, model, ow) -> None:
+        if model.aux_loss is not None:
+            raise SystemExit('plain ProGAN loop: the conditional (aux_loss) form is not inline')
+        self.g = copy.deepcopy(model.generator)
+        self.d = copy.deepcopy(model.discriminator)
+        self.level, self.latent = model.level, model.latent_dim
+        self.gp_w, self.drift_w = model.gp_loss.loss_weight, model.drift_loss.loss_weight
+        self.opt_g = adam_like(ow['generator'], self.g.parameters())
+        self.opt_d = adam_like(ow['discriminator'], self.d.parameters())
+        self.ema = None
+        if model.ema_decay is not None:
+            self.ema = PlainEMA(copy.deepcopy(model.generator_ema.module), self.g, model.ema_decay)
+
+    def critic(self, x):
+        return self.d(x, self.level, 1.0)
+
+    def step(self, data: dict) -> None:
+        real = data['img']
+        size = 4 * 2 ** self.level
+        if real.shape[-1] != size:
+            real = F.adaptive_avg_pool2d(real, size)
+        z = torch.randn(real.size(0), self.latent, device=real.device)
+        fake = self.g(z, self.level, 1.0)
+        set_requires_grad([self.d], False)
+        (-self.critic(fake).mean()).backward()
+        self.opt_g.step()
+        self.opt_g.zero_grad(set_to_none=True)
+        set_requires_grad([self.d], True)
+        if self.ema is not None:
+            self.ema.update()
+        fake = fake.detach()
+        real_score, fake_score = self.critic(real), self.critic(fake)
+        eps = torch.rand(real.size(0), 1, 1, 1, device=real.device)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.critic(x_hat).sum(), x_hat, create_graph=True)
+        gp = ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+        loss_d = (fake_score.mean() - real_score.mean() + self.gp_w * gp
+                  + self.drift_w * (real_score ** 2).mean())
+        loss_d.backward()
+        self.opt_d.step()
+        self.opt_d.zero_grad(set_to_none=True)
+
+
+PLAIN = {'ConditionalGAN': PlainCGAN, 'Pix2Pix': PlainPix2Pix, 'CycleGAN': PlainCycleGAN,
+         'ProgressiveGAN': PlainProGAN}
+
+#: gancore variants: the prepare_config settings of each (``plain`` is the fp32 eager loop).
+VARIANTS = {
+    'default': {},
+    'bf16': {'speed': {'autocast': 'bfloat16'}},
+    'fp16': {'speed': {'autocast': 'float16'}},
+    'channels_last': {'speed': {'channels_last': True}},
+    'compile': {'speed': {'compile': True}},
+    'cudnn_benchmark': {'speed': {'cudnn_benchmark': True}},
+    'fused_adam': {'speed': {'fused_adam': True}},
+    # every GPU speed option at once, with bf16 or fp16 autocast
+    'fast_bf16': {'speed': {'autocast': 'bfloat16', 'channels_last': True, 'compile': True,
+                            'cudnn_benchmark': True, 'fused_adam': True}},
+    'fast_fp16': {'speed': {'autocast': 'float16', 'channels_last': True, 'compile': True,
+                            'cudnn_benchmark': True, 'fused_adam': True}},
+}
 
 
 # ------------------------------------------------------------ synthetic data
@@ -276,6 +339,13 @@ def synthetic_item(model, index: int, gen: torch.Generator) -> dict:
         size = g.image_size
         return {'img': torch.rand(g.out_channels, size, size, generator=gen) * 2 - 1,
                 'label': int(index % max(model.num_classes, 1))}
+    if name == 'ProgressiveGAN':
+        g = model.generator
+        size = g.max_resolution
+        item = {'img': torch.rand(g.out_channels, size, size, generator=gen) * 2 - 1}
+        if model.num_classes:
+            item['label'] = int(index % model.num_classes)
+        return item
     size = getattr(synthetic_item, 'size', 256)
     if name == 'Pix2Pix':
         ca, cb = model.in_channels, model.out_channels
@@ -318,15 +388,23 @@ def register_synthetic_dataset():
 
 
 # ------------------------------------------------------------------- main
-def build(args, work_dir: str):
-    """The prepared config, a GANRunner, its model and OptimWrapperDict (as Runner.train builds)."""
+def build(args, work_dir: str, variant: str = 'default'):
+    """The prepared config, a GANRunner, its model and OptimWrapperDict (as Runner.train builds).
+
+    ``variant`` names the speed options (:data:`VARIANTS`), applied as tools/train.py's
+    flags apply them (``prepare_config(speed=...)``; model options in ``wrap_model``).
+    """
     from gancore.engine import build_runner, prepare_config
-    cfg = prepare_config(args.config, work_dir=work_dir, cfg_options=args.cfg_options)
+    cfg = prepare_config(args.config, work_dir=work_dir, cfg_options=args.cfg_options,
+                         **VARIANTS[variant])
     cfg.log_level = 'WARNING'  # no environment dump and hook tables in the output
+    torch.manual_seed(0)
     runner = build_runner(cfg)
     runner._init_model_weights()
     model = runner.model
     ow = runner.build_optim_wrapper(runner.optim_wrapper)
+    if hasattr(model, 'set_stage'):  # ProGAN: time the last level, faded in
+        model.set_stage(model.max_level, 1.0)
     return cfg, runner, model, ow
 
 
@@ -377,6 +455,99 @@ def runner_loop(args, n_iters: int, synthetic: bool) -> dict:
                 'data_ms': 1000 * sum(data_t) / len(data_t)}
 
 
+def time_steps(args) -> dict:
+    """Time ``train_step`` of each variant and of the plain loop on one synthetic batch.
+
+    Every side is built (and warmed up) in turn, with its own copy of the same
+    initial weights; then the sides are timed in rounds whose order rotates, so
+    that load from other processes slows all alike. Process-wide flags a
+    variant sets (``cudnn.benchmark``) are switched per side while it runs.
+    """
+    variants = [v.strip() for v in args.variants.split(',') if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f'unknown variants {unknown}: choose from {sorted(VARIANTS)}')
+    if args.device == 'cpu' and any('fp16' in v for v in variants):
+        raise SystemExit('fp16 autocast needs a GPU (use bf16 on CPU)')
+    sides, flags, peak, mem0, keep = {}, {}, {}, {}, []
+    out = {}
+    with tempfile.TemporaryDirectory() as wd:
+        for variant in variants:
+            torch.backends.cudnn.benchmark = False
+            mem0[variant] = torch.cuda.memory_allocated() if args.device == 'cuda' else 0
+            cfg, runner, model, ow = build(args, wd, variant)
+            flags[variant] = torch.backends.cudnn.benchmark
+            name = type(model).__name__
+            model.to(args.device)
+            bs = args.batch_size or batch_size_of(cfg)
+            data = {k: v.to(args.device) for k, v in synthetic_batch(model, bs).items()}
+
+            def gancore_step(d, model=model, ow=ow):
+                model.train_step(d, ow)
+
+            sides[variant] = (gancore_step, data)
+            keep.append(runner)
+            if 'plain' not in sides:  # the fp32 eager loop on copies of the first variant's nets
+                if name not in PLAIN:
+                    raise SystemExit(f'no plain loop for {name}: supported {sorted(PLAIN)}')
+                if variant != 'default':
+                    raise SystemExit("the first variant must be 'default' (the plain loop "
+                                     'copies its networks)')
+                mem0['plain'] = torch.cuda.memory_allocated() if args.device == 'cuda' else 0
+                plain = PLAIN[name](model, ow)
+                sides['plain'], flags['plain'] = (plain.step, data), False
+                out.update({'model': name, 'batch_size': bs, 'shape': {
+                    k: list(v.shape[1:]) for k, v in data.items() if v.dim() == 4}})
+            for side in [s for s in ('plain', variant) if s in sides and s not in peak]:
+                torch.backends.cudnn.benchmark = flags[side]
+                if args.device == 'cuda':
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                fn, d = sides[side]
+                for _ in range(args.warmup):
+                    fn(d)
+                sync(args.device)
+                # the side's own weights, optimizer states and activations
+                peak[side] = ((torch.cuda.max_memory_allocated() - mem0[side]) / 2**20
+                              if args.device == 'cuda' else None)
+        times = {s: [] for s in sides}
+        order = list(sides)
+        for r in range(args.rounds):
+            for side in order[r % len(order):] + order[:r % len(order)]:
+                torch.backends.cudnn.benchmark = flags[side]
+                fn, d = sides[side]
+                times[side].append(time_round(fn, d, args.iters, args.device))
+            print(f'round {r}: ' + '  '.join(f'{s} {times[s][-1]:.4f}' for s in sides) + ' s/it',
+                  flush=True)
+        torch.backends.cudnn.benchmark = False
+        del keep
+    out.update({'iters': args.iters, 'warmup': args.warmup, 'rounds': args.rounds,
+                'variants': variants, 'sides': {}, 'peak_rss_mib': peak_rss_mib()})
+    for side, ts in times.items():
+        ratios = [t / p for t, p in zip(ts, times['plain'])]
+        out['sides'][side] = {'s_it': statistics.median(ts), 'ratio_median': statistics.median(
+            ratios), 'ratio_min': min(ratios), 'ratio_max': max(ratios), 'peak_mib': peak[side]}
+    # the old keys (one gancore side: the first variant)
+    first = out['sides'][variants[0]]
+    out.update({'gancore_s_it': first['s_it'], 'plain_s_it': out['sides']['plain']['s_it'],
+                'ratio_median': first['ratio_median'], 'ratio_min': first['ratio_min'],
+                'ratio_max': first['ratio_max']})
+    return out
+
+
+def print_steps(result: dict) -> None:
+    bs = result['batch_size']
+    print(f"{result['model']} batch {bs}, shapes {result['shape']}, device {result['device']}, "
+          f"median of {result['rounds']} rounds x {result['iters']} iterations")
+    print('| side | s/it | img/s | time / plain (median [min, max]) | peak MiB |')
+    print('|---|---|---|---|---|')
+    for side, r in result['sides'].items():
+        mem = f"{r['peak_mib']:.0f}" if r['peak_mib'] is not None else '-'
+        print(f"| {side} | {r['s_it']:.4f} | {bs / r['s_it']:.1f} | {r['ratio_median']:.3f} "
+              f"[{r['ratio_min']:.3f}, {r['ratio_max']:.3f}] | {mem} |")
+    print(f'peak RSS (process, all sides): {result["peak_rss_mib"]:.0f} MiB')
+
+
 def main(argv=None) -> int:
     from mmengine.config import DictAction
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -392,70 +563,24 @@ def main(argv=None) -> int:
     p.add_argument('--real-data', action='store_true',
                    help="Runner loop on the config's dataset instead of synthetic items")
     p.add_argument('--skip-steps', action='store_true', help='only the Runner loop')
+    p.add_argument('--variants', default='default',
+                   help='comma-separated gancore variants timed against the plain fp32 loop, '
+                        f'the first one "default"; choose from {", ".join(VARIANTS)}')
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch)')
     p.add_argument('--json', help='write the results to this file')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     args = p.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: no GPU available')
     synthetic_item.size = args.size
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = {'config': args.config, 'device': args.device, 'torch': torch.__version__,
               'threads': torch.get_num_threads()}
 
     if not args.skip_steps:
-        torch.manual_seed(0)
-        random.seed(0)
-        with tempfile.TemporaryDirectory() as wd:
-            cfg, runner, model, ow = build(args, wd)
-            name = type(model).__name__
-            if name not in PLAIN:
-                raise SystemExit(f'no plain loop for {name}: supported {sorted(PLAIN)}')
-            model.to(args.device)
-            plain = PLAIN[name](model, ow)
-            bs = args.batch_size or batch_size_of(cfg)
-            data = synthetic_batch(model, bs)
-            data = {k: v.to(args.device) for k, v in data.items()}
-
-            def gancore_step(d):
-                model.train_step(d, ow)
-
-            sides = {'gancore': gancore_step, 'plain': plain.step}
-            peak = {}
-            for side, fn in sides.items():
-                if args.device == 'cuda':
-                    torch.cuda.reset_peak_memory_stats()
-                for _ in range(args.warmup):
-                    fn(data)
-                if args.device == 'cuda':
-                    peak[side] = torch.cuda.max_memory_allocated() / 2**20
-            times = {s: [] for s in sides}
-            for r in range(args.rounds):
-                order = list(sides) if r % 2 == 0 else list(sides)[::-1]
-                for side in order:
-                    times[side].append(time_round(sides[side], data, args.iters, args.device))
-                print(f'round {r}: ' + '  '.join(f'{s} {times[s][-1]:.4f} s/it' for s in sides),
-                      flush=True)
-            ratios = [g / pl for g, pl in zip(times['gancore'], times['plain'])]
-            result.update({
-                'model': name, 'batch_size': bs,
-                'shape': {k: list(v.shape[1:]) for k, v in data.items() if v.dim() == 4},
-                'iters': args.iters, 'warmup': args.warmup, 'rounds': args.rounds,
-                'gancore_s_it': statistics.median(times['gancore']),
-                'plain_s_it': statistics.median(times['plain']),
-                'ratio_median': statistics.median(ratios),
-                'ratio_min': min(ratios), 'ratio_max': max(ratios),
-                'peak_rss_mib': peak_rss_mib()})
-            if peak:
-                result['peak_alloc_mib'] = peak
-            del runner
-        for side, key in (('gancore', 'gancore_s_it'), ('plain', 'plain_s_it')):
-            t = result[key]
-            print(f'{side:8s}: {1 / t:8.3f} it/s  {result["batch_size"] / t:9.2f} img/s  '
-                  f'({t * 1000:.1f} ms/it, median of {args.rounds} rounds)')
-        print(f'ratio gancore/plain (time): median {result["ratio_median"]:.3f} '
-              f'[min {result["ratio_min"]:.3f}, max {result["ratio_max"]:.3f}]')
-        print(f'peak RSS (process, both sides): {result["peak_rss_mib"]:.0f} MiB')
-        if peak:
-            print('peak allocated (GPU): ' + ', '.join(f'{k} {v:.0f} MiB' for k, v in peak.items()))
+        result.update(time_steps(args))
+        print_steps(result)
 
     if args.runner_iters:
         loop = runner_loop(args, args.runner_iters, synthetic=not args.real_data)

@@ -308,6 +308,23 @@ def export_model(model, cfg, out: str, fmt: str,
     return results
 
 
+def stored_state(model) -> dict:
+    """``model.state_dict()`` without the networks its checkpoint did not hold.
+
+    A checkpoint converted from the reference code may hold only the generators
+    (``init_model`` records what it loaded in ``model.loaded_networks``); the
+    model file then holds only those too, rather than freshly initialised
+    discriminators that would look trained.
+    """
+    state = model.state_dict()
+    loaded = getattr(model, 'loaded_networks', None)
+    if loaded is None:
+        return state
+    absent = tuple(f'{name}.' for name, child in model.named_children()
+                   if name not in loaded and any(True for _ in child.parameters()))
+    return {k: v for k, v in state.items() if not k.startswith(absent)} if absent else state
+
+
 def _export_model_file(model, cfg, path: Path) -> ExportResult:
     from .model_file import save_model_file
     if path.is_dir():
@@ -319,7 +336,7 @@ def _export_model_file(model, cfg, path: Path) -> ExportResult:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.tmp-{os.getpid()}-{path.name}')
     try:
-        save_model_file(model, cfg, str(tmp))
+        save_model_file(stored_state(model), cfg, str(tmp))
         diffs = check_model_file(tmp, model)
         os.replace(tmp, path)
     finally:
@@ -356,5 +373,6 @@ def export_checkpoint(checkpoint: str, out: str, fmt: str, direction: Optional[s
 
 __all__ = ['FORMATS', 'SUFFIXES', 'TOLERANCE', 'PACKAGES', 'ExportResult', 'require_packages',
            'signature', 'export_sizes', 'check_sizes', 'write_onnx', 'write_torchscript',
-           'run_onnx', 'check_export', 'check_model_file', 'select_networks', 'output_paths',
+           'run_onnx', 'check_export', 'check_model_file', 'stored_state', 'select_networks',
+           'output_paths',
            'export_model', 'load_for_export', 'export_checkpoint']

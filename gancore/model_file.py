@@ -134,15 +134,15 @@ def _split_state(state: dict) -> Tuple[dict, dict]:
     return tensors, extra
 
 
-def save_model_file(model: torch.nn.Module, cfg: Config, path: str) -> None:
-    """Write ``model``'s weights and ``cfg`` to the safetensors model file ``path``.
+def save_model_file(state: dict, cfg: Config, path: str) -> None:
+    """Write a model's ``state`` (its ``state_dict()``) and ``cfg`` to the model file ``path``.
 
     Raises:
         ConfigError: The config or the model's extra state is not plain data.
         ExportError: The ``safetensors`` package is missing.
     """
     st = require_safetensors()
-    tensors, extra = _split_state(model.state_dict())
+    tensors, extra = _split_state(state)
     metadata = {
         'format': 'pt', 'gancore_format': FORMAT,
         'gancore_config': json.dumps(to_json_data(cfg.to_dict()), allow_nan=False),

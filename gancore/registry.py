@@ -45,6 +45,7 @@ from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import Registry
+from mmengine.registry.build_functions import build_scheduler_from_cfg
 
 from . import plugins
 from .errors import ConfigError, PluginError
@@ -237,6 +238,12 @@ TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['gancore.datasets'])
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
                                     MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['gancore.engine'])
 
+# e.g. the reference's per-epoch lr decay; built with mmengine's scheduler build
+# function, which converts epoch-based configs (convert_to_iter_based)
+PARAM_SCHEDULERS = GancoreRegistry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+                                   scope=SCOPE, build_func=build_scheduler_from_cfg,
+                                   locations=['gancore.engine.lr_schedule'])
+
 GENERATORS = _root('generator', ['gancore.architectures'])
 DISCRIMINATORS = _root('discriminator', ['gancore.architectures'])
 LOSSES = _root('loss', ['gancore.losses'])
@@ -265,6 +272,7 @@ GANCORE_REGISTRIES = {
     'losses': LOSSES, 'datasets': DATASETS, 'hooks': HOOKS,
     'image_pools': IMAGE_POOLS, 'metrics': METRICS, 'transforms': TRANSFORMS,
     'optim_wrapper_constructors': OPTIM_WRAPPER_CONSTRUCTORS,
+    'param_schedulers': PARAM_SCHEDULERS,
 }
 
 #: mmengine registries whose types may appear in a config (checked by the config validator).

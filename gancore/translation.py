@@ -11,6 +11,22 @@ A model *translates* when it has the three members of :class:`TranslationModel`
 reflection to a multiple of their generator's stride and crop the output back
 (:func:`translate_padded`), so an image keeps its size and is never resized.
 
+Test-time conventions of :func:`translate_folder` (``tools/translate.py``):
+
+* gancore's (default): each image at its own size, 8-bit output by rounding;
+* the reference code's ``test.py``: every image resized to ``load_size`` x
+  ``load_size`` (bicubic; its ``--preprocess resize_and_crop`` with
+  ``load_size = crop_size = 256`` crops nothing), the first ``--num_test`` (50)
+  images in name order, 8-bit output by truncation (``tensor2im``:
+  ``uint8((x + 1) / 2 * 255)``): ``preprocess='resize', load_size=256, num=50,
+  to_8bit='truncate'``.
+
+A model may also declare ``translation_networks`` (direction -> the attribute
+of the network it runs); when the model was loaded from a checkpoint holding
+only some networks (``model.loaded_networks``, set by
+:func:`gancore.apis.init_model`), a direction whose network was not loaded is
+refused.
+
 :func:`translate_folder` (``tools/translate.py``) runs a trained model over every
 image in a folder, writes one PNG per image and an ``index.html`` showing
 input | output side by side.
@@ -153,9 +169,26 @@ def load_translator(checkpoint: str, config: Optional[str] = None, device: str =
     return model
 
 
-def tensor_to_image(image: Tensor) -> Image.Image:
-    """A (C, H, W) tensor in [-1, 1] (C = 1 or 3) to an 8-bit Pillow image."""
-    arr = ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+#: How :func:`translate_folder` turns [-1, 1] into 8 bits: gancore rounds, the reference truncates.
+TO_8BIT = ('round', 'truncate')
+#: Input preprocessing of :func:`translate_folder`: own size, or the reference's square resize.
+PREPROCESS = ('none', 'resize')
+
+
+def tensor_to_image(image: Tensor, to_8bit: str = 'round') -> Image.Image:
+    """A (C, H, W) tensor in [-1, 1] (C = 1 or 3) to an 8-bit Pillow image.
+
+    ``to_8bit='round'`` (default) rounds ``(x + 1) * 127.5`` to the nearest
+    integer; ``'truncate'`` drops the fraction as the reference's ``tensor2im``
+    does (``astype(uint8)``), which makes a pixel 0.5 darker on average.
+    """
+    if to_8bit not in TO_8BIT:
+        raise ConfigError(f"to_8bit must be one of {', '.join(TO_8BIT)}, got {to_8bit!r}")
+    x = image.detach().float().cpu().clamp(-1, 1)
+    if to_8bit == 'round':
+        arr = ((x + 1) * 127.5).round().to(torch.uint8)
+    else:  # the reference's float32 expression, then a cast that drops the fraction
+        arr = ((x + 1) / 2.0 * 255.0).to(torch.uint8)
     arr = arr.permute(1, 2, 0).numpy()
     return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
 
@@ -183,16 +216,47 @@ def write_index(out_dir: Path, rows: list, title: str) -> Path:
     return path
 
 
+def check_loaded(model, direction: str) -> None:
+    """Refuse a direction whose network the loaded checkpoint did not hold."""
+    loaded = getattr(model, 'loaded_networks', None)
+    net = (getattr(model, 'translation_networks', None) or {}).get(direction)
+    if loaded is None or net is None or net in loaded:
+        return
+    raise CheckpointError(
+        f'the checkpoint holds no {net}, which translates {direction} (it holds '
+        f"{', '.join(loaded)}): translate the other direction, or convert/pass a checkpoint "
+        f'with {net} too')
+
+
+def _check_options(preprocess: str, load_size: int, num: Optional[int],
+                   to_8bit: str) -> None:
+    if preprocess not in PREPROCESS:
+        raise ConfigError(f"preprocess must be one of {', '.join(PREPROCESS)}, got "
+                          f"{preprocess!r}: 'none' keeps each image's size, 'resize' resizes "
+                          'to load_size x load_size as the reference test.py does')
+    if not isinstance(load_size, int) or load_size < 1:
+        raise ConfigError(f'load_size must be a positive integer, got {load_size!r} (the '
+                          'reference uses 256)')
+    if num is not None and (not isinstance(num, int) or num < 1):
+        raise ConfigError(f'num must be a positive integer or None (all images), got {num!r}')
+    if to_8bit not in TO_8BIT:
+        raise ConfigError(f"to_8bit must be one of {', '.join(TO_8BIT)}, got {to_8bit!r}")
+
+
 @torch.no_grad()
 def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB',
-                     seed: Optional[int] = 0) -> list:
-    """Translate every image in ``input_dir`` into ``out_dir``; return the outputs' paths.
+                     seed: Optional[int] = 0, preprocess: str = 'none', load_size: int = 256,
+                     num: Optional[int] = None, to_8bit: str = 'round') -> list:
+    """Translate the images in ``input_dir`` into ``out_dir``; return the outputs' paths.
 
     Each image is read with the channels the model takes (``input_channels``),
-    translated at its own size (reflection padding, see :func:`translate_padded`)
-    and written as ``out_dir/<stem>.png``; the input as the model saw it is
+    translated (at its own size with reflection padding, see
+    :func:`translate_padded`, or resized to ``load_size`` x ``load_size``) and
+    written as ``out_dir/<stem>.png``; the input as the model saw it is
     written to ``out_dir/inputs/<stem>.png`` and ``out_dir/index.html`` shows
-    both side by side.
+    both side by side. The defaults are gancore's convention; the reference
+    ``test.py`` is ``preprocess='resize', load_size=256, num=50,
+    to_8bit='truncate'`` (see the module docstring).
 
     Args:
         model: A :class:`TranslationModel` (e.g. from :func:`load_translator`).
@@ -201,26 +265,39 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
         direction: ``'AtoB'`` (default) or ``'BtoA'`` (models that have it).
         seed: Seed of the model's randomness (pix2pix's test-time dropout), so
             that a run is reproducible; None leaves the RNG alone. Default 0.
+        preprocess: ``'none'`` (default): each image at its own size;
+            ``'resize'``: bicubic resize to ``load_size`` x ``load_size`` first.
+        load_size: Side of the square for ``preprocess='resize'``. Default 256.
+        num: Translate only the first ``num`` images (name order); None
+            (default) translates all.
+        to_8bit: ``'round'`` (default) or ``'truncate'`` (the reference).
 
     Raises:
-        ConfigError: If the model does not translate in ``direction``.
+        ConfigError: If the model does not translate in ``direction`` or an
+            option is invalid.
+        CheckpointError: If the network of ``direction`` was not in the checkpoint.
         DataError: If ``input_dir`` is missing, holds no image, or an image is unreadable.
     """
     from .datasets.image_io import list_images, load_image
     from .datasets.transforms import to_tensor
     check_direction(direction, tuple(model.directions), type(model).__name__)
+    _check_options(preprocess, load_size, num, to_8bit)
+    check_loaded(model, direction)
     channels = model.input_channels(direction)
-    paths = list_images(input_dir)
+    paths = list_images(input_dir)[:num]
     out = Path(out_dir)
     (out / 'inputs').mkdir(parents=True, exist_ok=True)
     device = next(model.parameters()).device
     rows, written = [], []
     with seeded(seed, device):
         for path, name in zip(paths, _output_names(paths)):
-            image = to_tensor(load_image(path, channels)).unsqueeze(0).to(device)
+            picture = load_image(path, channels)
+            if preprocess == 'resize':
+                picture = picture.resize((load_size, load_size), Image.BICUBIC)
+            image = to_tensor(picture).unsqueeze(0).to(device)
             result = model.translate(image, direction)[0]
-            tensor_to_image(image[0]).save(out / 'inputs' / name)
-            tensor_to_image(result).save(out / name)
+            tensor_to_image(image[0]).save(out / 'inputs' / name)  # lossless: round
+            tensor_to_image(result, to_8bit).save(out / name)
             rows.append((path.name, f'inputs/{name}', name))
             written.append(out / name)
     write_index(out, rows, f'{type(model).__name__} {direction}: {Path(input_dir).name}')
@@ -229,4 +306,5 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
 
 __all__ = ['DIRECTIONS', 'TranslationModel', 'check_direction', 'io_channels', 'size_multiple',
            'reflect_pad_to_multiple', 'translate_padded', 'seeded', 'to_rgb', 'load_translator',
-           'tensor_to_image', 'write_index', 'translate_folder']
+           'tensor_to_image', 'write_index', 'translate_folder', 'check_loaded', 'TO_8BIT',
+           'PREPROCESS']

@@ -22,3 +22,23 @@ def repo() -> Path:
 def tool_cmd(tool: str, *args) -> list:
     """A subprocess command line for ``tools/<tool>.py``."""
     return [sys.executable, str(REPO / 'tools' / f'{tool}.py'), *map(str, args)]
+
+
+@pytest.fixture(autouse=True)
+def _live_log_streams():
+    """Point mmengine loggers left by earlier tests at a stream that is still open.
+
+    In-process tool runs log through mmengine's current logger (e.g. the line of
+    ``init_model`` naming the networks it loaded); a logger created under an earlier
+    test's output capture still holds that closed stream, and logging to it prints a
+    "--- Logging error ---" traceback into the next test's stderr.
+    """
+    import logging
+
+    from mmengine.logging import MMLogger
+    for logger in MMLogger._instance_dict.values():
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and \
+                    getattr(handler.stream, 'closed', False):
+                handler.stream = sys.stdout  # (setStream would flush the closed one)
+    yield

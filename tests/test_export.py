@@ -215,6 +215,24 @@ def test_safetensors_with_generate_and_translate_tools(tmp_path, capsys):
     assert res[0].path.is_file()
 
 
+def test_safetensors_of_a_generators_only_checkpoint(tmp_path):
+    """A converted reference model holds only G_AB / G_BA: so does its model file."""
+    full = torch.load(make_checkpoint(tmp_path, 'cyclegan'), weights_only=False)
+    gens = {k: v for k, v in full['state_dict'].items() if k.startswith('generator_')}
+    ckpt = tmp_path / 'gens.pth'
+    torch.save({'meta': full['meta'], 'state_dict': gens}, ckpt)
+    out = tmp_path / 'gens.safetensors'
+    gexport.export_checkpoint(str(ckpt), str(out), 'safetensors')
+    from safetensors import safe_open
+    with safe_open(str(out), framework='pt') as f:
+        keys = set(f.keys())
+    assert keys == {k for k, v in gens.items() if isinstance(v, torch.Tensor)}
+    a, b = init_model(None, str(ckpt)), init_model(None, str(out))
+    assert b.loaded_networks == ('generator_ab', 'generator_ba')
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    assert torch.equal(a.translate(x, 'AtoB'), b.translate(x, 'AtoB'))
+
+
 def _rewrite_metadata(path: Path, **changes) -> None:
     from safetensors.torch import load_file, save_file
     from safetensors import safe_open

@@ -71,18 +71,23 @@ def get_norm_layer(norm: str) -> Callable[[int], nn.Module]:
     return _NORM_FACTORIES[check_choice(norm, NORM_TYPES, 'norm')]
 
 
-def conv_bias(norm: str) -> bool:
+def conv_bias(norm: str, reference_bias: bool = False) -> bool:
     """Whether a convolution followed by ``norm`` needs its own bias.
 
     A batch norm has its own shift, so the convolution before it has no bias.
     The instance norm used here has no affine shift and ``'none'`` has no norm
-    at all, so their convolutions keep a bias. (The reference implementation
-    also drops the bias for ``'none'``; that is a quirk we do not copy.)
+    at all, so their convolutions keep a bias. The reference implementation
+    gives a bias only before an InstanceNorm, so with ``'none'`` its
+    convolutions have none (a quirk: nothing shifts those activations);
+    ``reference_bias=True`` copies it, so that its ``norm='none'`` state dicts load.
 
     Args:
         norm: One of :data:`NORM_TYPES`.
+        reference_bias: Follow the reference's rule (bias only with
+            ``'instance'``). Default False.
     """
-    return check_choice(norm, NORM_TYPES, 'norm') != 'batch'
+    check_choice(norm, NORM_TYPES, 'norm')
+    return norm == 'instance' if reference_bias else norm != 'batch'
 
 
 _WEIGHT_INITS: dict[str, Callable] = {

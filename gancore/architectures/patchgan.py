@@ -39,7 +39,7 @@ class PatchDiscriminator(nn.Module):
     """The N-layer PatchGAN discriminator (``netD=basic`` is ``num_layers=3``: 70x70 patches).
 
     With 3 input channels, 64 base channels, 3 layers and batch norm it has
-    2,764,737 parameters (pix2pix's 6-channel version: 2,767,809).
+    2,765,633 parameters (pix2pix's 6-channel version: 2,768,705).
 
     Args:
         in_channels: Channels of the image(s) it sees, default 3; 6 for pix2pix's
@@ -53,16 +53,20 @@ class PatchDiscriminator(nn.Module):
             ``'instance'`` or ``'none'``.
         init_type: ``'normal'`` (default) | ``'xavier'`` | ``'kaiming'`` | ``'orthogonal'``.
         init_gain: Standard deviation / gain of the initialization, default 0.02.
+        reference_bias: Drop the convolution biases with ``norm='none'`` as the
+            reference code does, so that its ``norm='none'`` checkpoints load
+            (see :func:`~gancore.architectures.norm_init.conv_bias`). Default False.
     """
 
     def __init__(self, in_channels: int = 3, base_channels: int = 64, num_layers: int = 3,
-                 norm: str = 'batch', init_type: str = 'normal', init_gain: float = 0.02):
+                 norm: str = 'batch', init_type: str = 'normal', init_gain: float = 0.02,
+                 reference_bias: bool = False):
         super().__init__()
         if num_layers < 1:
             raise ConfigError(f'PatchDiscriminator: num_layers must be at least 1, got '
                               f'{num_layers} (3 gives the 70x70 PatchGAN).')
         norm_layer = get_norm_layer(norm)
-        bias = conv_bias(norm)
+        bias = conv_bias(norm, reference_bias)
         ndf = base_channels
         layers = [nn.Conv2d(in_channels, ndf, kernel_size=4, stride=2, padding=1),
                   nn.LeakyReLU(0.2, True)]
@@ -97,13 +101,17 @@ class PixelDiscriminator(nn.Module):
             layer. Convolutions have a bias only with ``'instance'`` or ``'none'``.
         init_type: ``'normal'`` (default) | ``'xavier'`` | ``'kaiming'`` | ``'orthogonal'``.
         init_gain: Standard deviation / gain of the initialization, default 0.02.
+        reference_bias: Drop the convolution biases with ``norm='none'`` as the
+            reference code does, so that its ``norm='none'`` checkpoints load
+            (see :func:`~gancore.architectures.norm_init.conv_bias`). Default False.
     """
 
     def __init__(self, in_channels: int = 3, base_channels: int = 64, norm: str = 'batch',
-                 init_type: str = 'normal', init_gain: float = 0.02):
+                 init_type: str = 'normal', init_gain: float = 0.02,
+                 reference_bias: bool = False):
         super().__init__()
         norm_layer = get_norm_layer(norm)
-        bias = conv_bias(norm)
+        bias = conv_bias(norm, reference_bias)
         ndf = base_channels
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, ndf, kernel_size=1, stride=1, padding=0),

@@ -76,18 +76,21 @@ class ResnetGenerator(nn.Module):
             always use reflection padding, as in the reference.
         init_type: ``'normal'`` (default) | ``'xavier'`` | ``'kaiming'`` | ``'orthogonal'``.
         init_gain: Standard deviation / gain of the initialization, default 0.02.
+        reference_bias: Drop the convolution biases with ``norm='none'`` as the
+            reference code does, so that its ``norm='none'`` checkpoints load
+            (see :func:`~gancore.architectures.norm_init.conv_bias`). Default False.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, base_channels: int = 64,
                  num_blocks: int = 9, norm: str = 'instance', use_dropout: bool = False,
                  padding_mode: str = 'reflect', init_type: str = 'normal',
-                 init_gain: float = 0.02):
+                 init_gain: float = 0.02, reference_bias: bool = False):
         super().__init__()
         if num_blocks < 0:
             raise ConfigError(f'ResnetGenerator: num_blocks must be >= 0, got {num_blocks}.')
         check_choice(padding_mode, tuple(PADDING_LAYERS), 'padding_mode')
         norm_layer = get_norm_layer(norm)
-        bias = conv_bias(norm)
+        bias = conv_bias(norm, reference_bias)
         ngf = base_channels
         layers = [nn.ReflectionPad2d(3),
                   nn.Conv2d(in_channels, ngf, kernel_size=7, padding=0, bias=bias),

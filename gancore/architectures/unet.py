@@ -31,15 +31,17 @@ class UNetSkipBlock(nn.Module):
         innermost: The bottleneck: no norm after its convolution, no submodule.
         norm: ``'batch'`` | ``'instance'`` | ``'none'``.
         use_dropout: Append ``Dropout(0.5)`` after the decoder part.
+        reference_bias: The reference's bias rule (see :class:`UNetGenerator`).
     """
 
     def __init__(self, outer_channels: int, inner_channels: int, in_channels: int | None = None,
                  submodule: nn.Module | None = None, outermost: bool = False,
-                 innermost: bool = False, norm: str = 'batch', use_dropout: bool = False):
+                 innermost: bool = False, norm: str = 'batch', use_dropout: bool = False,
+                 reference_bias: bool = False):
         super().__init__()
         self.outermost = outermost
         norm_layer = get_norm_layer(norm)
-        bias = conv_bias(norm)
+        bias = conv_bias(norm, reference_bias)
         in_channels = outer_channels if in_channels is None else in_channels
         downconv = nn.Conv2d(in_channels, inner_channels, kernel_size=4, stride=2, padding=1,
                              bias=bias)
@@ -73,7 +75,7 @@ class UNetSkipBlock(nn.Module):
 class UNetGenerator(nn.Module):
     """pix2pix's U-Net generator: ``unet_256`` is ``num_downs=8``, ``unet_128`` is 7.
 
-    With the defaults (``unet_256``, batch norm) it has 54,414,019 parameters.
+    With the defaults (``unet_256``, batch norm) it has 54,413,955 parameters.
     The input height and width must be multiples of ``2 ** num_downs`` (256 for
     ``unet_256``), so that the innermost level is at least 1x1.
 
@@ -90,26 +92,31 @@ class UNetGenerator(nn.Module):
             decoder levels (the pix2pix noise), default True.
         init_type: ``'normal'`` (default) | ``'xavier'`` | ``'kaiming'`` | ``'orthogonal'``.
         init_gain: Standard deviation / gain of the initialization, default 0.02.
+        reference_bias: Drop the convolution biases with ``norm='none'`` as the
+            reference code does, so that its ``norm='none'`` checkpoints load
+            (see :func:`~gancore.architectures.norm_init.conv_bias`). Default False.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, num_downs: int = 8,
                  base_channels: int = 64, norm: str = 'batch', use_dropout: bool = True,
-                 init_type: str = 'normal', init_gain: float = 0.02):
+                 init_type: str = 'normal', init_gain: float = 0.02,
+                 reference_bias: bool = False):
         super().__init__()
         if num_downs < 5:
             raise ConfigError(f'UNetGenerator: num_downs must be at least 5, got {num_downs} '
                               '(use 8 for 256x256 images, 7 for 128x128).')
         self.num_downs = num_downs
         ngf = base_channels
-        block = UNetSkipBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
+        kw = dict(norm=norm, reference_bias=reference_bias)
+        block = UNetSkipBlock(ngf * 8, ngf * 8, innermost=True, **kw)
         for _ in range(num_downs - 5):
-            block = UNetSkipBlock(ngf * 8, ngf * 8, submodule=block, norm=norm,
-                                  use_dropout=use_dropout)
-        block = UNetSkipBlock(ngf * 4, ngf * 8, submodule=block, norm=norm)
-        block = UNetSkipBlock(ngf * 2, ngf * 4, submodule=block, norm=norm)
-        block = UNetSkipBlock(ngf, ngf * 2, submodule=block, norm=norm)
+            block = UNetSkipBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout,
+                                  **kw)
+        block = UNetSkipBlock(ngf * 4, ngf * 8, submodule=block, **kw)
+        block = UNetSkipBlock(ngf * 2, ngf * 4, submodule=block, **kw)
+        block = UNetSkipBlock(ngf, ngf * 2, submodule=block, **kw)
         self.model = UNetSkipBlock(out_channels, ngf, in_channels=in_channels, submodule=block,
-                                   outermost=True, norm=norm)
+                                   outermost=True, **kw)
         init_weights(self, init_type, init_gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -34,11 +34,20 @@ class PairedImageDataset(Dataset):
     ``(channels, crop_size, crop_size)`` tensors in [-1, 1]. ``img_A`` is always
     the model's input: with ``direction='BtoA'`` it is the right half.
 
+    As in the reference code, a file of odd width ``w`` is split at ``w // 2``
+    (the right half is one pixel wider); that is an error only where the two
+    halves would then come out of the preprocessing at different sizes
+    (``preprocess='none'``), since a pair must align pixel for pixel.
+
     Args:
         data_root: Folder holding one subfolder per split, e.g. ``data/facades``.
         split: Subfolder to read, default ``'train'`` (``'val'``, ``'test'``).
         direction: ``'AtoB'`` (default: left half -> right half) | ``'BtoA'``.
-        channels: 1 (grayscale) or 3 (RGB, default), for both halves.
+        channels: 1 (grayscale) or 3 (RGB, default): of ``img_A`` (the input),
+            and of ``img_B`` too unless ``target_channels`` is given.
+        target_channels: Channels of ``img_B`` (the target) when they differ
+            from the input's, e.g. 1 -> 3 for colourisation (the reference's
+            ``input_nc != output_nc``); None (default) = ``channels``.
         load_size: Size after resizing, default 286.
         crop_size: Side of the random crop, default 256.
         preprocess: ``'resize_and_crop'`` (default) | ``'crop'`` | ``'scale_width'`` |
@@ -48,34 +57,48 @@ class PairedImageDataset(Dataset):
 
     def __init__(self, data_root: str, split: str = 'train', direction: str = 'AtoB',
                  channels: int = 3, load_size: int = 286, crop_size: int = 256,
-                 preprocess: str = 'resize_and_crop', flip: bool = True):
+                 preprocess: str = 'resize_and_crop', flip: bool = True,
+                 target_channels: int | None = None):
         if direction not in DIRECTIONS:
             raise ConfigError(f"PairedImageDataset: direction must be 'AtoB' or 'BtoA', got "
                               f'{direction!r}.')
-        if channels not in (1, 3):
-            raise ConfigError(f'PairedImageDataset: channels must be 1 or 3, got {channels!r}.')
+        target_channels = channels if target_channels is None else target_channels
+        for key, value in (('channels', channels), ('target_channels', target_channels)):
+            if value not in (1, 3):
+                raise ConfigError(f'PairedImageDataset: {key} must be 1 or 3, got {value!r}.')
         self.data_root = Path(data_root)
         self.split = split
         self.direction = direction
         self.channels = channels
+        self.target_channels = target_channels
         self.transform = build_transform(preprocess, load_size, crop_size, flip)
         hint = download_hint(data_root)
         self.paths = list_images(self.data_root / split, hint=hint)
-        self.metainfo = {'direction': direction, 'channels': channels, 'split': split}
+        self.metainfo = {'direction': direction, 'channels': channels,
+                         'target_channels': target_channels, 'split': split}
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict:
         path = self.paths[index]
-        ab = load_image(path, self.channels)
+        same = self.channels == self.target_channels
+        ab = load_image(path, self.channels if same else 3)
         w, h = ab.size
-        if w % 2:
-            raise DataError(f'{path} is {w} pixels wide (odd), so its A and B halves differ '
-                            'in size; a paired image must be two equal images side by side '
-                            '(A left, B right). Fix or remove the file.')
-        a = ab.crop((0, 0, w // 2, h))
+        a = ab.crop((0, 0, w // 2, h))  # the reference splits at int(w / 2)
         b = ab.crop((w // 2, 0, w, h))
+        if w % 2 and self.transform.output_size(a.size) != self.transform.output_size(b.size):
+            raise DataError(
+                f'{path} is {w} pixels wide (odd): its halves are {a.size[0]} and {b.size[0]} '
+                f"pixels wide and stay different sizes under preprocess "
+                f"'{self.transform.preprocess}'; a paired image must be two equal images side "
+                'by side (A left, B right). Fix the file or use a resizing preprocess.')
+        # the input side (after direction) gets `channels`, the target side `target_channels`
+        in_half, out_half = (a, b) if self.direction == 'AtoB' else (b, a)
+        if not same:
+            in_half = in_half.convert('L') if self.channels == 1 else in_half
+            out_half = out_half.convert('L') if self.target_channels == 1 else out_half
+        a, b = (in_half, out_half) if self.direction == 'AtoB' else (out_half, in_half)
         params = self.transform.get_params(a.size, name=str(path))
         img_a = self.transform(a, params, name=str(path))
         img_b = self.transform(b, params, name=str(path))

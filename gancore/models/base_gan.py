@@ -3,10 +3,19 @@
 One call of :meth:`BaseGAN.train_step` is one iteration of the GAN algorithm::
 
     fake = G(inputs)                                  # once per step
-    if this iteration updates G (every disc_steps):   # e.g. 5 for WGAN-GP
-        with D frozen: G <- G - lr * grad L_G(fake)
-        EMA(G) <- decay * EMA(G) + (1 - decay) * G
-    D <- D - lr * grad L_D(real, fake.detach())       # every iteration, fresh batch
+    for part in model.update_order:                   # G then D, or D then G
+        'generator': if this iteration updates G (every disc_steps, e.g. 5 for WGAN-GP):
+            with D frozen: G <- G - lr * grad L_G(fake)
+            EMA(G) <- decay * EMA(G) + (1 - decay) * G
+        'discriminator':                              # every iteration, fresh batch
+            D <- D - lr * grad L_D(real, fake.detach())
+
+The order of the two updates is a declared property of a model,
+:attr:`BaseGAN.update_order`, the order its reference code uses: CycleGAN,
+cGAN and ProGAN keep the default ``('generator', 'discriminator')``; pix2pix
+declares ``('discriminator', 'generator')`` (its reference updates D first and
+then G against the freshly updated D). Both updates use the one ``fake``
+computed at the start of the step.
 
 A model subclasses :class:`BaseGAN` and writes the paper's parts:
 :meth:`generate` (the generator's forward pass for a batch),
@@ -89,6 +98,9 @@ class BaseGAN(BaseModel):
     generator_names: Tuple[str, ...] = ('generator',)
     #: Attributes holding the networks trained by the ``'discriminator'`` optimizer.
     discriminator_names: Tuple[str, ...] = ('discriminator',)
+    #: The order of the two updates in one :meth:`train_step`: a permutation of
+    #: ``('generator', 'discriminator')``, the order of the model's reference code.
+    update_order: Tuple[str, ...] = ('generator', 'discriminator')
 
     def __init__(self, disc_steps: int = 1, ema_decay: Optional[float] = None,
                  ema_start: int = 0, data_preprocessor: Optional[dict] = None) -> None:
@@ -97,6 +109,10 @@ class BaseGAN(BaseModel):
             raise ConfigError(f'model.disc_steps must be >= 1, got {disc_steps}')
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ConfigError(f'model.ema_decay must be in (0, 1) or None, got {ema_decay}')
+        if sorted(self.update_order) != ['discriminator', 'generator']:
+            raise ConfigError(
+                f'{type(self).__name__}.update_order is {self.update_order!r}; it must name '
+                "'generator' and 'discriminator' once each, e.g. ('discriminator', 'generator')")
         self.disc_steps = disc_steps
         self.ema_decay = ema_decay
         self.ema_start = ema_start
@@ -144,18 +160,18 @@ class BaseGAN(BaseModel):
         with g_wrapper.optim_context(self.generators[0]), torch.set_grad_enabled(update_g):
             fake = self.generate(batch)
         log_vars: LogVars = {}
-        if update_g:
-            with g_wrapper.optim_context(self.generators[0]), frozen(*self.discriminators):
-                g_loss, g_log = self.generator_loss(batch, fake)
-            g_wrapper.update_params(g_loss)
-            log_vars.update(detach(g_log))
-            self.update_ema()
-
-        fake = detach(fake)
-        with d_wrapper.optim_context(self.discriminators[0]):
-            d_loss, d_log = self.discriminator_loss(batch, fake)
-        d_wrapper.update_params(d_loss)
-        log_vars.update(detach(d_log))
+        for part in self.update_order:
+            if part == 'discriminator':
+                with d_wrapper.optim_context(self.discriminators[0]):
+                    d_loss, d_log = self.discriminator_loss(batch, detach(fake))
+                d_wrapper.update_params(d_loss)
+                log_vars.update(detach(d_log))
+            elif update_g:
+                with g_wrapper.optim_context(self.generators[0]), frozen(*self.discriminators):
+                    g_loss, g_log = self.generator_loss(batch, fake)
+                g_wrapper.update_params(g_loss)
+                log_vars.update(detach(g_log))
+                self.update_ema()
         self.num_steps += 1
         return log_vars
 

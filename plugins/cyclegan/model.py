@@ -59,6 +59,12 @@ class CycleGAN(BaseGAN):
     generator_names = ('generator_ab', 'generator_ba')
     discriminator_names = ('discriminator_a', 'discriminator_b')
     directions: Tuple[str, ...] = ('AtoB', 'BtoA')
+    #: The reference code's network names (``*_net_G_A.pth``) -> attributes; its D_A
+    #: judges domain B (it trains against G_A), its D_B domain A.
+    reference_names = {'G_A': 'generator_ab', 'G_B': 'generator_ba',
+                       'D_A': 'discriminator_b', 'D_B': 'discriminator_a'}
+    #: The network each direction of :meth:`translate` runs.
+    translation_networks = {'AtoB': 'generator_ab', 'BtoA': 'generator_ba'}
 
     def __init__(self, generator_ab: dict, generator_ba: dict, discriminator_a: dict,
                  discriminator_b: dict, gan_loss: Optional[dict] = None,

@@ -58,8 +58,9 @@ class Pix2Pix(BaseGAN):
 
     G minimises the non-saturating ``-log D(x, G(x))``; D's loss is halved
     ("we divide the objective by 2 while optimizing D"). One
-    :meth:`~gancore.models.BaseGAN.train_step`: ``fake = G(x)`` once; G step
-    with D frozen; D step on ``fake.detach()``.
+    :meth:`~gancore.models.BaseGAN.train_step`, in the reference code's order
+    (:attr:`update_order` = D then G): ``fake = G(x)`` once; D step on
+    ``fake.detach()``; then the G step with D frozen, against the D just updated.
 
     Items are ``{'img_A', 'img_B', 'path'}`` from :class:`PairedImageDataset`
     (``img_A`` is the input side after the dataset's ``direction``).
@@ -81,6 +82,12 @@ class Pix2Pix(BaseGAN):
     """
 
     directions: Tuple[str, ...] = ('AtoB',)
+    #: The reference optimize_parameters updates D first, then G against the new D.
+    update_order: Tuple[str, ...] = ('discriminator', 'generator')
+    #: The reference code's network names (``latest_net_G.pth``) -> attributes.
+    reference_names = {'G': 'generator', 'D': 'discriminator'}
+    #: The network each direction of :meth:`translate` runs.
+    translation_networks = {'AtoB': 'generator'}
 
     def __init__(self, generator: dict, discriminator: dict, gan_loss: Optional[dict] = None,
                  pixel_loss: Optional[dict] = None, paper_inference: bool = True,
@@ -116,8 +123,10 @@ class Pix2Pix(BaseGAN):
     def discriminator_loss(self, batch: dict, fake: Tensor):
         """``L_D = 0.5 * (-log D(x, y) - log(1 - D(x, G(x))))``."""
         real_a, real_b = batch['img_A'], batch['img_B']
-        real_score = self.discriminator(torch.cat([real_a, real_b], 1))
+        # fake pairs first, as the reference does: D's batch-norm running statistics
+        # then match it exactly (they are updated in call order)
         fake_score = self.discriminator(torch.cat([real_a, fake], 1))
+        real_score = self.discriminator(torch.cat([real_a, real_b], 1))
         losses = {'loss_d_real': self.gan_loss(real_score, True),
                   'loss_d_fake': self.gan_loss(fake_score, False)}
         self.record_disc_outputs(real=real_score, fake=fake_score)

@@ -215,8 +215,17 @@ def test_paired_same_crop_and_flip_on_both_halves(tmp_path):
 
 def test_paired_odd_width_and_missing(tmp_path):
     save(tmp_path / 'd' / 'train' / 'odd.png', noise(20, 41))
-    ds = PairedImageDataset(str(tmp_path / 'd'), **SMALL)
-    with pytest.raises(DataError, match=r'odd.png is 41 pixels wide \(odd\)'):
+    # split at 41 // 2 as the reference does: fine where both halves are resized/cropped
+    item = PairedImageDataset(str(tmp_path / 'd'), **SMALL)[0]
+    assert item['img_A'].shape == item['img_B'].shape
+    # 'none' rounds each half to a multiple of 4: 20 and 21 both give 20 (as the reference)
+    item = PairedImageDataset(str(tmp_path / 'd'), preprocess='none', flip=False)[0]
+    assert item['img_A'].shape == item['img_B'].shape == (3, 20, 20)
+    # an error only where the halves come out at different sizes: 21 -> 20, 22 -> 24
+    save(tmp_path / 'e' / 'train' / 'odd.png', noise(20, 43))
+    ds = PairedImageDataset(str(tmp_path / 'e'), preprocess='none', flip=False)
+    with pytest.raises(DataError, match=r'odd.png is 43 pixels wide \(odd\): its halves are 21 '
+                                        r'and 22 pixels wide'):
         ds[0]
     with pytest.raises(DataError, match='Get the data with: python tools/download_dataset.py maps'):
         PairedImageDataset(str(tmp_path / 'maps'))

@@ -104,3 +104,22 @@ def test_optim_constructor_rejects_unknown_network():
     bad = dict(OPTIM, generater=dict(optimizer=dict(type='Adam')))
     with pytest.raises(ConfigError, match="'generater'.*Did you mean 'generator'"):
         GANOptimWrapperConstructor(bad)(model)
+
+
+def test_update_order_is_honoured_and_checked():
+    """The declared order decides which loss sees the updated other network."""
+    calls = []
+    model, ow = make()
+    gen_loss, disc_loss = model.generator_loss, model.discriminator_loss
+    model.generator_loss = lambda b, f: (calls.append('generator'), gen_loss(b, f))[1]
+    model.discriminator_loss = lambda b, f: (calls.append('discriminator'), disc_loss(b, f))[1]
+    assert type(model).update_order == ('generator', 'discriminator')  # cGAN keeps G then D
+    model.train_step(batch(), ow)
+    model.update_order = ('discriminator', 'generator')
+    model.train_step(batch(), ow)
+    assert calls == ['generator', 'discriminator', 'discriminator', 'generator']
+
+    class Bad(type(model)):
+        update_order = ('generator', 'generator')
+    with pytest.raises(ConfigError, match='update_order'):
+        Bad(generator=GEN, discriminator=DISC)

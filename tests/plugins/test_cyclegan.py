@@ -87,6 +87,10 @@ def test_configs_load(path):
     assert m.image_pool.pool_size == 50
     assert len(cfg.param_scheduler) == 1
     sched = cfg.param_scheduler[0]
+    if sched.type == 'EpochLinearDecayLR':  # the reference's per-epoch decay (*_epoch-decay.py)
+        assert (sched.n_epochs, sched.n_epochs_decay) == (100, 100) and sched.convert_to_iter_based
+        assert cfg.train_cfg.max_iters % 200 == 0  # whole epochs
+        return
     assert sched.type == 'LinearLR' and sched.end_factor == 0.0
     assert sched.end == cfg.train_cfg.max_iters
 

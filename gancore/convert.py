@@ -1,0 +1,179 @@
+"""Import networks trained by the reference code (pytorch-CycleGAN-and-pix2pix).
+
+The reference saves each network as its own plain state dict:
+``<epoch>_net_<NAME>.pth`` (``latest_net_G_A.pth``, ``latest_net_D_B.pth``, ...),
+and its released "pretrained" models are one ``latest_net_G.pth`` each. Their keys
+are the keys of gancore's networks; only the container differs. This module
+turns such files plus a gancore config into a gancore checkpoint::
+
+    {'meta': {'cfg': <the config>}, 'state_dict': {'<network>.<key>': tensor, ...}}
+
+which :func:`gancore.apis.init_model` (``tools/translate.py``, ``tools/generate.py``)
+loads; it may hold only some networks (e.g. one generator).
+
+A model says which reference name each of its networks has with the class
+attribute ``reference_names`` (pix2pix: ``G``/``D``; CycleGAN: ``G_A`` ->
+``generator_ab``, ``G_B`` -> ``generator_ba``, ``D_A`` -> ``discriminator_b``
+(the reference's D_A judges domain B), ``D_B`` -> ``discriminator_a``). A lone
+``G`` (a released model) is the model's first generator unless named otherwise.
+
+Old reference files (PyTorch < 0.4 era InstanceNorm) carry ``running_mean``,
+``running_var`` and ``num_batches_tracked`` for InstanceNorm layers that keep no
+running statistics; like the reference's loader, the conversion drops them.
+Files are read with ``torch.load(weights_only=True)`` (gancore's safe loader):
+nothing in them is executed.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .errors import CheckpointError, ConfigError
+
+#: ``latest_net_G_A.pth`` -> ``G_A``; ``200_net_D.pth`` -> ``D``.
+_FILE_NAME = re.compile(r'(?:^|_)net_([A-Za-z0-9]+(?:_[A-Za-z0-9]+)?)\.pth$')
+_LEGACY_STATS = ('running_mean', 'running_var', 'num_batches_tracked')
+
+
+def reference_name(path: str) -> Optional[str]:
+    """The reference network name in a file name (``latest_net_G_A.pth`` -> ``'G_A'``)."""
+    match = _FILE_NAME.search(Path(path).name)
+    return match.group(1) if match else None
+
+
+def parse_sources(sources: Sequence[str]) -> List[Tuple[Optional[str], str]]:
+    """``['NAME=FILE' or 'FILE', ...]`` -> ``[(NAME or None, FILE), ...]``."""
+    out = []
+    for source in sources:
+        name, sep, path = source.partition('=')
+        out.append((name, path) if sep and name and '/' not in name else (None, source))
+    return out
+
+
+def drop_legacy_instance_norm_keys(net: nn.Module, state: Dict[str, Tensor]) -> List[str]:
+    """Remove running statistics of InstanceNorm layers that keep none; return the keys.
+
+    The reference's ``__patch_instance_norm_state_dict`` does the same when it
+    loads a network: files written before PyTorch 0.4 (or with an InstanceNorm
+    that tracked statistics) have these buffers, today's ``InstanceNorm2d(
+    track_running_stats=False)`` has not.
+    """
+    dropped = []
+    for name, module in net.named_modules():
+        if not isinstance(module, nn.modules.instancenorm._InstanceNorm):
+            continue
+        if module.track_running_stats:
+            continue
+        for stat in _LEGACY_STATS:
+            key = f'{name}.{stat}' if name else stat
+            if key in state:
+                del state[key]
+                dropped.append(key)
+    return dropped
+
+
+def read_reference_file(path: str) -> Dict[str, Tensor]:
+    """A reference ``.pth``: a plain state dict of tensors (``module.`` prefixes removed)."""
+    from .engine.checkpoint import load_checkpoint_file
+    state = load_checkpoint_file(path, map_location='cpu')
+    if not isinstance(state, dict) or 'state_dict' in state or 'meta' in state:
+        raise CheckpointError(
+            f"'{path}' is not a state dict of one network (it has the keys "
+            f'{sorted(state)[:4] if isinstance(state, dict) else type(state).__name__}): a '
+            'gancore checkpoint needs no conversion; pass the reference\'s *_net_*.pth files')
+    bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
+    if bad:
+        raise CheckpointError(f"'{path}' holds non-tensor entries {bad[:3]}: it is not a "
+                              "network's state dict as the reference saves them")
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def _target(model: nn.Module, name: Optional[str], path: str) -> str:
+    """The model's attribute for a reference (or gancore) network name."""
+    names: Dict[str, str] = dict(getattr(model, 'reference_names', {}) or {})
+    model_name = type(model).__name__
+    if not names:
+        raise ConfigError(f'{model_name} declares no reference_names: it has no networks of '
+                          'pytorch-CycleGAN-and-pix2pix to import (pix2pix and CycleGAN have)')
+    name = name or reference_name(path)
+    generators = getattr(model, 'generator_names', ())
+    if name == 'G' and 'G' not in names and generators:
+        return generators[0]  # a released model: the first direction (A -> B)
+    if name in names:
+        return names[name]
+    if name in names.values():
+        return name
+    choices = ', '.join(f'{k} ({v})' for k, v in names.items())
+    raise ConfigError(
+        f"cannot tell which network of {model_name} '{path}' is"
+        f"{f' (name {name!r})' if name else ''}: name it as NAME=FILE with NAME one of "
+        f'{choices}, e.g. G_A=latest_net_G.pth')
+
+
+def convert_reference(config: str, sources: Sequence[str], out: str,
+                      cfg_options: Optional[dict] = None) -> Dict[str, List[str]]:
+    """Write a gancore checkpoint ``out`` from reference network files and a gancore config.
+
+    Args:
+        config: The gancore config whose model the files fit (e.g.
+            ``configs/cyclegan/horse2zebra.py``; norm, depth and width must match).
+        sources: Files, each ``FILE`` (its name says the network: ``*_net_G_A.pth``)
+            or ``NAME=FILE`` with a reference name (``G``, ``D``, ``G_A``, ...) or a
+            gancore network name (``generator_ba``).
+        out: The checkpoint to write (not overwritten on an error).
+        cfg_options: Overrides of the config (``--cfg-options``).
+
+    Returns:
+        For each network written, the legacy InstanceNorm keys dropped from it.
+
+    Raises:
+        ConfigError: A file's network cannot be told, two files give one network.
+        CheckpointError: A file is unreadable, not a state dict, or does not fit.
+    """
+    from mmengine.registry import DefaultScope
+
+    from .apis import stored_config
+    from .config import load_config
+    from .engine.checkpoint import atomic_replace
+    from .registry import MODELS, SCOPE
+    cfg = load_config(config, cfg_options)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', SCOPE)):
+        model = MODELS.build(cfg.model.to_dict())
+    if not sources:
+        raise ConfigError('convert_checkpoint needs at least one reference .pth file')
+    targets: Dict[str, str] = {}
+    for name, path in parse_sources(sources):
+        attr = _target(model, name, path)
+        if attr in targets:
+            raise ConfigError(f"two files give {attr}: '{targets[attr]}' and '{path}': pass one")
+        targets[attr] = path
+    weights: Dict[str, Tensor] = {}
+    dropped: Dict[str, List[str]] = {}
+    for attr, path in targets.items():
+        net = getattr(model, attr)
+        state = read_reference_file(path)
+        dropped[attr] = drop_legacy_instance_norm_keys(net, state)
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            lines = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()]
+            raise CheckpointError(
+                f"'{path}' does not fit {attr} of the config {config} ({'; '.join(lines)[:300]}): "
+                'use a config with the same network settings (norm, num_blocks / num_downs, '
+                'base_channels, dropout) the reference model was trained with') from None
+        weights.update({f'{attr}.{k}': v for k, v in net.state_dict().items()})
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + '.tmp')
+    torch.save({'meta': {'cfg': stored_config(cfg), 'converted_from': dict(targets)},
+                'state_dict': weights}, tmp)
+    atomic_replace(str(tmp), str(out_path))
+    return dropped
+
+
+__all__ = ['reference_name', 'parse_sources', 'drop_legacy_instance_norm_keys',
+           'read_reference_file', 'convert_reference']
