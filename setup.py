@@ -29,7 +29,11 @@ setup(
     extras_require={
         # scikit-learn: its bundled handwritten digits are the embedded default dataset.
         # pytorch-fid (+ scipy<1.18, which it needs for sqrtm(disp=...)): FID parity test only.
-        'dev': ['pytest', 'scikit-learn', 'pytorch-fid==0.3.0', 'scipy<1.18', *EXPORT],
+        # torch-fidelity 0.4.0 (the newest release; imports tqdm): KID, precision/recall and
+        # IS parity tests. pytorch-msssim 1.0.0: MS-SSIM parity test. References, never used
+        # by gancore itself.
+        'dev': ['pytest', 'scikit-learn', 'pytorch-fid==0.3.0', 'scipy<1.18',
+                'torch-fidelity==0.4.0', 'tqdm', 'pytorch-msssim==1.0.0', *EXPORT],
         # tools/export.py (docs/export.md); in [dev] too so that CI runs the export tests.
         'export': EXPORT,
     },

@@ -101,8 +101,8 @@ def import_plugins(names: Optional[Iterable[str]] = None) -> bool:
             _failed[name] = _error_text(exc)
             _tracebacks[name] = traceback.format_exc()
             warnings.warn(f"gancore plugin '{name}' ({ep.value}) failed to import: "
-                          f'{_failed[name]}. Its components are not available; the other '
-                          "plugins are. Details: 'python -m gancore list -v'.",
+                          f"{_failed[name].rstrip('.')}. Its components are not available; the "
+                          "other plugins are. Details: 'python -m gancore list -v'.",
                           RuntimeWarning, stacklevel=2)
             continue
         finally:

@@ -14,7 +14,10 @@ All of them are :class:`GancoreRegistry` objects, which
 * raise an error that lists close matches and the plugins found when a name
   is unknown,
 * refuse a second registration of one name by another module, naming both
-  plugins (re-registering the same class, e.g. a re-imported module, is fine),
+  plugins (re-registering the same class, e.g. a re-imported module, is fine);
+  gancore's own names are registered before the first registration from outside
+  gancore, so a plugin that reuses one of them is always the one refused,
+  whatever the import order (gancore's component stays usable),
 * reject unknown constructor arguments with the accepted ones and a
   suggestion (:func:`check_arguments`).
 
@@ -167,12 +170,24 @@ class GancoreRegistry(Registry):
     def _register_module(self, module, module_name=None, force=False):
         if not callable(module):
             raise TypeError(f'module must be Callable, but got {type(module)}')
+        if not _is_core(module):
+            # gancore's own modules register lazily (``locations``). Import them before the
+            # first registration from outside gancore, so that gancore's names are always
+            # there first: a plugin that reuses one is the one refused (and blamed), whatever
+            # the import order, instead of gancore's module failing later inside the import
+            # of whichever plugin happens to import it first.
+            self.import_from_location()
         names = [module.__name__] if module_name is None else (
             [module_name] if isinstance(module_name, str) else list(module_name))
         for name in names:
             old = self._module_dict.get(name)
             if old is None or old is module or force or _same_definition(old, module):
                 continue
+            if _is_core(old):  # gancore's own name stays usable; only the plugin is refused
+                raise PluginError(
+                    f"{_describe(module)} registers the {self.name} '{name}', a name gancore "
+                    f'already has ({_where(old)}), so the plugin is not loaded. Rename its '
+                    f"class (register_module(name='...')) or uninstall the plugin.")
             self._conflicts[name] = (
                 f"the {self.name} '{name}' is registered by two plugins: "
                 f'{_describe(old)} and {_describe(module)}. Rename one of them '
@@ -184,6 +199,11 @@ class GancoreRegistry(Registry):
         super()._register_module(module, names, force=True)
 
 
+def _is_core(obj: Any) -> bool:
+    """True if ``obj`` is defined in gancore itself (not in a plugin or a script)."""
+    return (getattr(obj, '__module__', None) or '').split('.')[0] == 'gancore'
+
+
 def _same_definition(a: Any, b: Any) -> bool:
     """True if ``a`` and ``b`` are the same definition (same module and qualified name)."""
     key_a = (getattr(a, '__module__', None), getattr(a, '__qualname__', None))
@@ -191,9 +211,12 @@ def _same_definition(a: Any, b: Any) -> bool:
     return None not in key_a and key_a == key_b
 
 
+def _where(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
 def _describe(obj: Any) -> str:
-    where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-    return f"plugin '{plugins.plugin_of(obj)}' ({where})"
+    return f"plugin '{plugins.plugin_of(obj)}' ({_where(obj)})"
 
 
 def build_strict(cfg: dict, registry: Registry, default_args: Optional[dict] = None):

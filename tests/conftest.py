@@ -42,3 +42,19 @@ def _live_log_streams():
                     getattr(handler.stream, 'closed', False):
                 handler.stream = sys.stdout  # (setStream would flush the closed one)
     yield
+
+
+# ------------------------------------------------------------------ CUDA tests
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'cuda: needs a CUDA GPU (tests/cuda; skipped without one)')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the ``cuda``-marked tests, with the reason, where no GPU is present."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='no CUDA GPU on this machine (torch.cuda.is_available() '
+                                   'is False): run on a GPU machine, see benchmarks/gpu_suite.sh')
+    for item in items:
+        if item.get_closest_marker('cuda') is not None:
+            item.add_marker(skip)

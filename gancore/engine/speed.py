@@ -102,14 +102,35 @@ def apply_speed_config(cfg) -> None:
 
 
 def dataloader_defaults(cfg) -> None:
-    """Pinned memory for the training loader when training on a GPU (unless the config says).
+    """Make the loaders' worker options fit their ``num_workers``; pinned memory on a GPU.
 
-    Pinned host memory makes the host-to-GPU copy of each batch faster (and lets
-    it overlap with compute); on CPU it would only cost, so nothing changes there.
+    * ``num_workers=0`` (loading in the main process): ``persistent_workers`` becomes
+      False and ``prefetch_factor`` None, because torch's ``DataLoader`` refuses both
+      without worker processes. So ``--cfg-options train_dataloader.num_workers=0``
+      works on configs written for workers (the image-folder bases keep 4 persistent
+      workers).
+    * Training on a GPU: pinned memory for the training loader (unless the config
+      says), which makes the host-to-GPU copy of each batch faster and lets it
+      overlap with compute; on CPU it would only cost, so nothing changes there.
+
+    This is the one place that adjusts loader options; ``prepare_config`` calls it.
     """
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if isinstance(loader, dict) and _in_main_process(loader.get('num_workers', 0)):
+            if 'persistent_workers' in loader:
+                loader['persistent_workers'] = False
+            if 'prefetch_factor' in loader:
+                loader['prefetch_factor'] = None
     loader = cfg.get('train_dataloader')
     if isinstance(loader, dict) and torch.cuda.is_available():
         loader.setdefault('pin_memory', True)
+
+
+def _in_main_process(num_workers) -> bool:
+    """True for ``num_workers=0`` (not for a wrong value: the config check reports that)."""
+    return isinstance(num_workers, int) and not isinstance(num_workers, bool) and \
+        num_workers == 0
 
 
 def use_amp(cfg, dtype: Optional[str] = None) -> None:

@@ -1,4 +1,4 @@
-"""``tools/eval_fid.py``: FID (and IS) between any two image sources.
+"""``tools/eval_fid.py``: FID, KID, IS, precision/recall, SWD and MS-SSIM of image sources.
 
 A source is
 
@@ -14,7 +14,12 @@ Examples::
     python tools/eval_fid.py data/horse2zebra/testB --save-stats real.npz
     python tools/eval_fid.py real.npz work_dirs/h2z/iter_100.pth --is
 
-The FID is printed on stdout (``FID: 12.3456``). A JSON record of the run is
+``--metrics fid,kid,is,pr,swd,ms_ssim`` (default ``fid``) chooses the metrics;
+``--dims`` the Inception layer. A translation checkpoint (pix2pix, CycleGAN) is
+one source on its own, with ``--test-dir`` holding its test split: every
+direction's translated test images are scored against the target domain's.
+
+Every value is printed on stdout (``FID: 12.3456``). A JSON record of the run is
 written to ``--json PATH``; by default, when a checkpoint is one of the
 sources, to ``<checkpoint without .pth>_fid<num>.json`` next to it (nothing is
 written otherwise, or with ``--no-json``). Bad input prints one ``error: ...``
@@ -35,9 +40,11 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError, GancoreError
-from .features import extract_statistics, folder_statistics
-from .fid import RunningStats, fid_between, load_stats, save_stats, small_sample_warning
-from .inception import RESIZE_METHODS, get_inception
+from .fid import small_sample_warning
+from .inception import FEATURE_LAYERS, RESIZE_METHODS, get_inception
+from .kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
+from .metrics import (METRICS, SourceData, load_feature_cache, parse_metrics,
+                      save_feature_cache, score, stream_source)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--no-progress', action='store_true', help='no progress line on stderr')
     p.add_argument('--is', dest='inception_score', action='store_true',
                    help='also compute the Inception Score of each image/generated source')
+    p.add_argument('--metrics', default='fid',
+                   help=f'comma-separated, from {",".join(METRICS)} (default fid); pr = '
+                        'precision and recall; is and ms_ssim use the generated source only')
+    p.add_argument('--dims', type=int, default=2048, choices=sorted(FEATURE_LAYERS),
+                   help='Inception feature layer as pytorch-fid: 2048 pool3 (default), 768, '
+                        '192, 64 (earlier pooling outputs, e.g. for tiny images)')
+    p.add_argument('--out', dest='json', metavar='OUT.json',
+                   help='same as --json; "-" prints the JSON record on stdout')
+    p.add_argument('--test-dir', metavar='DIR',
+                   help='test split of a translation checkpoint: DIR/testA + DIR/testB '
+                        '(unpaired) or DIR/test (paired A|B images)')
+    p.add_argument('--kid-subsets', type=int, default=KID_SUBSETS,
+                   help=f'KID subsets (default {KID_SUBSETS})')
+    p.add_argument('--kid-subset-size', type=int, default=KID_SUBSET_SIZE,
+                   help=f'KID subset size (default {KID_SUBSET_SIZE}; capped by the counts)')
+    p.add_argument('--kid-seed', type=int, default=KID_SEED,
+                   help=f'KID subset seed (default {KID_SEED}, as torch-fidelity)')
     return p
 
 
@@ -129,54 +153,147 @@ def _default_json(sources: Sequence[Source], num: int) -> Optional[str]:
     return None
 
 
-def _compute(src: Source, args: argparse.Namespace, device: str, net_box: list) -> None:
-    """Fill ``src.stats`` and ``src.record``."""
-    src.record.update(path=src.path, kind=src.kind)
+def _is_translator(model) -> bool:
+    from ..translation import TranslationModel
+    return isinstance(model, TranslationModel)
+
+
+def _print_values(values: dict, prefix: str = '') -> None:
+    """One stdout line per metric (``FID: 12.3456``)."""
+    lines = [('fid', 'FID'), ('kid', 'KID'), ('is', 'IS'), ('precision', 'precision'),
+             ('recall', 'recall'), ('swd', 'SWD'), ('ms_ssim', 'MS-SSIM')]
+    for key, label in lines:
+        if key not in values:
+            continue
+        text = f'{values[key]:.6f}' if key == 'kid' else f'{values[key]:.4f}'
+        if key == 'kid':
+            text += f" +- {values['kid_std']:.6f}"
+        elif key == 'is':
+            text += f" +- {values['is_std']:.4f}"
+        elif key == 'swd':
+            levels = [k for k in values if k.startswith('swd_')]
+            text += ' (x1e3; ' + ', '.join(f"{k[4:]}px {values[k]:.4f}" for k in levels) + ')'
+        print(f'{prefix}{label}: {text}')
+
+
+class _Context:
+    """Network (loaded once), device and options shared by the sources."""
+
+    def __init__(self, args: argparse.Namespace, metrics: tuple) -> None:
+        self.args, self.metrics = args, metrics
+        self.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        self._net = None
+
+    @property
+    def net(self):
+        if self._net is None:
+            self._net = get_inception(self.args.inception_weights, device=self.device,
+                                      resize=self.args.resize)
+        return self._net
+
+    def stream(self, source, *, generated: bool, desc: str, num: Optional[int] = None,
+               save: bool = False, legacy_is: bool = False) -> SourceData:
+        a = self.args
+        needs_net = bool({'fid', 'kid', 'is', 'pr'} & set(self.metrics)) or save or legacy_is
+        return stream_source(
+            source, metrics=self.metrics, net=self.net if needs_net else None, dims=a.dims,
+            num=num, batch_size=a.batch_size, workers=a.workers or min(4, os.cpu_count() or 1),
+            generated=generated, progress=not a.no_progress, desc=desc, seed=a.seed,
+            inception_score=(True if legacy_is else None), keep_features=True if save else None,
+            device=self.device)
+
+
+def _record_source(src: Source, data: SourceData) -> None:
+    src.record.update(path=src.path, kind=src.kind, num=data.num, dims=data.dims)
+    if data.inception_score is not None:
+        src.record['inception_score'] = {'mean': data.inception_score[0],
+                                         'std': data.inception_score[1], 'splits': 10}
+
+
+def _compute(src: Source, ctx: _Context, generated: bool, save: bool) -> SourceData:
+    """One pass over a non-translation source."""
+    args = ctx.args
     if src.kind == 'stats':
-        mu, sigma = load_stats(src.path)
-        src.stats = (mu, sigma)
-        try:
-            with np.load(src.path) as f:
-                num = int(f['num']) if 'num' in f else None
-        except Exception:  # noqa: BLE001 - 'num' is optional
-            num = None
-        src.record['num'] = num
-        if num is not None:
-            small_sample_warning(num, f'statistics {src.path}')
-        return
-    if not net_box:
-        net_box.append(get_inception(args.inception_weights, device=device, resize=args.resize))
-    common = dict(net=net_box[0], inception_score=args.inception_score,
-                  progress=not args.no_progress)
+        data = ctx.stream(src.path, generated=False, desc=src.path)
+        if data.num:
+            small_sample_warning(data.num, f'statistics {src.path}')
+        src.record.update(data.record)
+        return data
     if src.kind == 'folder':
-        result = folder_statistics(src.path, batch_size=args.batch_size,
-                                   num_workers=args.workers, **common)
+        data = ctx.stream(src.path, generated=generated, save=save,
+                          desc=os.path.basename(os.path.normpath(src.path)) or src.path,
+                          legacy_is=args.inception_score)
     else:
-        config = src.path if src.kind == 'config' else args.config
-        ckpt = src.path if src.kind == 'checkpoint' else None
-        model = load_generator(config, ckpt, device)
-        result = extract_statistics(
-            generated_batches(model, args.num, args.batch_size, args.seed), num=args.num,
-            input_range=(-1.0, 1.0), desc=os.path.basename(src.path), **common)
-        if result.num < args.num:
-            warnings.warn(f'{src.path} generated only {result.num} of --num {args.num} samples')
+        model = src.stats
+        data = ctx.stream(generated_batches(model, args.num, args.batch_size, args.seed),
+                          generated=True, num=args.num, save=save,
+                          desc=os.path.basename(src.path), legacy_is=args.inception_score)
+        if data.num < args.num:
+            warnings.warn(f'{src.path} generated only {data.num} of --num {args.num} samples')
         src.record.update(seed=args.seed)
-    src.stats = result.stats
-    src.record.update(num=result.num, seconds=round(result.seconds, 3))
-    if result.inception_score is not None:
-        src.record['inception_score'] = {'mean': result.inception_score[0],
-                                         'std': result.inception_score[1], 'splits': 10}
-        print(f'IS ({src.path}): {result.inception_score[0]:.4f} '
-              f'+- {result.inception_score[1]:.4f}')
+    data.name = src.path
+    _record_source(src, data)
+    if args.inception_score and data.inception_score is not None:
+        print(f'IS ({src.path}): {data.inception_score[0]:.4f} '
+              f'+- {data.inception_score[1]:.4f}')
+    return data
 
 
-def run(args: argparse.Namespace) -> int:
-    """Execute a parsed command line; returns the exit status."""
-    sources = [classify(p) for p in args.sources]
+def _score_kwargs(args) -> dict:
+    return dict(kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
+                kid_seed=args.kid_seed, swd_seed=args.seed)
+
+
+def _translation(src: Source, ctx: _Context, record: dict) -> None:
+    """Score every direction of a translation model on ``--test-dir``."""
+    from .translation_eval import split_from_folder, target_domain, translated_batches
+    args, model = ctx.args, src.stats
+    split = split_from_folder(args.test_dir)
+    record['test_split'] = {'source': split.source, 'paired': split.paired,
+                            'num_A': len(split.images_A), 'num_B': len(split.images_B)}
+    record['directions'] = {}
+    for direction in model.directions:
+        inputs = split.domain(direction[0])
+        target = split.domain(target_domain(direction))
+        fake = ctx.stream(translated_batches(model, inputs, direction, args.batch_size,
+                                             args.seed), generated=True,
+                          num=len(inputs), desc=f'{direction} translated')
+        fake.name = f'{direction}({src.path})'
+        from .translation_eval import batches_of
+        real = ctx.stream(batches_of(target, args.batch_size), generated=False,
+                          num=len(target), desc=f'test{target_domain(direction)}')
+        real.name = f'test{target_domain(direction)}'
+        result = score(fake, real, ctx.metrics, **_score_kwargs(args))
+        record['directions'][direction] = result
+        _print_values(result['metrics'], prefix=f'{direction} ')
+    src.record.update(path=src.path, kind='translation', directions=list(model.directions),
+                      seed=args.seed)
+
+
+def _check_one_source(args, metrics: tuple) -> None:
+    own = set(metrics) <= {'is', 'ms_ssim'}
+    if not (args.save_stats or args.inception_score or own or args.test_dir):
+        raise ConfigError('give two sources to compare, or one with --save-stats/--is, '
+                          '--metrics is,ms_ssim, or a translation checkpoint with --test-dir')
+
+
+def _check_cache(path: str, metrics: tuple, dims: int) -> None:
+    """Refuse a ``.npz`` source that cannot serve ``metrics`` before any pass."""
+    if 'swd' in metrics:
+        raise ConfigError(f'swd needs images, {path} holds only features; give the image '
+                          'folder instead, or leave swd out of --metrics')
+    data = load_feature_cache(path, dims)
+    if {'kid', 'pr'} & set(metrics) and data.features is None:
+        raise DataError(f'{path} has no features array (only mu/sigma); KID and '
+                        'precision/recall need it: recreate it with tools/eval_fid.py '
+                        f'FOLDER --save-stats {path}')
+
+
+def _check(args, sources: list, metrics: tuple) -> None:
     if len(sources) > 2:
         raise ConfigError(f'give one or two sources, got {len(sources)}')
-    if len(sources) == 1 and not (args.save_stats or args.inception_score):
-        raise ConfigError('give two sources to compare, or one with --save-stats/--is')
+    if len(sources) == 1 and sources[0].kind not in ('checkpoint', 'config'):
+        _check_one_source(args, metrics)
     if args.save_stats and sources[0].kind == 'stats':
         raise ConfigError(f'--save-stats: the first source {sources[0].path} already is '
                           'statistics; give an image folder or a checkpoint')
@@ -186,27 +303,76 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f'--num must be >= 2 for FID, got {args.num}')
     if args.batch_size < 1:
         raise ConfigError(f'--batch-size must be >= 1, got {args.batch_size}')
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    net_box: list = []
+    if args.kid_subsets < 1 or args.kid_subset_size < 2:
+        raise ConfigError(f'--kid-subsets must be >= 1 and --kid-subset-size >= 2, got '
+                          f'{args.kid_subsets} and {args.kid_subset_size}')
     for src in sources:
-        _compute(src, args, device, net_box)
-    record: dict = {'sources': [s.record for s in sources], 'device': device,
-                    'resize': args.resize, 'batch_size': args.batch_size,
+        if src.kind == 'stats':
+            _check_cache(src.path, metrics, args.dims)
+    if args.test_dir and not os.path.isdir(args.test_dir):
+        raise DataError(f'--test-dir {args.test_dir} does not exist (expected a folder with '
+                        'testA/ and testB/, or test/ holding A|B images)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute a parsed command line; returns the exit status."""
+    sources = [classify(p) for p in args.sources]
+    metrics = parse_metrics(args.metrics)
+    _check(args, sources, metrics)
+    ctx = _Context(args, metrics)
+    for src in sources:  # load models first: a broken checkpoint fails before any pass
+        if src.kind in ('checkpoint', 'config'):
+            config = src.path if src.kind == 'config' else args.config
+            src.stats = load_generator(config, src.path if src.kind == 'checkpoint' else None,
+                                       ctx.device)
+    translators = [s for s in sources if s.kind in ('checkpoint', 'config')
+                   and _is_translator(s.stats)]
+    if translators and (len(sources) != 1 or not args.test_dir):
+        raise ConfigError(f'{translators[0].path} is a translation model '
+                          f'({type(translators[0].stats).__name__}): give it as the only '
+                          'source, with --test-dir DIR holding testA/ and testB/ (or test/ '
+                          'with paired A|B images)')
+    if args.test_dir and not translators:
+        raise ConfigError('--test-dir is for translation checkpoints (pix2pix, CycleGAN); '
+                          'the source is no translation model')
+    if len(sources) == 1 and not translators:
+        _check_one_source(args, metrics)
+    record: dict = {'device': ctx.device, 'resize': args.resize, 'batch_size': args.batch_size,
+                    'metrics_asked': list(metrics), 'dims': args.dims,
                     'time': time.strftime('%Y-%m-%d %H:%M:%S')}
-    if net_box:
-        record['inception_weights'] = getattr(net_box[0], 'weights_path', None)
-    if args.save_stats:
-        first = sources[0].stats
-        stats = (first.mu, first.sigma) if isinstance(first, RunningStats) else first
-        save_stats(args.save_stats, stats[0], stats[1], num=sources[0].record.get('num'))
-        record['saved_stats'] = args.save_stats
-        print(f'saved statistics of {sources[0].path} to {args.save_stats}')
-    if len(sources) == 2:
-        value = fid_between(sources[0].stats, sources[1].stats)
-        record['fid'] = value
-        print(f'FID: {value:.4f}')
+    if translators:
+        _translation(sources[0], ctx, record)
+    else:
+        models = [i for i, s in enumerate(sources) if s.kind in ('checkpoint', 'config')]
+        fake_index = models[0] if len(models) == 1 else len(sources) - 1
+        datas = [_compute(s, ctx, generated=(i == fake_index), save=bool(args.save_stats
+                                                                      and i == 0))
+                 for i, s in enumerate(sources)]
+        if args.save_stats:
+            save_feature_cache(args.save_stats, datas[0])
+            record['saved_stats'] = args.save_stats
+            print(f'saved statistics of {sources[0].path} to {args.save_stats}')
+        wanted = [m for m in metrics if len(sources) == 2 or m in ('is', 'ms_ssim')]
+        if wanted and not (len(sources) == 1 and metrics == ('fid',)):
+            fake = datas[fake_index]
+            real = datas[1 - fake_index] if len(sources) == 2 else None
+            if len(sources) == 2 and 'fid' in wanted:
+                for i, d in enumerate(datas, 1):
+                    if sources[i - 1].kind != 'stats':
+                        small_sample_warning(d.num, f'statistics {i}')
+            result = score(fake, real, wanted, **_score_kwargs(args))
+            record.update(result)
+            if 'fid' in result['metrics']:
+                record['fid'] = result['metrics']['fid']
+            record['convention'] = (f'generated: source {fake_index + 1}'
+                                    + (f', real: source {2 - fake_index}' if real else ''))
+            _print_values(result['metrics'])
+    record['sources'] = [s.record for s in sources]
+    record['inception_weights'] = getattr(ctx._net, 'weights_path', None)
     out = None if args.no_json else (args.json or _default_json(sources, args.num))
-    if out:
+    if out == '-':
+        print(json.dumps(record, indent=2))
+    elif out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out, 'w') as f:
             json.dump(record, f, indent=2)

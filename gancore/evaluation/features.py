@@ -124,18 +124,27 @@ class Statistics:
     """Result of one feature-extraction pass.
 
     Attributes:
-        stats: The running FID statistics.
+        stats: The running FID statistics (empty when the network was not run).
         inception_score: ``(mean, std)`` over 10 splits, or None if not asked for.
         seconds: Wall time of the pass.
+        features: The float32 ``(N, dims)`` features when ``keep_features``.
+        images: Images streamed (also counted without the network).
     """
     stats: RunningStats
     inception_score: Optional[tuple[float, float]] = None
     seconds: float = 0.0
+    features: Optional[np.ndarray] = None
+    images: int = 0
+
+    @property
+    def dims(self) -> int:
+        """Feature dimension (the Inception layer, see ``FEATURE_LAYERS``)."""
+        return self.stats.dim
 
     @property
     def num(self) -> int:
         """Number of images seen."""
-        return self.stats.num
+        return self.stats.num or self.images
 
 
 def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
@@ -146,7 +155,9 @@ def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
                        weights: Optional[str] = None, resize: str = 'bilinear',
                        progress: bool = True, desc: str = 'FID features',
                        on_features: Optional[Callable[[Tensor, Tensor], None]] = None,
-                       ) -> Statistics:
+                       dims: int = 2048, keep_features: bool = False,
+                       on_images: Optional[Callable[[Tensor], None]] = None,
+                       use_network: bool = True) -> Statistics:
     """Run the Inception network over image batches and accumulate statistics.
 
     Args:
@@ -166,16 +177,28 @@ def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
         progress: Draw a progress line on stderr.
         desc: Label of the progress line.
         on_features: Called with ``(features, logits)`` of every batch.
+        dims: Feature layer: 2048 (pool3), 768, 192 or 64 (pytorch-fid's ``--dims``).
+        keep_features: Keep the ``(N, dims)`` features (for KID, precision/recall).
+        on_images: Called with every batch as ``uint8`` ``(B, C, H, W)`` (after the
+            8-bit quantization; lists of mixed sizes are passed one image at a time),
+            for the image-space metrics (SWD, MS-SSIM) in the same pass.
+        use_network: Run the Inception network (False: only ``on_images``).
 
     Returns:
         A :class:`Statistics`.
     """
+    from .inception import check_dims
+    check_dims(dims)
     if device is None:
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if net is None:
+    if net is None and use_network:
         net = get_inception(weights, device=device, resize=resize)
-    device = next(net.parameters()).device
-    stats = RunningStats(2048)
+    if use_network:
+        device = next(net.parameters()).device
+    stats = RunningStats(dims)
+    kept: list[np.ndarray] = []
+    seen = 0
+    want_logits = inception_score or on_features is not None
     score = InceptionScore(num_samples=num) if inception_score else None
     bar = Progress(desc, num, progress)
     start = time.perf_counter()
@@ -183,10 +206,10 @@ def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
         # the batches' producer (e.g. a generator model) runs outside inference mode:
         # tensors it creates and keeps must stay usable for training
         for batch in batches:
-            if num is not None and stats.num >= num:
+            if num is not None and seen >= num:
                 break
-            if num is not None and len(batch) > num - stats.num:
-                batch = batch[:num - stats.num]
+            if num is not None and len(batch) > num - seen:
+                batch = batch[:num - seen]
             with torch.inference_mode():
                 if isinstance(batch, Tensor):
                     batch = batch.detach().to(device)
@@ -195,16 +218,27 @@ def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
                         batch = unit.mul_(255).add_(0.5).to(torch.uint8)
                 else:
                     batch = [x.detach().to(device) for x in batch]
-                feats, logits = net(batch, input_range=input_range)
-                stats.update(feats)
-                if score is not None:
-                    score.update(logits)
-                if on_features is not None:
-                    on_features(feats, logits)
-            bar.update(feats.shape[0])
+                if on_images is not None:
+                    for part in (batch if isinstance(batch, list) else [batch]):
+                        on_images(_as_uint8(part, input_range))
+                seen += len(batch)
+                if use_network:
+                    feats, logits = net(batch, input_range=input_range, dims=dims,
+                                        logits=want_logits)
+                    stats.update(feats)
+                    if keep_features:
+                        kept.append(feats.detach().float().cpu().numpy())
+                    if score is not None:
+                        score.update(logits)
+                    if on_features is not None:
+                        on_features(feats, logits)
+            bar.update(len(batch))
     finally:
         bar.close()
-    result = Statistics(stats, seconds=time.perf_counter() - start)
+    result = Statistics(stats, seconds=time.perf_counter() - start, images=seen)
+    if keep_features:
+        result.features = (np.concatenate(kept) if kept
+                           else np.zeros((0, dims), np.float32))
     if score is not None:
         if num is not None and stats.num != num:  # the splits were laid out for `num`
             warnings.warn(f'Inception Score skipped: the source gave {stats.num} of the '
@@ -215,6 +249,16 @@ def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
             except ConfigError as exc:  # e.g. fewer samples than splits: FID still counts
                 warnings.warn(f'Inception Score skipped: {exc}')
     return result
+
+
+def _as_uint8(images: Tensor, input_range: Sequence[float]) -> Tensor:
+    """``images`` as ``uint8`` (float ones quantized like saved PNGs); batch dim added."""
+    if images.dim() == 3:
+        images = images.unsqueeze(0)
+    if images.dtype == torch.uint8:
+        return images
+    unit = to_unit_range(images, input_range).clamp(0, 1)
+    return unit.mul_(255).add_(0.5).to(torch.uint8)
 
 
 def folder_statistics(folder: str, *, batch_size: int = 50, num_workers: Optional[int] = None,

@@ -192,11 +192,21 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * tr)
 
 
-def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray, num: Optional[int] = None) -> None:
-    """Save statistics as pytorch-fid-compatible ``.npz`` (keys ``mu``, ``sigma``, ``num``)."""
+def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray, num: Optional[int] = None,
+               dims: Optional[int] = None, features: Optional[np.ndarray] = None) -> None:
+    """Save statistics as pytorch-fid-compatible ``.npz``.
+
+    Keys: ``mu``, ``sigma`` (pytorch-fid), ``num`` (image count), ``dims`` (the
+    Inception layer, default ``len(mu)``) and optionally ``features`` (float32
+    ``(num, dims)``, for KID and precision/recall). Plain arrays only.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    extra = {} if num is None else {'num': np.int64(num)}
+    extra = {'dims': np.int64(dims if dims is not None else len(mu))}
+    if num is not None:
+        extra['num'] = np.int64(num)
+    if features is not None:
+        extra['features'] = np.asarray(features, np.float32)
     with open(path, 'wb') as f:  # a file object keeps np from appending '.npz'
         np.savez(f, mu=mu, sigma=sigma, **extra)  # compressing float64 noise gains ~10%
 
@@ -211,7 +221,7 @@ def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f'FID statistics file {path} does not exist; create it with '
                         f'`tools/eval_fid.py IMAGE_FOLDER --save-stats {path}`')
     try:
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             if 'mu' not in f or 'sigma' not in f:
                 raise DataError(f"{path} has no 'mu'/'sigma' arrays (keys: {list(f.keys())}); "
                                 'it is not an FID statistics file')

@@ -42,6 +42,12 @@ WEIGHTS_ENV = 'GANCORE_INCEPTION_WEIGHTS'
 RESIZE_METHODS = ('bilinear', 'pil_bicubic')
 INPUT_SIZE = 299
 _SHA256_PREFIX = '6726825d'
+#: Feature dimension -> the block whose (average-pooled) output it is, as pytorch-fid's
+#: ``--dims``: 64 first max pool, 192 second max pool, 768 ``Mixed_6e`` (aux-classifier
+#: input), 2048 pool3 (the FID features).
+FEATURE_LAYERS = {64: 'maxpool1', 192: 'maxpool2', 768: 'Mixed_6e', 2048: 'Mixed_7c'}
+LAYER_NAMES = {64: 'first max pool', 192: 'second max pool', 768: 'Mixed_6e (pre-aux)',
+               2048: 'pool3'}
 _TRUNK = ('Conv2d_1a_3x3', 'Conv2d_2a_3x3', 'Conv2d_2b_3x3', 'maxpool1', 'Conv2d_3b_1x1',
           'Conv2d_4a_3x3', 'maxpool2', 'Mixed_5b', 'Mixed_5c', 'Mixed_5d', 'Mixed_6a',
           'Mixed_6b', 'Mixed_6c', 'Mixed_6d', 'Mixed_6e', 'Mixed_7a', 'Mixed_7b', 'Mixed_7c')
@@ -315,12 +321,18 @@ class FIDInceptionV3(Inception3):
         return (2 * x - 1).contiguous(memory_format=self.memory_format)
 
     def forward(self, images: Union[Tensor, list[Tensor]],  # type: ignore[override]
-                input_range: Sequence[float] = (-1.0, 1.0)) -> tuple[Tensor, Tensor]:
-        """Compute pool3 features and the classifier logits.
+                input_range: Sequence[float] = (-1.0, 1.0), dims: int = 2048,
+                logits: bool = True) -> tuple[Tensor, Optional[Tensor]]:
+        """Compute the features of layer ``dims`` and the classifier logits.
 
         Args:
             images: See :meth:`preprocess`.
             input_range: See :meth:`preprocess`.
+            dims: 2048 (pool3, default), 768, 192 or 64: the average-pooled output
+                of the block in :data:`FEATURE_LAYERS`, as pytorch-fid's ``--dims``.
+            logits: Also run the rest of the network for the logits (needed for
+                IS); with ``False`` and ``dims < 2048`` the trunk stops early and
+                ``None`` is returned instead.
 
         Returns:
             ``(features, logits)``: float32 ``(N, 2048)`` pool3 features (the
@@ -328,11 +340,25 @@ class FIDInceptionV3(Inception3):
             bias, as in the OpenAI IS code and torch-fidelity's
             ``logits_unbiased``.
         """
+        check_dims(dims)
         x = self.preprocess(images, input_range)
+        layer, features = FEATURE_LAYERS[dims], None
         for name in _TRUNK:
             x = getattr(self, name)(x)
-        features = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return features, F.linear(features, self.fc.weight)
+            if name == layer:
+                features = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+                if not logits and dims != 2048:
+                    return features, None
+        pool3 = features if dims == 2048 else torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return features, F.linear(pool3, self.fc.weight)
+
+
+def check_dims(dims: int) -> int:
+    """Return ``dims`` if it names a feature layer, else raise a :class:`ConfigError`."""
+    if dims not in FEATURE_LAYERS:
+        raise ConfigError(f'feature dims {dims!r} is not an Inception layer; use one of '
+                          f'{sorted(FEATURE_LAYERS)} (2048 = pool3, the FID standard)')
+    return dims
 
 
 _CACHE: dict[tuple, FIDInceptionV3] = {}

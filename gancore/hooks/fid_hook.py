@@ -1,21 +1,30 @@
-"""FID during training, with the best checkpoint kept.
+"""FID and the other metrics during training, for every model, with the best checkpoint kept.
 
-Config::
+Config (unconditional / class-conditional models)::
 
     custom_hooks = [
-        dict(type='FIDHook', interval=5000, real_stats='data/h2z_testB_stats.npz',
-             num_samples=10000, batch_size=50),
+        dict(type='MetricsHook', interval=5000, real_stats='data/celeba_stats.npz',
+             metrics=['fid', 'kid'], num_samples=10000, batch_size=50),
     ]
 
-Create the statistics once with
-``python tools/eval_fid.py data/horse2zebra/testB --save-stats data/h2z_testB_stats.npz``.
+Translation models (pix2pix, CycleGAN) translate a held-out split instead::
+
+    custom_hooks = [
+        dict(type='MetricsHook', interval=5000, metrics=['fid', 'kid'],
+             test_split='data/horse2zebra'),              # testA/ + testB/
+        # or test_split=dict(type='DigitsMNISTMUnpaired', split='test', image_size=32)
+    ]
+
+``FIDHook`` is the same hook under its old name. Create real statistics once with
+``python tools/eval_fid.py FOLDER --save-stats stats.npz`` (they then hold the
+features for KID and precision/recall too).
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
 import warnings
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -28,6 +37,11 @@ from ..registry import HOOKS
 
 _INFO_SCORE = 'FIDHook.best_score'
 _INFO_CKPT = 'FIDHook.best_ckpt'
+#: Display names of the metric values (TensorBoard tags, checkpoint names).
+_LABELS = {'fid': 'FID', 'kid': 'KID', 'is': 'IS', 'precision': 'precision',
+           'recall': 'recall', 'swd': 'SWD', 'ms_ssim': 'MS-SSIM'}
+_MAIN = {'fid': 'fid', 'kid': 'kid', 'is': 'is', 'pr': 'precision', 'swd': 'swd',
+         'ms_ssim': 'ms_ssim'}
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -39,62 +53,103 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @HOOKS.register_module()
-class FIDHook(Hook):
-    """Every ``interval`` iterations (and after training) compute the model's FID.
+class MetricsHook(Hook):
+    """Every ``interval`` iterations (and after training) evaluate the model.
 
-    Only rank 0 generates and measures (``model.generate_for_eval(num_samples,
-    batch_size, seed)``, images in [-1, 1], quantized to 8 bits like saved PNGs);
-    the other ranks wait and receive the value, so all ranks agree. The value is
-    logged as ``train/FID`` in the message hub, as ``FID`` in the visualizer
-    (TensorBoard) and in the log. Rank 0 keeps ``best_FID_iter_<N>.pth`` (lowest
-    FID; weights only) in the work dir and deletes the previous best. The best
-    score survives a resume (it is stored in the message hub's runtime info).
+    Unconditional and conditional models generate ``num_samples`` images with
+    ``model.generate_for_eval(num_samples, batch_size, seed)`` (in [-1, 1],
+    quantized to 8 bits like saved PNGs) and are scored against ``real_stats``.
+    Translation models (``model.translate``) translate the A images of
+    ``test_split`` (and the B images for CycleGAN) and are scored against the
+    target domain's images of the same split (cached after the first time).
 
-    The same ``seed`` is used every time, so successive values differ only by the
-    model. With ``num_samples`` below 10000 FID is biased upward (a warning is
-    logged); compare only values computed with the same settings.
+    Only rank 0 measures; the other ranks wait and receive the values. Each
+    evaluation is written ONCE: every value as ``metrics/<Name>`` in the message
+    hub (a key that mmengine's LoggerHook does not re-log; ``train/`` keys are
+    re-written by it at every logging step), one ``add_scalars`` call to the
+    visualizer (TensorBoard tags ``FID``, ``KID``, ... or ``AtoB/FID``) and one
+    log line. Rank 0 keeps ``best_<Name>_iter_<N>.pth`` (weights only) for
+    ``best_metric``, deleting the previous best; the best score survives a resume.
 
     Args:
         interval: Training iterations between evaluations.
-        real_stats: ``.npz`` statistics of the real images (keys ``mu``,
-            ``sigma``), or an image folder whose statistics are computed once
-            and cached as ``<work_dir>/fid_real_stats.npz``.
+        real_stats: Real data of generating models: an ``.npz`` statistics/feature
+            file, or an image folder (its statistics and features are cached as
+            ``<work_dir>/fid_real_stats.npz``; SWD needs the folder).
         num_samples: Generated samples per evaluation.
-        batch_size: Generation and Inception batch size.
-        inception_weights: Path of ``pt_inception-2015-12-05-6726825d.pth``
-            (default: torch hub cache, downloaded if missing).
+        batch_size: Generation/translation and Inception batch size.
+        inception_weights: Path of ``pt_inception-2015-12-05-6726825d.pth``.
         save_best: Keep the best checkpoint.
-        seed: Sampling seed.
+        seed: Sampling (and translation-noise, SWD) seed.
+        metrics: Names from ``fid, kid, is, pr, swd, ms_ssim``.
+        best_metric: The value that picks the best checkpoint: ``'fid'``,
+            ``'kid'``, ``'is'``, ``'precision'``, ``'recall'``, ``'swd'``,
+            ``'ms_ssim'`` (lower/higher is better is known per metric); for
+            translation models the mean over the directions, or one direction
+            as ``'AtoB/fid'``. Default: the first metric's main value.
+        dims: Inception feature layer (2048, 768, 192, 64).
+        test_split: Held-out split of translation models: a folder (``testA`` +
+            ``testB``, or paired ``test``) or a dataset config with ``img_A`` /
+            ``img_B`` items (e.g. the training dataset with ``split='test'``).
+        kid_subsets: KID subsets (100).
+        kid_subset_size: KID subset size (1000, capped by the sample counts).
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, interval: int, real_stats: str, num_samples: int = 10000,
-                 batch_size: int = 50, inception_weights: Optional[str] = None,
-                 save_best: bool = True, seed: int = 0) -> None:
+    def __init__(self, interval: int, real_stats: Optional[str] = None,
+                 num_samples: int = 10000, batch_size: int = 50,
+                 inception_weights: Optional[str] = None, save_best: bool = True,
+                 seed: int = 0, metrics: Sequence[str] = ('fid',),
+                 best_metric: Optional[str] = None, dims: int = 2048,
+                 test_split: Union[str, dict, None] = None, kid_subsets: int = 100,
+                 kid_subset_size: int = 1000) -> None:
+        from ..evaluation.inception import check_dims
+        from ..evaluation.metrics import HIGHER_IS_BETTER, parse_metrics
         if not isinstance(interval, int) or interval < 1:
             raise ConfigError(f'FIDHook.interval must be a positive int, got {interval!r}')
         if num_samples < 2:
             raise ConfigError(f'FIDHook.num_samples must be >= 2, got {num_samples}')
         if batch_size < 1:
             raise ConfigError(f'FIDHook.batch_size must be >= 1, got {batch_size}')
+        if real_stats is None and test_split is None:
+            raise ConfigError('FIDHook needs real_stats (generating models) or test_split '
+                              '(translation models)')
+        self.metrics = parse_metrics(metrics)
+        check_dims(dims)
+        best = best_metric or _MAIN[self.metrics[0]]
+        base = best.split('/')[-1]
+        if base not in HIGHER_IS_BETTER:
+            raise ConfigError(f"FIDHook.best_metric '{best}' is unknown; use one of "
+                              f"{', '.join(HIGHER_IS_BETTER)} (or 'AtoB/<metric>')")
         self.interval, self.real_stats, self.num_samples = interval, real_stats, num_samples
         self.batch_size, self.inception_weights = batch_size, inception_weights
-        self.save_best, self.seed = save_best, seed
-        self.best_score = float('inf')
+        self.save_best, self.seed, self.dims = save_best, seed, dims
+        self.best_metric, self.higher_better = best, HIGHER_IS_BETTER[base]
+        self.test_split, self.kid = test_split, dict(kid_subsets=kid_subsets,
+                                                     kid_subset_size=kid_subset_size)
+        self.best_score = -float('inf') if self.higher_better else float('inf')
         self.best_ckpt: Optional[str] = None
         self._net = None
-        self._real: Optional[tuple[np.ndarray, np.ndarray]] = None
+        self._real: Any = None  # SourceData, or {direction: SourceData} for translation
+        self._split = None
         self._last_step = -1
         self._warned: set[str] = set()
 
     # ------------------------------------------------------------------ hooks
     def before_train(self, runner) -> None:
-        """Check the real statistics exist; restore the best score after a resume."""
-        if not (osp.isfile(self.real_stats) or osp.isdir(self.real_stats)):
+        """Check the real data exists; restore the best score after a resume."""
+        if self.test_split is None and not (osp.isfile(self.real_stats)
+                                            or osp.isdir(self.real_stats)):
             raise ConfigError(
                 f'FIDHook.real_stats: {self.real_stats} does not exist; create it with '
                 f'`python tools/eval_fid.py REAL_IMAGE_FOLDER --save-stats {self.real_stats}`')
+        if isinstance(self.test_split, str) and not osp.isdir(self.test_split):
+            raise ConfigError(f'FIDHook.test_split: {self.test_split} is no folder (expected '
+                              'testA/ and testB/, or test/ with A|B images)')
+        if 'swd' in self.metrics and self.test_split is None and not osp.isdir(self.real_stats):
+            raise ConfigError(f'FIDHook: swd needs real images; real_stats={self.real_stats} '
+                              'holds only features: give the image folder')
         hub = runner.message_hub
         score = hub.get_info(_INFO_SCORE)
         if score is not None:
@@ -119,69 +174,144 @@ class FIDHook(Hook):
             self._net = get_inception(self.inception_weights, device=device)
         return self._net
 
-    def _real_stats(self, runner, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    def _stream(self, source, device, **kwargs):
+        from ..evaluation.metrics import stream_source
+        needs_net = bool({'fid', 'kid', 'is', 'pr'} & set(self.metrics))
+        return stream_source(source, metrics=self.metrics, dims=self.dims, seed=self.seed,
+                             net=self._inception(device) if needs_net else None,
+                             batch_size=self.batch_size, progress=False, **kwargs)
+
+    def _real_data(self, runner, device):
+        """Real statistics/features of generating models (computed once)."""
         if self._real is None:
-            from ..evaluation.fid import load_stats
+            from ..evaluation.metrics import load_feature_cache, save_feature_cache
             if osp.isdir(self.real_stats):
                 cache = osp.join(runner.work_dir, 'fid_real_stats.npz')
-                if not osp.isfile(cache):
-                    from ..evaluation.features import folder_statistics
-                    result = folder_statistics(self.real_stats, net=self._inception(device),
-                                               batch_size=self.batch_size, progress=False)
-                    result.stats.save(cache)
+                if osp.isfile(cache) and 'swd' not in self.metrics:
+                    self._real = load_feature_cache(cache, self.dims)
+                else:
+                    self._real = self._stream(self.real_stats, device, generated=False,
+                                              desc=self.real_stats, keep_features=True)
+                    save_feature_cache(cache, self._real)
                     runner.logger.info(f'FIDHook: cached real statistics of '
-                                       f'{self.real_stats} ({result.num} images) in {cache}')
-                self._real = load_stats(cache)
+                                       f'{self.real_stats} ({self._real.num} images) in {cache}')
             else:
-                self._real = load_stats(self.real_stats)
+                self._real = load_feature_cache(self.real_stats, self.dims)
         return self._real
 
-    def compute_fid(self, runner) -> float:
-        """FID of ``runner.model`` against the real statistics (call on rank 0)."""
-        from ..evaluation.features import extract_statistics
-        from ..evaluation.fid import fid_between
+    def _test_split(self, model):
+        if self._split is None:
+            from ..evaluation.translation_eval import split_from_dataset, split_from_folder
+            if isinstance(self.test_split, str):
+                self._split = split_from_folder(self.test_split)
+            else:
+                from ..registry import DATASETS
+                dataset = DATASETS.build(dict(self.test_split))
+                self._split = split_from_dataset(dataset, paired=tuple(model.directions) == (
+                    'AtoB',), source=str(self.test_split.get('type')))
+        return self._split
+
+    def _score(self, fake, real) -> dict:
+        from ..evaluation.metrics import score
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            return score(fake, real, self.metrics, swd_seed=self.seed, **self.kid)['metrics']
+
+    def _translation_values(self, model, device) -> dict:
+        from ..evaluation.translation_eval import (batches_of, target_domain,
+                                                   translated_batches)
+        split = self._test_split(model)
+        if self._real is None:
+            self._real = {}
+        values = {}
+        for direction in model.directions:
+            target = split.domain(target_domain(direction))
+            if direction not in self._real:
+                self._real[direction] = self._stream(batches_of(target, self.batch_size),
+                                                     device, generated=False,
+                                                     num=len(target), desc='real')
+            inputs = split.domain(direction[0])
+            fake = self._stream(translated_batches(model, inputs, direction, self.batch_size,
+                                                   self.seed), device, num=len(inputs),
+                                desc=direction)
+            for key, value in self._score(fake, self._real[direction]).items():
+                values[f'{direction}/{key}'] = value
+        return values
+
+    def compute_fid(self, runner) -> dict:
+        """All metric values of ``runner.model`` (call on rank 0); keys as ``score``'s."""
+        from ..translation import TranslationModel
         model = _unwrap(runner.model)
-        if not hasattr(model, 'generate_for_eval'):
+        translates = self.test_split is not None
+        if translates and not isinstance(model, TranslationModel):
+            raise ConfigError(f'FIDHook.test_split is for translation models; '
+                              f'{type(model).__name__} does not translate: use real_stats')
+        if not translates and not hasattr(model, 'generate_for_eval'):
             raise ConfigError(f'FIDHook: {type(model).__name__} has no generate_for_eval('
                               'num, batch_size, seed); remove FIDHook from custom_hooks')
         try:
             device = next(model.parameters()).device
         except StopIteration:
             device = torch.device('cpu')
-        real = self._real_stats(runner, device)
-        net = self._inception(device)
         was_training = model.training
         cpu_rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
         model.eval()
         try:
+            if translates:
+                return self._translation_values(model, device)
+            real = self._real_data(runner, device)
             with torch.no_grad():
                 batches = model.generate_for_eval(self.num_samples, self.batch_size, self.seed)
-                result = extract_statistics(batches, net=net, num=self.num_samples,
-                                            input_range=(-1.0, 1.0), progress=False)
+                fake = self._stream(batches, device, num=self.num_samples, desc='generated')
         finally:
             model.train(was_training)
             torch.set_rng_state(cpu_rng)  # sampling must not change the training RNG
             if cuda_rng is not None:
                 torch.cuda.set_rng_state_all(cuda_rng)
-        if result.num < self.num_samples:
-            runner.logger.warning(f'FIDHook: the model generated only {result.num} of '
+        if fake.num < self.num_samples:
+            runner.logger.warning(f'FIDHook: the model generated only {fake.num} of '
                                   f'{self.num_samples} samples')
+        self._sample_warning(runner, fake.num)
+        return self._score(fake, real)
+
+    def _sample_warning(self, runner, num: int) -> None:
+        from ..evaluation.fid import small_sample_warning
+        if 'fid' not in self.metrics:
+            return
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            value = fid_between(result.stats, real)
+            small_sample_warning(num, 'statistics 1')
         for w in caught:  # the small-sample bias warning, once per run, into the log
             if str(w.message) not in self._warned:
                 self._warned.add(str(w.message))
                 runner.logger.warning(f'FIDHook: {w.message}')
-        return value
+
+    def _best_value(self, values: dict) -> float:
+        if self.best_metric in values:
+            return values[self.best_metric]
+        per_direction = [v for k, v in values.items() if k.split('/')[-1] == self.best_metric]
+        if not per_direction:
+            raise ConfigError(f"FIDHook.best_metric '{self.best_metric}' was not computed; "
+                              f"metrics are {', '.join(sorted(values))}")
+        return float(np.mean(per_direction))
+
+    @staticmethod
+    def _tag(key: str) -> str:
+        *prefix, name = key.split('/')
+        if name not in _LABELS and not name.startswith('swd_'):
+            return key
+        return '/'.join(prefix + [_LABELS.get(name, name.upper())])
 
     def evaluate(self, runner, step: int) -> float:
-        """Compute (rank 0), share, log the FID at ``step`` and keep the best checkpoint.
+        """Compute (rank 0), share and log the metrics at ``step``; keep the best checkpoint.
 
-        Every rank must call this (as the hook methods do): the value is broadcast
-        from rank 0 and ``runner.save_checkpoint`` may be a collective (gancore's
-        runner gathers all ranks' RNG states); only rank 0 writes and deletes files.
+        Every rank must call this (as the hook methods do): the values are broadcast
+        from rank 0 and ``runner.save_checkpoint`` may be a collective; only rank 0
+        writes and deletes files.
+
+        Returns:
+            The ``best_metric`` value of this evaluation.
         """
         self._last_step = step
         value: Any = None
@@ -200,19 +330,30 @@ class FIDHook(Hook):
             raise error
         if isinstance(value, str):
             raise RuntimeError(value)
-        runner.message_hub.update_scalar('train/FID', value)
-        runner.visualizer.add_scalars({'FID': value}, step=step)
-        runner.logger.info(f'FID at iter {step}: {value:.4f} (best '
-                           f'{min(value, self.best_score):.4f}, {self.num_samples} samples)')
-        if value < self.best_score:
-            self.best_score = value
+        if not isinstance(value, dict):  # a plain FID (e.g. from an overriding subclass)
+            value = {'fid': float(value)}
+        tags = {self._tag(k): float(v) for k, v in value.items()
+                if not k.endswith(('_std', 'f_score'))}
+        for tag, v in tags.items():
+            runner.message_hub.update_scalar(f'metrics/{tag}', v)
+        runner.visualizer.add_scalars(tags, step=step)  # once per evaluation
+        best = self._best_value(value)
+        better = best > self.best_score if self.higher_better else best < self.best_score
+        shown = ', '.join(f'{k} {v:.4f}' for k, v in tags.items())
+        runner.logger.info(f'metrics at iter {step}: {shown} ({self.best_metric} best '
+                           f'{best if better else self.best_score:.4f}, '
+                           f'{self.num_samples if self.test_split is None else "test split"}'
+                           ' samples)')
+        if better:
+            self.best_score = best
             runner.message_hub.update_info(_INFO_SCORE, self.best_score)
             if self.save_best:
                 self._save_best(runner, step)
-        return value
+        return best
 
     def _save_best(self, runner, step: int) -> None:
-        filename = f'best_FID_iter_{step}.pth'
+        name = self._tag(self.best_metric).replace('/', '_')
+        filename = f'best_{name}_iter_{step}.pth'
         path = osp.join(runner.work_dir, filename)
         previous, self.best_ckpt = self.best_ckpt, path
         runner.message_hub.update_info(_INFO_CKPT, path)  # before saving: kept in the file
@@ -221,4 +362,10 @@ class FIDHook(Hook):
         if is_main_process():
             if previous and previous != path and osp.isfile(previous):
                 os.remove(previous)
-            runner.logger.info(f'FIDHook: new best FID {self.best_score:.4f}, saved {path}')
+            runner.logger.info(f'FIDHook: new best {self.best_metric} {self.best_score:.4f}, '
+                               f'saved {path}')
+
+
+@HOOKS.register_module()
+class FIDHook(MetricsHook):
+    """:class:`MetricsHook` under its first name (FID by default)."""

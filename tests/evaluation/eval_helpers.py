@@ -90,14 +90,14 @@ class FakeNet(torch.nn.Module):
         self.weights_path = 'fake'
         self.calls = 0
 
-    def forward(self, images, input_range=(-1.0, 1.0)):
+    def forward(self, images, input_range=(-1.0, 1.0), dims=2048, logits=True):
         from gancore.evaluation.inception import to_unit_range
         self.calls += 1
         parts = images if isinstance(images, list) else [images]
         x = torch.cat([F.adaptive_avg_pool2d(to_unit_range(t, input_range), 8) for t in parts])
         x = x.expand(-1, 3, -1, -1).flatten(1)
         feats = torch.relu(x @ self.proj)
-        return feats, feats[:, :1008]
+        return feats[:, :dims], feats[:, :1008]
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_logs_fid_and_keeps_only_the_best_checkpoint(setup):
     assert torch.equal(torch.get_rng_state(), rng_before)  # training RNG untouched
     assert model.training  # mode restored
     assert model.calls == [(12, 5, 3, False)] * 3  # eval mode while generating, same seed
-    history = runner.message_hub.get_scalar('train/FID').data[0]
+    history = runner.message_hub.get_scalar('metrics/FID').data[0]
     assert len(history) == 3
     assert history[2] < history[0] < history[1]
     steps = [c.kwargs['step'] for c in runner.visualizer.add_scalars.call_args_list]
@@ -158,7 +158,7 @@ def test_other_ranks_wait_and_receive_the_value(setup, monkeypatch):
     hook.before_train(runner)
     _run_iter(hook, runner, 0)
     assert model.calls == [] and events == ['barrier', 'broadcast']
-    assert runner.message_hub.get_scalar('train/FID').current() == 12.5
+    assert runner.message_hub.get_scalar('metrics/FID').current() == 12.5
     assert runner.save_checkpoint.call_count == 1
     assert hook.best_score == 12.5
 
@@ -171,3 +171,35 @@ def test_config_errors(setup, tmp_path):
     hook = FIDHook(interval=1, real_stats=str(tmp_path / 'missing.npz'))
     with pytest.raises(ConfigError, match='missing.npz does not exist.*--save-stats'):
         hook.before_train(setup['runner'])
+
+
+def test_best_checkpoint_by_a_higher_is_better_metric_and_one_write_per_evaluation(setup):
+    from gancore.hooks.fid_hook import MetricsHook
+    runner = setup['runner']
+    hook = MetricsHook(interval=1, real_stats=setup['stats'], metrics=['fid', 'pr'],
+                       best_metric='recall')
+    hook.before_train(runner)
+    scripted = iter([{'fid': 9.0, 'precision': 0.5, 'recall': 0.2, 'f_score': 0.3},
+                     {'fid': 5.0, 'precision': 0.6, 'recall': 0.4, 'f_score': 0.5},
+                     {'fid': 4.0, 'precision': 0.7, 'recall': 0.3, 'f_score': 0.4}])
+    hook.compute_fid = lambda runner: next(scripted)
+    for it in range(3):
+        _run_iter(hook, runner, it)
+    calls = runner.visualizer.add_scalars.call_args_list
+    assert [c.kwargs['step'] for c in calls] == [1, 2, 3]  # one call per evaluation
+    assert calls[1].args[0] == {'FID': 5.0, 'precision': 0.6, 'recall': 0.4}
+    assert sorted(os.listdir(runner.work_dir)) == ['best_recall_iter_2.pth']  # 0.4 is highest
+    assert hook.best_score == 0.4
+    assert runner.message_hub.get_scalar('metrics/recall').data[0].tolist() == [0.2, 0.4, 0.3]
+
+
+def test_translation_best_metric_is_the_mean_over_directions(setup):
+    from gancore.hooks.fid_hook import MetricsHook
+    hook = MetricsHook(interval=1, test_split={'type': 'X'}, metrics=['fid'])
+    assert hook._best_value({'AtoB/fid': 2.0, 'BtoA/fid': 4.0}) == 3.0
+    one = MetricsHook(interval=1, test_split={'type': 'X'}, best_metric='BtoA/fid')
+    assert one._best_value({'AtoB/fid': 2.0, 'BtoA/fid': 4.0}) == 4.0
+    with pytest.raises(ConfigError, match="best_metric 'lpips' is unknown"):
+        MetricsHook(interval=1, real_stats='x.npz', best_metric='lpips')
+    with pytest.raises(ConfigError, match='needs real_stats .* or test_split'):
+        MetricsHook(interval=1)
