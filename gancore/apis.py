@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
+from . import config_data
 from .config import load_config, validate_config
 from .engine.checkpoint import load_checkpoint_file
 from .errors import CheckpointError, ConfigError
@@ -16,27 +17,24 @@ from .registry import MODELS, SCOPE
 
 
 def config_from_checkpoint(checkpoint: dict, filename: str) -> Config:
-    """The config stored in a checkpoint's ``meta['cfg']`` by the Runner."""
-    text = checkpoint.get('meta', {}).get('cfg')
-    if not text:
-        raise CheckpointError(
-            f"checkpoint '{filename}' holds no config: pass the config file too "
-            '(tools/translate.py and tools/eval_fid.py: --config CONFIG; tools/generate.py: '
-            'CONFIG --checkpoint CHECKPOINT), or convert weights of the reference code with '
-            'tools/convert_checkpoint.py')
-    cfg = Config.fromstring(text, file_format='.py')
+    """The config stored in a checkpoint's ``meta['cfg']``, rebuilt as data and validated.
+
+    Nothing of it is executed (see :mod:`gancore.config_data`).
+    """
+    cfg = config_data.config_from_checkpoint(checkpoint, filename)
     validate_config(cfg, source=f"the config stored in '{filename}'")
     return cfg
 
 
-def stored_config(cfg: Config) -> str:
-    """The form in which a checkpoint's ``meta['cfg']`` holds ``cfg`` (as the Runner writes it).
+def stored_config(cfg: Config) -> dict:
+    """The form in which a checkpoint's ``meta['cfg']`` holds ``cfg``: plain data.
 
     The one place that writes a config into a checkpoint outside training
-    (:func:`gancore.convert.convert_reference`); :func:`config_from_checkpoint`
-    reads it back.
+    (:func:`gancore.convert.convert_reference`; training checkpoints get theirs
+    from :class:`gancore.engine.PortableStateHook`); :func:`config_from_checkpoint`
+    reads it back without executing anything.
     """
-    return cfg.pretty_text
+    return config_data.config_to_data(cfg)
 
 
 def _networks(model) -> Dict[str, List[str]]:

@@ -94,3 +94,7 @@ class ExportError(GancoreError, RuntimeError):
 
 class PluginError(GancoreError, ImportError):
     """A plugin failed to import, or two plugins register the same name."""
+
+
+class WorkDirError(GancoreError, ValueError):
+    """The work dir holds another run's checkpoints (resume, or choose another folder)."""

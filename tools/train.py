@@ -11,7 +11,11 @@ def parse_args(argv=None):
     p.add_argument('config', help='config file, e.g. configs/cgan/cgan_digits.py')
     p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
     p.add_argument('--resume', nargs='?', const=True, default=None, metavar='CKPT',
-                   help='resume from CKPT, or from the latest checkpoint in the work dir')
+                   help='resume from CKPT, or from the newest loadable checkpoint in the work '
+                        'dir (an lr changed in the config replaces the checkpoint\'s)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='start afresh in a work dir that holds checkpoints of an earlier run, '
+                        'deleting them (without it such a run stops with an error)')
     p.add_argument('--amp', action='store_true', help='mixed precision (bf16 CPU, fp16 GPU)')
     p.add_argument('--channels-last', action='store_true',
                    help='conv weights and activations in channels-last (NHWC) memory format')
@@ -37,12 +41,13 @@ def main(argv=None) -> int:
     from gancore.engine import train
     flags = ('channels_last', 'compile', 'cudnn_benchmark', 'tf32', 'fused_adam')
     speed = {name: True for name in flags if getattr(args, name)}
-    runner = train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+    runner = train(args.config, overwrite=args.overwrite, work_dir=args.work_dir,
+                   resume=args.resume, amp=args.amp,
                    cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed,
                    speed=speed or None, profile=args.profile)
     from mmengine.dist import is_main_process
     if is_main_process():
-        print(f'done: {runner.iter} iterations, outputs in {runner.work_dir}')
+        print(runner.summary())
     return 0
 
 

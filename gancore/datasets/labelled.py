@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
+from .safe_pickle import load_data_pickle
 
 SPLITS = ('train', 'test')
 
@@ -97,7 +98,7 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return digits.images.astype(np.float64), digits.target.astype(np.int64)
 
 
-def _torchvision_error(cls_name: str, root: str, exc: Exception, layout: str) -> DataError:
+def _torchvision_error(cls_name: str, root: str, exc: object, layout: str) -> DataError:
     return DataError(
         f"{cls_name}: no dataset found under '{root}' ({exc}). Expected torchvision's on-disk "
         f'layout {layout}. On a machine with internet, create it with '
@@ -151,43 +152,75 @@ def _extract_gz(raw: Path) -> None:
 class CIFAR10Dataset(InMemoryLabelledDataset):
     """CIFAR-10 (32x32x3, 10 classes) from the ``cifar-10-batches-py`` pickles.
 
+    The files are read with :func:`gancore.datasets.safe_pickle.load_data_pickle`,
+    which accepts numpy arrays and plain data only: a file that refers to any
+    other object is refused, checksums or not.
+
     Args:
         data_root: Folder holding ``cifar-10-batches-py/``.
         split: ``'train'`` (data_batch_1..5) or ``'test'`` (test_batch).
         hflip: Random horizontal flips. Default True.
-        verify_checksums: Check the files' MD5 sums as torchvision does. Default
-            True; set False for a subset or a re-packed copy.
+        verify_checksums: Check the files' MD5 sums against the original
+            CIFAR-10 files. Default True; set False for a subset or a
+            re-packed copy.
     """
 
     def __init__(self, data_root: str, split: str = 'train', hflip: bool = True,
                  verify_checksums: bool = True) -> None:
         import torchvision.datasets as tvd
         _check_split(split, 'CIFAR10Dataset')
+        spec = tvd.CIFAR10  # file names and MD5 sums of the original release
+        folder = Path(data_root) / spec.base_folder
+        batches = spec.train_list if split == 'train' else spec.test_list
+        files = batches + [[spec.meta['filename'], spec.meta['md5']]]
+        missing = [name for name, _ in files if not (folder / name).is_file()]
+        if missing:
+            raise _torchvision_error(
+                'CIFAR10Dataset', data_root, f"missing {', '.join(missing)}",
+                f'{data_root}/cifar-10-batches-py/data_batch_1..5, test_batch, batches.meta')
+        if verify_checksums:
+            from torchvision.datasets.utils import check_integrity
+            wrong = [name for name, md5 in files if not check_integrity(folder / name, md5)]
+            if wrong:
+                raise DataError(
+                    f"CIFAR10Dataset: {', '.join(wrong)} under '{folder}' do not have the MD5 "
+                    'sums of the original CIFAR-10 files: replace them with the originals, or '
+                    'set verify_checksums=False for a subset or a re-packed copy')
+        images, labels = [], []
+        for name, _ in batches:
+            data, targets = _cifar_batch(load_data_pickle(folder / name), folder / name)
+            images.append(data)
+            labels.extend(targets)
+        names = _cifar_label_names(load_data_pickle(folder / spec.meta['filename']),
+                                   folder / spec.meta['filename'], spec.meta['key'])
+        images = torch.from_numpy(np.concatenate(images)).reshape(-1, 3, 32, 32)
+        super().__init__(images, torch.tensor(labels, dtype=torch.int64), None, hflip, names)
 
-        class _CIFAR10(tvd.CIFAR10):
-            def _check_integrity(inner) -> bool:  # noqa: N805
-                if verify_checksums:
-                    return super()._check_integrity()
-                folder = Path(inner.root) / inner.base_folder
-                return all((folder / name).is_file()
-                           for name, _ in inner.train_list + inner.test_list)
 
-            def _load_meta(inner) -> None:  # noqa: N805
-                if verify_checksums:
-                    return super()._load_meta()
-                import pickle
-                with open(Path(inner.root) / inner.base_folder / inner.meta['filename'],
-                          'rb') as f:
-                    names = pickle.load(f, encoding='latin1')[inner.meta['key']]
-                inner.classes = names
-                inner.class_to_idx = {name: i for i, name in enumerate(names)}
+def _plain_keys(obj: dict) -> dict:
+    return {k.decode('latin1') if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
-        try:
-            ds = _CIFAR10(data_root, train=split == 'train', download=False)
-        except (RuntimeError, OSError, ValueError, EOFError) as exc:
-            raise _torchvision_error('CIFAR10Dataset', data_root, exc,
-                                     f'{data_root}/cifar-10-batches-py/data_batch_1..5, '
-                                     'test_batch (set verify_checksums=False for a subset)'
-                                     ) from None
-        images = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2)
-        super().__init__(images, torch.tensor(ds.targets), None, hflip, list(ds.classes))
+
+def _cifar_batch(batch, path: Path) -> tuple[np.ndarray, list]:
+    """``data`` (N, 3072) uint8 and ``labels`` (N ints) of one CIFAR batch, checked."""
+    batch = _plain_keys(batch) if isinstance(batch, dict) else batch
+    data = batch.get('data') if isinstance(batch, dict) else None
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == 3072):
+        raise DataError(f"'{path}' is not a CIFAR-10 batch: expected a dict whose 'data' is a "
+                        'uint8 array of shape (N, 3072); replace it with the original file')
+    labels = batch.get('labels')
+    labels = labels.tolist() if isinstance(labels, np.ndarray) else labels
+    if not (isinstance(labels, list) and len(labels) == len(data)
+            and all(isinstance(x, int) and 0 <= x < 10 for x in labels)):
+        raise DataError(f"'{path}': 'labels' must be a list of {len(data)} class indices "
+                        '0..9; replace it with the original file')
+    return data, labels
+
+
+def _cifar_label_names(meta, path: Path, key: str) -> list:
+    names = _plain_keys(meta).get(key) if isinstance(meta, dict) else None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise DataError(f"'{path}' is not CIFAR-10's batches.meta: expected a dict whose "
+                        f"'{key}' is a list of class names; replace it with the original file")
+    return names

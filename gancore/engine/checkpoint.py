@@ -12,10 +12,13 @@ after the new one is in place.
 """
 from __future__ import annotations
 
+import glob
 import os
 import os.path as osp
 import pickle
+import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -43,34 +46,120 @@ SAFE_GLOBALS = [HistoryBuffer] + _numpy_allow_list()
 torch.serialization.add_safe_globals(SAFE_GLOBALS)
 
 
+#: How a torch checkpoint starts: a zip archive, or (legacy format) a pickle
+#: header followed by torch's magic number (a pickled long).
+_ZIP_MAGIC = b'PK\x03\x04'
+_LEGACY_MAGIC = b'\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19'
+_HEAD = 32
+
+
+def _is_torch_file(head: bytes) -> bool:
+    return head.startswith(_ZIP_MAGIC) or (head[:1] == b'\x80' and _LEGACY_MAGIC in head)
+
+
+def _not_a_checkpoint(filename: str, head: bytes) -> CheckpointError:
+    """The error for a file that does not start like a torch checkpoint."""
+    try:
+        text = head.decode('utf-8')
+        what = (f'a text file starting {text[:24]!r}'
+                if all(c.isprintable() or c.isspace() for c in text) else None)
+    except UnicodeDecodeError:
+        what = None
+    what = what or f'binary data starting {head[:8].hex(" ")}'
+    return CheckpointError(
+        f"'{filename}' is not a torch checkpoint: it is {what}, and checkpoints written by "
+        'torch.save start with a zip or pickle header; nothing in it was read. Give an '
+        'iter_N.pth written by tools/train.py')
+
+
 def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> dict:
     """Load a checkpoint with ``weights_only=True`` and the allow-list above.
 
+    The file must start like a file of ``torch.save`` (zip or legacy pickle
+    format) and hold a dict; nothing else is unpickled.
+
     Raises:
-        CheckpointError: the file is missing, truncated, not a torch checkpoint,
-            or contains a pickled object outside the allow-list (nothing of it
-            is executed).
+        CheckpointError: the file is missing, a folder, empty, truncated, not a
+            torch checkpoint, not a dict, or contains a pickled object outside
+            the allow-list (nothing of it is executed).
     """
     path = Path(filename)
+    if path.is_dir():
+        raise CheckpointError(
+            f"checkpoint '{filename}' is a folder, not a checkpoint file: give a file in it "
+            "such as iter_N.pth (tools/train.py --resume without a path picks the latest one "
+            'of the work dir)')
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{filename}' does not exist: check the path "
                               '(resume with --resume and no path to pick the latest one)')
     try:
+        with open(path, 'rb') as f:
+            head = f.read(_HEAD)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint '{filename}': {exc.strerror or exc}; "
+                              'check its permissions') from None
+    if not head:
+        raise CheckpointError(f"checkpoint '{filename}' is empty (0 bytes): it was never "
+                              'written completely; delete it and use an earlier checkpoint')
+    if not _is_torch_file(head):
+        raise _not_a_checkpoint(str(filename), head)
+    try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln.strip() for ln in first if 'Unsupported' in ln or 'GLOBAL' in ln),
-                      first[0] if first else '')
+        lines = str(exc).strip().splitlines()
+        refused = next((ln.strip() for ln in lines if 'GLOBAL' in ln), None)
+        if refused is None:  # a broken pickle stream, not a foreign object
+            raise _corrupt(filename, exc) from None
         raise CheckpointError(
             f"refused to load checkpoint '{filename}': it contains pickled objects outside "
-            f'gancore\'s allow-list ({detail}); nothing in it was executed. Only load '
+            f'gancore\'s allow-list ({refused}); nothing in it was executed. Only load '
             'checkpoints you trust; this one was not written by gancore/mmengine') from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, LookupError,
+            TypeError, AttributeError, struct.error) as exc:
+        raise _corrupt(filename, exc) from None
+    if not isinstance(checkpoint, Mapping):
         raise CheckpointError(
-            f"checkpoint '{filename}' is truncated or not a torch checkpoint "
-            f'({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}); '
-            'delete it and resume from an earlier checkpoint') from None
+            f"'{filename}' holds a {type(checkpoint).__name__}, not a checkpoint (a dict with "
+            "'state_dict' and 'meta'): give an iter_N.pth written by tools/train.py")
+    return checkpoint
+
+
+def _corrupt(filename: str, exc: BaseException) -> CheckpointError:
+    detail = str(exc).strip().splitlines()[0].split('. ')[0] if str(exc).strip() else ''
+    return CheckpointError(
+        f"checkpoint '{filename}' is truncated or corrupt ({type(exc).__name__}: {detail[:150]}); "
+        'nothing in it was executed. Delete it and resume from an earlier checkpoint')
+
+
+def check_training_checkpoint(checkpoint: Mapping, filename: str) -> None:
+    """Raise unless ``checkpoint`` is one that training can resume from.
+
+    A training checkpoint (written by tools/train.py / mmengine's Runner) has a
+    ``meta`` dict with integer ``epoch`` and ``iter`` and a ``state_dict``; a
+    plain ``torch.save(model.state_dict())`` has neither. mmengine's resume
+    would also execute a ``meta['config']`` text (its GPU-count check): gancore
+    never writes one, so one found here is dropped unread.
+
+    Raises:
+        CheckpointError: naming ``filename``, what is missing and what to do instead.
+    """
+    meta = checkpoint.get('meta')
+    problems = []
+    if not isinstance(meta, Mapping):
+        problems.append("no 'meta' entry")
+    else:
+        problems += [f"no integer meta['{key}']" for key in ('epoch', 'iter')
+                     if not isinstance(meta.get(key), int) or isinstance(meta.get(key), bool)]
+    if not isinstance(checkpoint.get('state_dict'), Mapping):
+        problems.append("no 'state_dict'")
+    if problems:
+        raise CheckpointError(
+            f"'{filename}' is not a training checkpoint ({', '.join(problems)}; a state_dict "
+            'saved with torch.save?): --resume needs an iter_N.pth written by tools/train.py; '
+            f'to start training from these weights use --cfg-options load_from={filename}')
+    if isinstance(meta, dict):
+        meta.pop('config', None)
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)
@@ -94,13 +183,60 @@ def atomic_replace(tmp_path: str, final_path: str) -> None:
         pass
 
 
+def temp_name(filename: str) -> str:
+    """The hidden temporary name this process writes ``filename`` under (same folder)."""
+    return f'.{filename}.tmp{os.getpid()}'
+
+
+def remove_stale_temp_files(folder: str) -> list:
+    """Delete temporary files left in ``folder`` by killed or failed writes; returns them.
+
+    Those are ``.<name>.tmp<pid>`` (checkpoints, ``last_checkpoint``) and the
+    ``last_checkpoint.tmp<pid>`` of older gancore versions; this process's own
+    temporary files are kept.
+    """
+    mine = f'.tmp{os.getpid()}'
+    stale = []
+    for pattern in ('.*.tmp[0-9]*', 'last_checkpoint.tmp[0-9]*'):
+        for path in glob.glob(osp.join(glob.escape(str(folder)), pattern)):
+            if not path.endswith(mine) and osp.isfile(path):
+                try:
+                    os.remove(path)
+                    stale.append(path)
+                except OSError:
+                    pass
+    return stale
+
+
+def write_failed(path: str, exc: OSError, tmp_path: Optional[str] = None) -> CheckpointError:
+    """Remove the partial ``tmp_path`` of a failed write of ``path``; the error to raise."""
+    if tmp_path and osp.exists(tmp_path):
+        try:
+            os.remove(tmp_path)
+        except OSError:
+            pass
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return CheckpointError(
+        f"cannot write checkpoint '{path}': {reason} (errno {exc.errno}); training stopped, "
+        'the previous checkpoint and last_checkpoint are intact. Free disk space or make the '
+        'folder writable, then run again with --resume')
+
+
 def write_text_atomic(path: str, text: str) -> None:
-    """Write a small text file through a temporary file and a rename."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-    atomic_replace(tmp, path)
+    """Write a small text file through a hidden temporary file and a rename.
+
+    Raises:
+        CheckpointError: the write failed (the temporary file is removed, ``path``
+            is unchanged).
+    """
+    tmp = osp.join(osp.dirname(path), temp_name(osp.basename(path)))
+    try:
+        with open(tmp, 'w') as f:
+            f.write(text)
+            f.flush()
+        atomic_replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(path, exc, tmp) from None
 
 
 @HOOKS.register_module()
@@ -111,12 +247,71 @@ class AtomicCheckpointHook(CheckpointHook):
     writes ``last_checkpoint`` in place: with ``max_keep_ckpts=1`` a crash
     mid-write leaves no checkpoint at all. Here the new checkpoint is written
     (atomically, by ``GANRunner.save_checkpoint``), then ``last_checkpoint``
-    is replaced atomically to name it, and only then are outdated checkpoints
-    deleted. :class:`gancore.engine.GANRunner` uses it in place of
-    ``CheckpointHook``.
+    is replaced atomically to name it, and outdated checkpoints are deleted
+    only once the new one is *confirmed*: the iteration after it finished
+    with finite losses (:class:`~gancore.hooks.NonFiniteGuardHook` runs
+    earlier in ``after_train_iter`` and stops a diverging run first), or
+    training ended. So a checkpoint that holds weights which already diverge
+    (finite, but 1e10) never replaces the last good one;
+    :meth:`set_aside_unconfirmed` retires it when the guard stops the run.
+    The message hub's ``last_good_ckpt`` names the newest confirmed checkpoint.
+    :class:`gancore.engine.GANRunner` uses this hook in place of ``CheckpointHook``.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._unconfirmed: Optional[tuple] = None  # (path, outdated paths)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Confirm the previous checkpoint (this iteration was finite), then save as mmengine."""
+        self.confirm(runner)
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+
+    def after_train(self, runner) -> None:
+        """Training ended normally: the last checkpoint is confirmed."""
+        super().after_train(runner)
+        self.confirm(runner)
+
+    def confirm(self, runner) -> None:
+        """Mark the newest checkpoint good and delete the checkpoints it made outdated."""
+        if self._unconfirmed is None:
+            return
+        path, outdated = self._unconfirmed
+        self._unconfirmed = None
+        runner.message_hub.update_info('last_good_ckpt', path)
+        if not is_main_process():
+            return
+        for old in outdated:
+            if self.file_backend.isfile(old):
+                self.file_backend.remove(old)
+            elif self.file_backend.isdir(old):
+                self.file_backend.rmtree(old)
+
+    def set_aside_unconfirmed(self, runner) -> Optional[str]:
+        """After a non-finite stop: rename the unconfirmed checkpoint ``<name>.diverged``.
+
+        ``last_checkpoint`` then names the newest confirmed checkpoint (or is
+        removed when there is none), so ``--resume`` continues from a state
+        that trains on. Returns the new name of the set-aside file, if any.
+        """
+        if self._unconfirmed is None:
+            return None
+        path, _ = self._unconfirmed
+        self._unconfirmed = None
+        if not is_main_process() or not osp.isfile(path):
+            return None
+        aside = f'{path}.diverged'
+        os.replace(path, aside)
+        last = osp.join(runner.work_dir, 'last_checkpoint')
+        good = runner.message_hub.get_info('last_good_ckpt')
+        if good and osp.isfile(good):
+            write_text_atomic(last, good)
+        elif osp.exists(last):
+            os.remove(last)
+        return aside
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        self.confirm(runner)  # a save in after_train/after_epoch follows a finished iteration
         outdated = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
@@ -126,17 +321,13 @@ class AtomicCheckpointHook(CheckpointHook):
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         runner.save_checkpoint(
             self.out_dir, ckpt_filename, self.file_client_args,
             save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
             meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-        if not is_main_process():
-            return
-        write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
-        for old in outdated:
-            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):
-                self.file_backend.rmtree(path)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        old_paths = [self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
+                     for old in outdated]
+        self._unconfirmed = (self.last_ckpt, old_paths)
+        if is_main_process():
+            write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)

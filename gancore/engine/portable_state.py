@@ -12,6 +12,12 @@ mmengine 0.10 saves ``generator.module.conv.weight`` where one process saves
 ``generator.conv.weight``; mmengine's loader expects the latter (it unwraps
 wrappers) and, not being strict, would silently skip every weight. The hook
 saves the wrapper-free names.
+
+mmengine stores the run's config as Python source (``meta['cfg']``), which
+reading it back would have to execute; the hook stores it as plain data
+instead (:func:`gancore.config_data.config_to_data`), checked once before
+the first iteration so that a config that cannot be stored stops the run at
+once rather than at the first save.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.model import is_model_wrapper
 
+from ..config_data import config_to_data
 from ..registry import HOOKS
 
 _TAG = '__history_buffer__'
@@ -61,15 +68,26 @@ def unwrapped_state_dict(model, state_dict: dict) -> dict:
 
 @HOOKS.register_module()
 class PortableStateHook(Hook):
-    """Convert the message hub's HistoryBuffers to plain data in checkpoints and back.
+    """Checkpoints hold plain data: the config, the message hub's HistoryBuffers, weight names.
 
     :class:`gancore.engine.GANRunner` registers it itself; configs need not list it.
     """
 
     priority = 'VERY_LOW'
 
+    def __init__(self) -> None:
+        self._cfg_data = None
+
+    def before_run(self, runner) -> None:
+        """Convert the run's config to plain data now (a ConfigError names a key that cannot be)."""
+        self._cfg_data = config_to_data(runner.cfg, source='the config of this run')
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Plain HistoryBuffers in ``checkpoint['message_hub']``; no DDP names in the weights."""
+        """Config as data in ``meta['cfg']``, plain HistoryBuffers, no DDP names in the weights."""
+        if isinstance(checkpoint.get('meta'), dict):
+            if self._cfg_data is None:
+                self.before_run(runner)
+            checkpoint['meta']['cfg'] = self._cfg_data
         if 'state_dict' in checkpoint:
             checkpoint['state_dict'] = unwrapped_state_dict(runner.model, checkpoint['state_dict'])
         scalars = checkpoint.get('message_hub', {}).get('log_scalars', {})

@@ -15,15 +15,25 @@ On resume (:func:`install_resume_state`, called by ``GANRunner.resume``, and
 :class:`ResumeStateHook`) the :class:`ResumableInfiniteSampler` jumps to that
 position without loading the skipped samples, and the RNG states are
 restored just before the first batch after the checkpoint is fetched, i.e.
-exactly where the interrupted run would have continued. With ``num_workers > 0`` the skipped batches are replayed
-through the workers instead (mmengine's default), because the workers' own
-RNGs (random augmentations) only reach the right state that way.
+exactly where the interrupted run would have continued. With
+``num_workers > 0`` the skipped batches are replayed through the workers
+instead (mmengine's default), because the workers' own RNGs (random
+augmentations) only reach the right state that way; the loader's workers are
+restarted first, so that persistent workers start from their initial seeds.
+
+This module also owns *which* checkpoint a resume uses
+(:func:`find_resume_checkpoint`: the newest that loads), the guard against a
+fresh run into a work dir with checkpoints (:func:`check_work_dir`) and the
+rule for learning rates on resume (:func:`apply_config_lrs`).
 """
 from __future__ import annotations
 
 import itertools
 import logging
+import os
+import os.path as osp
 import random
+import re
 from typing import Iterator, Optional
 
 import numpy as np
@@ -32,9 +42,11 @@ from mmengine.dataset import InfiniteSampler
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.optim import OptimWrapperDict
 from mmengine.registry import DATA_SAMPLERS
 from mmengine.runner.loops import IterBasedTrainLoop, _InfiniteDataloaderIterator
 
+from ..errors import GancoreError, WorkDirError
 from ..registry import HOOKS
 
 #: Key of gancore's resume data in a checkpoint's ``meta``.
@@ -126,6 +138,8 @@ def gather_resume_state(runner, iters: int) -> dict:
     rng = capture_rng_state()
     rng_all = all_gather_object(rng) if world_size > 1 else [rng]
     state = {'world_size': world_size, 'rng': rng_all}
+    if getattr(runner, '_config_lrs', None):
+        state['config_lr'] = runner._config_lrs
     loader = runner.train_dataloader
     sampler = getattr(loader, 'sampler', None)
     if isinstance(sampler, ResumableInfiniteSampler):
@@ -191,9 +205,159 @@ def install_resume_state(runner, state: Optional[dict]) -> None:
             and 'samples_seen' in state):
         fast = loader.num_workers == 0 or state.get('world_size') != world_size
         sampler.set_start(state['samples_seen'] if fast else 0, state.get('sampler_seed'))
+        _restart_workers(loader)
         # a fresh iterator, so that the new start (and seed) take effect
         iterator = loop.dataloader_iterator = _InfiniteDataloaderIterator(loader)
     runner._pending_resume = dict(rng=rng, placeholders=fast, iterator=iterator)
+
+
+def _restart_workers(loader) -> None:
+    """Shut down the loader's persistent workers so that the next iterator starts fresh ones.
+
+    The train loop created an iterator when it was built, and its workers
+    already prefetched (and randomly augmented) ``prefetch_factor`` batches
+    each. With ``persistent_workers=True`` a new iterator would reuse those
+    workers with their RNGs advanced, so the replayed stream (random crops,
+    flips, the unpaired B image) would differ from the interrupted run's; fresh
+    workers are seeded again by mmengine's ``worker_init_fn`` exactly as at
+    the start of that run.
+    """
+    iterator = getattr(loader, '_iterator', None)  # torch keeps persistent workers here
+    if iterator is not None:
+        iterator._shutdown_workers()
+        loader._iterator = None
+
+
+# --------------------------------------------------------------------------- learning rates
+def configured_lrs(runner) -> dict:
+    """Each optimizer's per-group base learning rate as the config sets it (before resuming)."""
+    wrappers = runner.optim_wrapper
+    items = wrappers.items() if isinstance(wrappers, OptimWrapperDict) else [('', wrappers)]
+    out = {}
+    for name, wrapper in items:
+        optimizer = getattr(wrapper, 'optimizer', None)
+        if optimizer is not None:
+            out[name] = [float(g.get('initial_lr', g['lr'])) for g in optimizer.param_groups]
+    return out
+
+
+def apply_config_lrs(runner, recorded: Optional[dict], current: Optional[dict]) -> None:
+    """After a resume, let a learning rate changed in the config win over the checkpoint's.
+
+    ``recorded`` is what the config of the run that wrote the checkpoint set
+    (``resume_state['config_lr']``), ``current`` what this run's config sets.
+    Where they differ, the optimizer's groups (and their schedulers' base
+    values) take the new rate, keeping the schedule's current factor; where
+    they agree the checkpoint's (possibly scheduled) rate is kept. Checkpoints
+    without a record keep their rates.
+    """
+    if not recorded or not current:
+        return
+    wrappers = runner.optim_wrapper
+    items = dict(wrappers.items()) if isinstance(wrappers, OptimWrapperDict) else {'': wrappers}
+    for name, new in current.items():
+        old = recorded.get(name)
+        if old is None or len(old) != len(new) or old == new or name not in items:
+            continue
+        groups = items[name].optimizer.param_groups
+        for group, lr in zip(groups, new):
+            base = float(group.get('initial_lr', group['lr']))
+            factor = float(group['lr']) / base if base else 1.0
+            group['initial_lr'], group['lr'] = lr, lr * factor
+        schedulers = runner.param_schedulers
+        if isinstance(schedulers, dict):
+            schedulers = schedulers.get(name, [])
+        for scheduler in schedulers or []:
+            if getattr(scheduler, 'optimizer', None) is items[name].optimizer:
+                scheduler.base_values = list(new)
+        label = name or 'optimizer'
+        print_log(f'{label} lr {new} from the config (it differs from the {old} of the run that '
+                  'wrote the checkpoint): it replaces the checkpoint\'s', logger='current',
+                  level=logging.WARNING)
+
+
+# --------------------------------------------------------------------------- checkpoints
+CHECKPOINT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
+
+
+def checkpoints_in(folder) -> list:
+    """The ``iter_N.pth`` / ``epoch_N.pth`` files in ``folder``, newest (largest N) first."""
+    found = []
+    if osp.isdir(folder):
+        for name in os.listdir(folder):
+            match = CHECKPOINT_NAME.match(name)
+            if match and osp.isfile(osp.join(folder, name)):
+                found.append((int(match.group(1)), osp.join(folder, name)))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def find_resume_checkpoint(work_dir: str, logger=None) -> Optional[str]:
+    """The newest checkpoint in ``work_dir`` that loads, or None.
+
+    Candidates are the file ``last_checkpoint`` names and every
+    ``iter_N.pth``/``epoch_N.pth`` of the folder, tried from the largest N
+    down: a run killed after a checkpoint's rename but before
+    ``last_checkpoint`` was updated leaves a newer file than the one named.
+    Truncated or unreadable candidates are skipped with a warning.
+    """
+    from .checkpoint import load_checkpoint_file  # checkpoint imports no resume code
+    candidates = [osp.abspath(p) for p in checkpoints_in(work_dir)]
+    last = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(last):
+        with open(last) as f:
+            named = osp.abspath(f.read().strip() or last)
+        if osp.isfile(named) and named not in candidates:
+            candidates.append(named)
+
+    def newest_first(path):
+        match = CHECKPOINT_NAME.match(osp.basename(path))
+        return (match is not None, -int(match.group(1)) if match else 0)
+    candidates.sort(key=newest_first)  # a custom-named last_checkpoint target first
+    for path in candidates:
+        try:
+            load_checkpoint_file(path)
+        except GancoreError as exc:
+            print_log(f'skipping {path}: {exc}', logger=logger or 'current',
+                      level=logging.WARNING)
+            continue
+        return path
+    return None
+
+
+def check_work_dir(work_dir: str, resume, overwrite: bool = False) -> None:
+    """Refuse a fresh run into a folder that holds checkpoints, unless ``overwrite``.
+
+    With ``overwrite`` the old run's checkpoints, ``last_checkpoint`` and
+    temporary files are deleted first, so that a later ``--resume`` cannot pick
+    a checkpoint of the old run.
+
+    Raises:
+        WorkDirError: ``work_dir`` holds checkpoints, ``resume`` is off and
+            ``overwrite`` is not set.
+    """
+    if resume or not osp.isdir(work_dir):
+        return
+    old = checkpoints_in(work_dir)
+    last = osp.join(work_dir, 'last_checkpoint')
+    if not old and not osp.isfile(last):
+        return
+    if not overwrite:
+        shown = osp.basename(old[0]) if old else 'last_checkpoint'
+        raise WorkDirError(
+            f"work dir '{work_dir}' already holds checkpoints ({len(old)}, newest {shown}) of "
+            'an earlier run: pass --resume to continue it, --work-dir to train elsewhere, or '
+            '--overwrite to delete them and start afresh')
+    if int(os.environ.get('RANK', '0')) != 0:  # distributed: rank 0 deletes
+        return
+    from .checkpoint import remove_stale_temp_files
+    for path in old + ([last] if osp.isfile(last) else []):
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+    remove_stale_temp_files(work_dir)
+    print_log(f'--overwrite: deleted {len(old)} checkpoint(s) of an earlier run in {work_dir}',
+              logger='current', level=logging.WARNING)
 
 
 @HOOKS.register_module()

@@ -1,8 +1,6 @@
 """The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
 from __future__ import annotations
 
-import glob
-import os
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Union
@@ -15,12 +13,15 @@ from mmengine.runner import Runner
 
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
-from ..hooks.non_finite import NonFiniteGuardHook
+from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
-from .checkpoint import AtomicCheckpointHook, atomic_replace
+from .checkpoint import (AtomicCheckpointHook, atomic_replace, check_training_checkpoint,
+                         remove_stale_temp_files, temp_name, write_failed)
 from .dist import model_wrapper_cfg, setup_distributed
 from .portable_state import PortableStateHook
-from .resume import META_KEY, ResumeStateHook, gather_resume_state, install_resume_state
+from .resume import (META_KEY, ResumeStateHook, apply_config_lrs, check_work_dir,
+                     configured_lrs, find_resume_checkpoint, gather_resume_state,
+                     install_resume_state)
 from .speed import apply_speed_config, apply_speed_to_model, dataloader_defaults, use_amp
 
 
@@ -35,6 +36,11 @@ class GANRunner(Runner):
       the data stream (``meta['resume_state']``, see
       :mod:`gancore.engine.resume`); ``resume`` restores them, so a resumed run
       reaches the same weights as one that never stopped.
+    * Only finite state is checkpointed; a failed write (disk full) stops with
+      one line and removes its temporary file.
+    * ``resume=True`` picks the newest loadable checkpoint of the work dir
+      (:func:`~gancore.engine.resume.find_resume_checkpoint`), and a learning
+      rate changed in the config replaces the checkpoint's.
     * Loading goes through gancore's safe loader (see
       :mod:`gancore.engine.checkpoint`), registered as mmengine's local loader.
     * :class:`PortableStateHook`, :class:`ResumeStateHook` and
@@ -66,21 +72,27 @@ class GANRunner(Runner):
                         backend_args=None) -> None:
         """Save like mmengine, atomically, with the resume state of every rank.
 
-        Called on every rank (as ``CheckpointHook`` does): the ranks' RNG
-        states are gathered to rank 0, which writes the file.
+        Called on every rank (as ``CheckpointHook`` does): the state is first
+        checked to be finite (:func:`~gancore.hooks.non_finite.check_finite_state`;
+        a non-finite weight, buffer or optimizer state stops training and
+        nothing is written), then the ranks' RNG states are gathered to rank 0,
+        which writes the file. A failed write (disk full, read-only folder)
+        removes its temporary file and raises :class:`CheckpointError`.
         """
+        check_finite_state(self, osp.join(out_dir, filename))
         meta = dict(meta or {})
         iters = meta.get('iter', self.iter if by_epoch else self.iter + 1)
         meta[META_KEY] = gather_resume_state(self, iters)
-        tmp = f'.{filename}.tmp{os.getpid()}'
-        super().save_checkpoint(out_dir, tmp, file_client_args, save_optimizer,
-                                save_param_scheduler, meta, by_epoch, backend_args)
+        tmp = temp_name(filename)
+        try:
+            super().save_checkpoint(out_dir, tmp, file_client_args, save_optimizer,
+                                    save_param_scheduler, meta, by_epoch, backend_args)
+            if is_main_process():
+                atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+        except OSError as exc:
+            raise write_failed(osp.join(out_dir, filename), exc, osp.join(out_dir, tmp)) from None
         if is_main_process():
-            atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
-            # partial files left by a process killed while writing
-            for stale in glob.glob(osp.join(glob.escape(out_dir), '.*.tmp[0-9]*')):
-                if not stale.endswith(f'.tmp{os.getpid()}'):
-                    os.remove(stale)
+            remove_stale_temp_files(out_dir)  # partial files of killed processes
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys=((r'^module.', ''),)) -> dict:
@@ -101,17 +113,68 @@ class GANRunner(Runner):
             raise CheckpointError(
                 f"cannot resume from '{filename}': its weights do not fit the model "
                 f'({detail[:300]}); was it written for another config?') from None
+        if resuming:
+            check_training_checkpoint(checkpoint, filename)
         self._resume_state = checkpoint.get('meta', {}).get(META_KEY)
         return checkpoint
 
+    def load_or_resume(self) -> None:
+        """Like mmengine, but ``resume=True`` picks the newest *loadable* checkpoint.
+
+        See :func:`gancore.engine.resume.find_resume_checkpoint`: it also finds
+        checkpoints that ``last_checkpoint`` does not name yet and skips
+        truncated ones; with none, one log line says training starts at 0.
+        """
+        self._config_lrs = configured_lrs(self)
+        if self._has_loaded:
+            return
+        if self._resume and self._load_from is None:
+            remove_stale_temp_files(self.work_dir)
+            found = find_resume_checkpoint(self.work_dir, self.logger)
+            if found is None:
+                self.logger.info(f'nothing to resume in {self.work_dir} (no loadable '
+                                 'checkpoint): training starts at iteration 0')
+                return
+            self.logger.info(f'resuming from {found}')
+            self._load_from = found
+        super().load_or_resume()
+
     def resume(self, filename: str, *args, **kwargs) -> None:
-        """Resume like mmengine (strictly), then restore the data position and RNG states."""
+        """Resume like mmengine (strictly), then restore the data position and RNG states.
+
+        A learning rate the config sets differently from the run that wrote the
+        checkpoint replaces the checkpoint's (see
+        :func:`gancore.engine.resume.apply_config_lrs`).
+        """
         self._resuming = True
         try:
             super().resume(filename, *args, **kwargs)
         finally:
             self._resuming = False
-        install_resume_state(self, getattr(self, '_resume_state', None))
+        state = getattr(self, '_resume_state', None)
+        apply_config_lrs(self, (state or {}).get('config_lr'), getattr(self, '_config_lrs', None))
+        install_resume_state(self, state)
+        if self.iter >= self.max_iters:
+            self.nothing_to_train = (
+                f'nothing to train: {filename} is at iteration {self.iter} and '
+                f'train_cfg.max_iters is {self.max_iters}; raise max_iters (e.g. --cfg-options '
+                f'train_cfg.max_iters={self.iter * 2}) to train further')
+            self.logger.warning(self.nothing_to_train)
+
+    def train(self):
+        """Train; a non-finite stop first sets aside a checkpoint that was not confirmed."""
+        try:
+            return super().train()
+        except NonFiniteLossError:
+            for hook in self._hooks:
+                if isinstance(hook, AtomicCheckpointHook):
+                    hook.set_aside_unconfirmed(self)
+            raise
+
+    def summary(self) -> str:
+        """The one line tools/train.py prints when training returns."""
+        return getattr(self, 'nothing_to_train', None) or (
+            f'done: {self.iter} iterations, outputs in {self.work_dir}')
 
     def _init_model_weights(self) -> None:
         model = self.model.module if is_model_wrapper(self.model) else self.model
@@ -214,8 +277,16 @@ def build_runner(cfg) -> GANRunner:
     return GANRunner.from_cfg(cfg)
 
 
-def train(config: str, **kwargs) -> GANRunner:
-    """Train ``config``; ``kwargs`` as :func:`prepare_config`. Returns the finished Runner."""
-    runner = build_runner(prepare_config(config, **kwargs))
+def train(config: str, overwrite: bool = False, **kwargs) -> GANRunner:
+    """Train ``config``; ``kwargs`` as :func:`prepare_config`. Returns the finished Runner.
+
+    A fresh run (no ``resume``) into a work dir that holds checkpoints stops
+    with :class:`~gancore.errors.WorkDirError` unless ``overwrite`` (then the
+    old checkpoints are deleted first; see
+    :func:`gancore.engine.resume.check_work_dir`).
+    """
+    cfg = prepare_config(config, **kwargs)
+    check_work_dir(cfg.work_dir, cfg.get('resume'), overwrite)
+    runner = build_runner(cfg)
     runner.train()
     return runner

@@ -215,25 +215,60 @@ def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Load ``mu`` and ``sigma`` from an ``.npz`` file (pytorch-fid format).
 
     Raises:
-        DataError: The file is missing, unreadable or lacks the keys.
+        DataError: The file is missing, unreadable, holds pickled (object)
+            data, or lacks the keys.
+    """
+    mu, sigma, _ = load_stats_file(path)
+    return mu, sigma
+
+
+def load_stats_file(path: str) -> tuple[np.ndarray, np.ndarray, Optional[int]]:
+    """``(mu, sigma, num)`` of an ``.npz`` statistics file; ``num`` is None when absent.
+
+    Read with ``allow_pickle=False``: an object array (which only unpickling
+    could rebuild) is refused with a :class:`DataError` naming the file and the
+    key, and nothing of it runs.
     """
     if not os.path.isfile(path):
         raise DataError(f'FID statistics file {path} does not exist; create it with '
                         f'`tools/eval_fid.py IMAGE_FOLDER --save-stats {path}`')
+    with open(path, 'rb') as f:
+        head = f.read(6)
+    if not head.startswith((b'PK\x03\x04', b'\x93NUMPY', b'\x80')):
+        raise DataError(f'cannot read FID statistics {path}: it is not an .npz archive (it '
+                        f'starts with {head!r}); create it with `tools/eval_fid.py '
+                        f'IMAGE_FOLDER --save-stats {path}`')
+    key = None
     try:
         with np.load(path, allow_pickle=False) as f:
+            if not hasattr(f, 'files'):  # a single .npy array, not an archive
+                raise DataError(f"{path} holds one array, not the 'mu'/'sigma' arrays of an "
+                                'FID statistics .npz')
             if 'mu' not in f or 'sigma' not in f:
                 raise DataError(f"{path} has no 'mu'/'sigma' arrays (keys: {list(f.keys())}); "
                                 'it is not an FID statistics file')
-            mu, sigma = np.asarray(f['mu'], np.float64), np.asarray(f['sigma'], np.float64)
+            arrays = {}
+            for key in f.files:
+                arrays[key] = f[key]
+            key = None
+        mu, sigma = np.asarray(arrays['mu'], np.float64), np.asarray(arrays['sigma'], np.float64)
+        num = int(arrays['num']) if 'num' in arrays and arrays['num'].size == 1 else None
     except DataError:
         raise
+    except ValueError as exc:
+        if 'pickle' not in str(exc):
+            raise DataError(f'cannot read FID statistics {path}: ValueError: {exc}') from None
+        where = f"its array '{key}' holds Python objects" if key else 'it holds pickled data'
+        raise DataError(
+            f'refused to read FID statistics {path}: {where}, which gancore never unpickles '
+            '(nothing in it was executed); statistics are plain float arrays: recreate the '
+            f'file with `tools/eval_fid.py IMAGE_FOLDER --save-stats {path}`') from None
     except Exception as exc:  # noqa: BLE001
         raise DataError(
             f'cannot read FID statistics {path}: {type(exc).__name__}: {exc}') from None
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise DataError(f'{path}: mu {mu.shape} and sigma {sigma.shape} do not fit together')
-    return mu, sigma
+    return mu, sigma, num
 
 
 def fid_between(stats1: Union[RunningStats, tuple], stats2: Union[RunningStats, tuple]) -> float:

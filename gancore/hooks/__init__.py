@@ -1,7 +1,8 @@
 """Training hooks: sample grids, GAN health logs, in-training FID, non-finite loss guard."""
 from .fid_hook import FIDHook, MetricsHook
 from .gan_health import GANHealthHook
-from .non_finite import NonFiniteGuardHook, NonFiniteLossError
+from .non_finite import NonFiniteGuardHook, NonFiniteLossError, NonFiniteStateError
 from .sample_grid import SampleGridHook
 
-__all__ = ['FIDHook', 'MetricsHook', 'SampleGridHook', 'GANHealthHook', 'NonFiniteGuardHook', 'NonFiniteLossError']
+__all__ = ['FIDHook', 'MetricsHook', 'SampleGridHook', 'GANHealthHook', 'NonFiniteGuardHook',
+           'NonFiniteLossError', 'NonFiniteStateError']

@@ -8,7 +8,10 @@ A training subprocess imports this module through its config's
   parameters to ``<work_dir>/record_rank<R>.pt``;
 * with ``GANCORE_TEST_KILL_IN_SAVE=<checkpoint name>`` set, the process
   writes half of that checkpoint's temporary file and then kills itself with
-  SIGKILL: a crash in the middle of a checkpoint write.
+  SIGKILL: a crash in the middle of a checkpoint write;
+* with ``GANCORE_TEST_KILL_AFTER_RENAME=<checkpoint name>`` set, the process
+  kills itself right after that checkpoint was renamed into place, before
+  ``last_checkpoint`` names it.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from mmengine.dist import get_rank
 from mmengine.fileio.backends.local_backend import LocalBackend
 from mmengine.hooks import Hook
 
+from gancore.engine import checkpoint as _checkpoint
 from gancore.engine.portable_state import unwrapped_state_dict
 from gancore.models.base_gan import unwrap
 from gancore.registry import HOOKS
@@ -68,6 +72,52 @@ def _put_or_crash(self, obj: bytes, filepath) -> None:
 
 
 LocalBackend.put = _put_or_crash
+
+_write_text = _checkpoint.write_text_atomic
+
+
+def _write_text_or_crash(path: str, text: str) -> None:
+    target = os.environ.get('GANCORE_TEST_KILL_AFTER_RENAME')
+    if target and osp.basename(path) == 'last_checkpoint' and text.endswith(target):
+        os.kill(os.getpid(), signal.SIGKILL)
+    _write_text(path, text)
+
+
+_checkpoint.write_text_atomic = _write_text_or_crash
+
+
+def write_image_folder_config(path: Path, model: str, data_root: Path, max_iters: int = 8,
+                              interval: int = 2, extra: str = '') -> Path:
+    """A tiny CycleGAN (horse2zebra) or pix2pix (facades) config on 32x32 crops of ``data_root``.
+
+    The loader is the config's default (``num_workers=4``, ``persistent_workers=True``); the
+    learning rate decays over the second half so that the scheduler's state matters too.
+    """
+    if model == 'cyclegan':
+        base, nets = 'configs/cyclegan/horse2zebra.py', textwrap.dedent('''\
+            model = dict(generator_ab=dict(base_channels=8, num_blocks=1),
+                         generator_ba=dict(base_channels=8, num_blocks=1),
+                         discriminator_a=dict(base_channels=8),
+                         discriminator_b=dict(base_channels=8))
+            ''')
+    else:
+        base, nets = ('configs/pix2pix/pix2pix_unet256_1xb1-80k_facades.py',
+                      'model = dict(generator=dict(num_downs=5, base_channels=8), '
+                      'discriminator=dict(base_channels=8))\n')
+    path.write_text(f"_base_ = ['{REPO}/{base}']\n" + nets + textwrap.dedent(f'''\
+        custom_imports = dict(imports=['engine_helpers'], allow_failed_imports=False)
+        train_dataloader = dict(dataset=dict(data_root='{data_root}', load_size=36,
+                                             crop_size=32))
+        train_cfg = dict(max_iters={max_iters})
+        param_scheduler = [dict(type='LinearLR', start_factor=1.0, end_factor=0.1,
+                                begin={max_iters // 2}, end={max_iters}, by_epoch=False)]
+        default_hooks = dict(logger=dict(interval=1),
+                             checkpoint=dict(interval={interval}, max_keep_ckpts=1))
+        custom_hooks = []
+        visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
+        randomness = dict(seed=0, deterministic=True)
+        ''') + extra)
+    return path
 
 
 def write_config(path: Path, max_iters: int, batch_size: int = 8, interval: int = 2,

@@ -40,7 +40,7 @@ def test_truncated_checkpoint_is_refused_naming_the_file(tmp_path, good_checkpoi
     data = good_checkpoint.read_bytes()
     bad = tmp_path / 'iter_9.pth'
     bad.write_bytes(data[:len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"'.*iter_9\.pth' is truncated or not a torch"):
+    with pytest.raises(CheckpointError, match=r"'.*iter_9\.pth' is truncated or corrupt"):
         load_checkpoint_file(bad)
     foreign = tmp_path / 'notes.pth'
     foreign.write_text('not a checkpoint')

@@ -36,12 +36,15 @@ def test_guard_stops_naming_term_and_iteration_before_checkpointing(tmp_path, ca
     runner = make_runner(config, tmp_path / 'w')
     assert any(isinstance(h, NonFiniteGuardHook) for h in runner.hooks)  # on by default
     poison_generator_loss(runner, at_step=2)  # the 3rd iteration
-    with pytest.raises(NonFiniteLossError, match=r'iteration 3: loss_g_adv = nan'):
+    with pytest.raises(NonFiniteLossError, match=r'iteration 3: loss_g_adv = nan.*trains on: '
+                       r'.*iter_1\.pth \(.*iter_2\.pth, written just before, is set aside'):
         runner.train()
-    names = sorted(p.name for p in (tmp_path / 'w').glob('*.pth'))
-    assert names == ['iter_1.pth', 'iter_2.pth']  # nothing written for the broken iteration
-    assert (tmp_path / 'w/last_checkpoint').read_text().endswith('iter_2.pth')
-    for value in load_checkpoint_file(tmp_path / 'w/iter_2.pth')['state_dict'].values():
+    # nothing written for the broken iteration; iter_2 was never followed by a finite
+    # iteration, so it is set aside and last_checkpoint names iter_1, which trained on
+    names = sorted(p.name for p in (tmp_path / 'w').iterdir() if '.pth' in p.name)
+    assert names == ['iter_1.pth', 'iter_2.pth.diverged']
+    assert (tmp_path / 'w/last_checkpoint').read_text().endswith('iter_1.pth')
+    for value in load_checkpoint_file(tmp_path / 'w/iter_1.pth')['state_dict'].values():
         assert not torch.is_tensor(value) or torch.isfinite(value.float()).all()
     # the command-line tools turn it into one line
     code = run_tool(lambda: (_ for _ in ()).throw(NonFiniteLossError('non-finite loss at x')))

@@ -167,6 +167,9 @@ def test_train_tool_flags_reach_prepare_config(monkeypatch):
     class Done:
         iter, work_dir = 0, 'w'
 
+        def summary(self):  # GANRunner.summary: the line tools/train.py prints
+            return 'done: 0 iterations, outputs in w'
+
     def fake_train(config, **kwargs):
         seen.update(kwargs)
         return Done()
