@@ -14,7 +14,7 @@ forms keep configs exact: ``{"__tuple__": [...]}`` and
 ``{"__dict__": [[key, value], ...]}`` (a dict with non-string keys, e.g.
 ProGAN's ``channels={4: 512}``). Reading parses the JSON strictly (no NaN or
 Infinity), accepts only these two tags, builds ``mmengine.Config(dict)`` from
-the data and validates it with :func:`gancore.config.validate_config`:
+the data (:func:`gancore.config_data.config_from_data`) and validates it:
 nothing in the file is executed. :func:`gancore.apis.init_model` loads these
 files like checkpoints.
 """
@@ -28,6 +28,7 @@ import torch
 from mmengine.config import Config
 
 from .config import validate_config
+from .config_data import config_from_data, config_to_data
 from .errors import CheckpointError, ConfigError, ExportError
 
 #: The value of the ``gancore_format`` metadata key.
@@ -145,7 +146,7 @@ def save_model_file(state: dict, cfg: Config, path: str) -> None:
     tensors, extra = _split_state(state)
     metadata = {
         'format': 'pt', 'gancore_format': FORMAT,
-        'gancore_config': json.dumps(to_json_data(cfg.to_dict()), allow_nan=False),
+        'gancore_config': json.dumps(to_json_data(config_to_data(cfg)), allow_nan=False),
         'gancore_extra_state': json.dumps(to_json_data(extra, 'extra state'), allow_nan=False),
     }
     # save() + an ordinary write: the file gets the usual permissions (save_file makes it 0600)
@@ -186,12 +187,9 @@ def load_model_file(filename: str) -> Tuple[Config, dict]:
                               "a 'model' dict; re-export it with tools/export.py")
     if not isinstance(extra, dict):
         raise CheckpointError(f"model file '{filename}': its extra state is not a JSON object")
-    try:
-        cfg = Config(data)  # plain data in, nothing evaluated
-    except (KeyError, TypeError, ValueError) as exc:  # mmengine's reserved keys
-        raise CheckpointError(f"model file '{filename}': its config cannot be a config "
-                              f'({exc}); re-export it with tools/export.py') from None
-    validate_config(cfg, source=f"the config stored in '{filename}'")
+    source = f"the config stored in '{filename}'"
+    cfg = config_from_data(data, source)  # gancore's one owner of configs as data
+    validate_config(cfg, source=source)
     return cfg, {**tensors, **extra}
 
 

@@ -19,7 +19,7 @@ import torch
 from mmengine.registry import DefaultScope
 
 from gancore import export as gexport
-from gancore.apis import init_model
+from gancore.apis import init_model, stored_config
 from gancore.cli import run_tool
 from gancore.config import load_config
 from gancore.errors import CheckpointError, ConfigError, ExportError
@@ -53,7 +53,7 @@ def _setup():
 
 
 def make_checkpoint(tmp_path: Path, kind: str) -> Path:
-    """A checkpoint like the Runner's (config text in meta, weights), with trained-looking state.
+    """A checkpoint like the Runner's (config as data in meta, weights), trained-looking state.
 
     Weights are perturbed so that batch-norm statistics and the EMA copy are not at their
     initial values; ProGAN is left at level 2 (16x16 of 32x32) in the middle of a fade-in.
@@ -73,7 +73,7 @@ def make_checkpoint(tmp_path: Path, kind: str) -> Path:
     if kind == 'progan':
         model.set_stage(2, 0.5)
     path = tmp_path / f'{kind}.pth'
-    torch.save({'meta': {'cfg': cfg.pretty_text}, 'state_dict': model.state_dict()}, path)
+    torch.save({'meta': {'cfg': stored_config(cfg)}, 'state_dict': model.state_dict()}, path)
     return path
 
 
