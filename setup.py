@@ -3,6 +3,14 @@ from setuptools import find_packages, setup
 
 PLUGINS = ['cgan', 'pix2pix', 'cyclegan', 'progan']
 
+# Optional, for tools/export.py (resolved here: onnx 1.23.2, onnxscript 0.7.2,
+# onnxruntime 1.32.0, safetensors 0.8.0 with torch 2.14.1):
+#   onnx: the ONNX model format (torch.onnx writes and edits it);
+#   onnxscript: torch.onnx.export(dynamo=True) translates the exported graph with it;
+#   onnxruntime: runs each exported file to check it against PyTorch;
+#   safetensors: the pickle-free weights format of .safetensors model files.
+EXPORT = ['onnx', 'onnxscript', 'onnxruntime', 'safetensors']
+
 setup(
     name='gancore',
     version='0.1.0',
@@ -25,7 +33,9 @@ setup(
         # IS parity tests. pytorch-msssim 1.0.0: MS-SSIM parity test. References, never used
         # by gancore itself.
         'dev': ['pytest', 'scikit-learn', 'pytorch-fid==0.3.0', 'scipy<1.18',
-                'torch-fidelity==0.4.0', 'tqdm', 'pytorch-msssim==1.0.0'],
+                'torch-fidelity==0.4.0', 'tqdm', 'pytorch-msssim==1.0.0', *EXPORT],
+        # tools/export.py (docs/export.md); in [dev] too so that CI runs the export tests.
+        'export': EXPORT,
     },
     entry_points={
         'gancore.plugins': [f'{p} = gancore_plugins.{p}' for p in PLUGINS],

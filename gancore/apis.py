@@ -12,6 +12,7 @@ from . import config_data
 from .config import load_config, validate_config
 from .engine.checkpoint import load_checkpoint_file
 from .errors import CheckpointError, ConfigError
+from .model_file import is_model_file, load_model_file
 from .registry import MODELS, SCOPE
 
 
@@ -111,8 +112,10 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
     Args:
         config: Config file; None to use the config stored in ``checkpoint``.
         checkpoint: A ``.pth`` written by training or by tools/convert_checkpoint.py
-            (which may hold only the generators: see :func:`load_inference_weights`);
-            None leaves the weights random.
+            (which may hold only the generators: see :func:`load_inference_weights`),
+            or a ``.safetensors`` model file written by ``tools/export.py`` (weights and
+            config, no pickle; see :mod:`gancore.model_file`); None leaves the weights
+            random.
         device: Torch device.
 
     Returns:
@@ -120,8 +123,13 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
     """
     if config is None and checkpoint is None:
         raise ConfigError('init_model needs a config file, a checkpoint, or both')
-    state = load_checkpoint_file(checkpoint, map_location='cpu') if checkpoint else None
-    cfg = load_config(config) if config else config_from_checkpoint(state, checkpoint)
+    if checkpoint and is_model_file(checkpoint):  # pickle-free: config as JSON data
+        stored_cfg, weights = load_model_file(checkpoint)
+        state = {'state_dict': weights}
+        cfg = load_config(config) if config else stored_cfg
+    else:
+        state = load_checkpoint_file(checkpoint, map_location='cpu') if checkpoint else None
+        cfg = load_config(config) if config else config_from_checkpoint(state, checkpoint)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', SCOPE)):
         model = MODELS.build(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else cfg.model)
     if state is not None:

@@ -88,6 +88,10 @@ class CheckpointError(GancoreError, ValueError):
     """A checkpoint file is missing, truncated, foreign or unsafe to load."""
 
 
+class ExportError(GancoreError, RuntimeError):
+    """An export cannot be done: a missing optional package, or the export failed its check."""
+
+
 class PluginError(GancoreError, ImportError):
     """A plugin failed to import, or two plugins register the same name."""
 

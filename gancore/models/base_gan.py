@@ -240,6 +240,18 @@ class BaseGAN(BaseModel):
         """Images for the sample grid and the number of images per row."""
         return self.sample(64, seed=seed), 8
 
+    # ------------------------------------------------------------- deployment
+    def inference_networks(self) -> list:
+        """The networks a user runs after training, for export (:mod:`gancore.export`).
+
+        Returns a list of :class:`gancore.models.inference.InferenceNetwork`
+        (module, inputs with named dynamic axes, output name); models with
+        several (CycleGAN) return one per direction. The modules are the
+        model's own (not copies); the exporter copies them and sets eval mode.
+        """
+        raise ConfigError(f'{type(self).__name__} declares no inference network, so it cannot '
+                          'be exported: implement inference_networks() in the model')
+
     # ------------------------------------------------------------ mmengine API
     def forward(self, inputs: Any = None, data_samples: Optional[Sequence] = None,
                 mode: str = 'tensor') -> Any:

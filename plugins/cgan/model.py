@@ -8,6 +8,7 @@ from torch import Tensor
 
 from gancore.losses import GradientPenaltyLoss
 from gancore.models import BaseGAN
+from gancore.models.inference import noise_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 
 
@@ -124,6 +125,14 @@ class ConditionalGAN(BaseGAN):
         out = gen(z, labels.to(device).long())
         gen.train(was_training)
         return out
+
+    def inference_networks(self) -> list:
+        """``G(z, label)`` (``G(z)`` without labels): the EMA generator when there is one."""
+        gen = self.sampling_generator()
+        classes = self.num_classes if getattr(gen, 'label_mode', None) != 'none' else 0
+        return [noise_network(gen, self.latent_dim, classes, image_size=str(gen.image_size),
+                              out_channels=str(gen.out_channels),
+                              ema=str(gen is not self.generator))]
 
     @torch.no_grad()
     def preview(self, batch=None, seed: int = 0, per_class: int = 8):

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from gancore.errors import ConfigError
 from gancore.models import BaseGAN
+from gancore.models.inference import image_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, IMAGE_POOLS, LOSSES, MODELS
 from gancore.translation import (check_direction, io_channels, size_multiple, to_rgb,
                                  translate_padded)
@@ -171,6 +172,13 @@ class CycleGAN(BaseGAN):
             return translate_padded(net, images, self.size_multiples[direction])
         finally:
             net.train(was_training)
+
+    def inference_networks(self) -> list:
+        """G_AB (``'AtoB'``) and G_BA (``'BtoA'``), in eval mode."""
+        return [image_network(self.generator_ab, self.channels_a, self.size_multiples['AtoB'],
+                              'AtoB', out_channels=str(self.channels_b)),
+                image_network(self.generator_ba, self.channels_b, self.size_multiples['BtoA'],
+                              'BtoA', out_channels=str(self.channels_a))]
 
     @torch.no_grad()
     def preview(self, batch: Optional[dict], seed: int = 0) -> Tuple[Tensor, int]:

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from gancore.errors import ConfigError
 from gancore.models import BaseGAN
+from gancore.models.inference import image_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 from gancore.translation import (check_direction, io_channels, seeded, size_multiple, to_rgb,
                                  translate_padded)
@@ -155,6 +156,15 @@ class Pix2Pix(BaseGAN):
         mode = paper_mode if self.paper_inference else eval_mode
         with mode(self.generator):
             return translate_padded(self.generator, images, self.size_multiple)
+
+    def inference_networks(self) -> list:
+        """G (``'AtoB'``) in eval mode: running batch-norm statistics, no dropout."""
+        note = ('' if not self.paper_inference else
+                'this model translates with paper_inference=True (dropout on, batch norm on '
+                'the batch statistics); the exported network runs in eval mode (running '
+                'statistics, no dropout), as paper_inference=False')
+        return [image_network(self.generator, self.in_channels, self.size_multiple, 'AtoB',
+                              note=note, out_channels=str(self.out_channels))]
 
     @torch.no_grad()
     def preview(self, batch: Optional[dict], seed: int = 0) -> Tuple[Tensor, int]:

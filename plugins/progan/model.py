@@ -24,6 +24,7 @@ from torch import Tensor
 from gancore.architectures.progan import fade_real_images, resolution_of
 from gancore.errors import ConfigError
 from gancore.models import BaseGAN
+from gancore.models.inference import FixedArguments, noise_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 
 
@@ -186,6 +187,20 @@ class ProgressiveGAN(BaseGAN):
         out = gen(z.to(device), level, alpha, labels)
         gen.train(was_training)
         return out.clamp(-1, 1)
+
+    def inference_networks(self) -> list:
+        """The EMA generator at the trained level (the current one) with alpha 1, clamped.
+
+        The exported graph is ``G(z[, label])`` -> ``(N, C, R, R)`` with ``R`` the
+        resolution reached in training, as :meth:`sample` at ``alpha=1``.
+        """
+        gen = self.sampling_generator()
+        fixed = FixedArguments(gen, {'level': self.level, 'alpha': 1.0}, clamp=(-1.0, 1.0),
+                               tensor_kwargs=('labels',))
+        return [noise_network(gen, self.latent_dim, self.num_classes, module=fixed,
+                              resolution=str(self.resolution), level=str(self.level),
+                              out_channels=str(gen.out_channels),
+                              ema=str(gen is not self.generator))]
 
     @torch.no_grad()
     def preview(self, batch: Optional[dict] = None, seed: int = 0, level: Optional[int] = None,
