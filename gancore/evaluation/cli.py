@@ -36,14 +36,13 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Sequence
 
-import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError, GancoreError
 from .fid import small_sample_warning
 from .inception import FEATURE_LAYERS, RESIZE_METHODS, get_inception
 from .kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
-from .metrics import (METRICS, SourceData, load_feature_cache, parse_metrics,
+from .metrics import (METRICS, SourceData, check_feature_cache, parse_metrics,
                       save_feature_cache, score, stream_source)
 
 
@@ -277,18 +276,6 @@ def _check_one_source(args, metrics: tuple) -> None:
                           '--metrics is,ms_ssim, or a translation checkpoint with --test-dir')
 
 
-def _check_cache(path: str, metrics: tuple, dims: int) -> None:
-    """Refuse a ``.npz`` source that cannot serve ``metrics`` before any pass."""
-    if 'swd' in metrics:
-        raise ConfigError(f'swd needs images, {path} holds only features; give the image '
-                          'folder instead, or leave swd out of --metrics')
-    data = load_feature_cache(path, dims)
-    if {'kid', 'pr'} & set(metrics) and data.features is None:
-        raise DataError(f'{path} has no features array (only mu/sigma); KID and '
-                        'precision/recall need it: recreate it with tools/eval_fid.py '
-                        f'FOLDER --save-stats {path}')
-
-
 def _check(args, sources: list, metrics: tuple) -> None:
     if len(sources) > 2:
         raise ConfigError(f'give one or two sources, got {len(sources)}')
@@ -308,7 +295,7 @@ def _check(args, sources: list, metrics: tuple) -> None:
                           f'{args.kid_subsets} and {args.kid_subset_size}')
     for src in sources:
         if src.kind == 'stats':
-            _check_cache(src.path, metrics, args.dims)
+            check_feature_cache(src.path, metrics, args.dims)
     if args.test_dir and not os.path.isdir(args.test_dir):
         raise DataError(f'--test-dir {args.test_dir} does not exist (expected a folder with '
                         'testA/ and testB/, or test/ holding A|B images)')

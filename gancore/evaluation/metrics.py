@@ -12,7 +12,6 @@ array) and IS (logits); the 8-bit images feed SWD descriptors and MS-SSIM pairs.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -99,6 +98,24 @@ def _batches(source, batch_size: int, workers: int) -> tuple[Iterable, Optional[
     return source, None, None
 
 
+def check_feature_cache(path: str, metrics, dims: int):
+    """Load a ``.npz`` feature cache, refusing one that cannot serve ``metrics``.
+
+    Raises:
+        ConfigError: SWD was asked for (it needs images, a cache holds features).
+        DataError: KID or precision/recall need the features array the cache lacks.
+    """
+    if 'swd' in metrics:
+        raise ConfigError(f'swd needs images, {path} holds only features; give the '
+                          'image folder instead, or leave swd out of --metrics')
+    data = load_feature_cache(path, dims)
+    if {'kid', 'pr'} & set(metrics) and data.features is None:
+        raise DataError(f'{path} has no features array (only mu/sigma); KID and '
+                        'precision/recall need it: recreate it with tools/eval_fid.py '
+                        f'FOLDER --save-stats {path} --metrics kid')
+    return data
+
+
 def stream_source(source, *, metrics: Sequence[str], net=None, dims: int = 2048,
                   num: Optional[int] = None, input_range: Sequence[float] = (-1.0, 1.0),
                   batch_size: int = 50, workers: int = 2, generated: bool = True,
@@ -130,15 +147,7 @@ def stream_source(source, *, metrics: Sequence[str], net=None, dims: int = 2048,
     metrics = parse_metrics(metrics)
     check_dims(dims)
     if isinstance(source, str) and source.lower().endswith('.npz'):
-        if 'swd' in metrics:
-            raise ConfigError(f'swd needs images, {source} holds only features; give the '
-                              'image folder instead, or leave swd out of --metrics')
-        data = load_feature_cache(source, dims)
-        if {'kid', 'pr'} & set(metrics) and data.features is None:
-            raise DataError(f'{source} has no features array (only mu/sigma); KID and '
-                            'precision/recall need it: recreate it with tools/eval_fid.py '
-                            f'FOLDER --save-stats {source} --metrics kid')
-        return data
+        return check_feature_cache(source, metrics, dims)
     batches, total, rng = _batches(source, batch_size, workers)
     num = num if num is not None else total
     swd_box: list = []
