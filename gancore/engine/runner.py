@@ -1,6 +1,7 @@
 """The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
 from __future__ import annotations
 
+import itertools
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -23,6 +24,10 @@ from .resume import (META_KEY, ResumeStateHook, apply_config_lrs, check_work_dir
                      configured_lrs, find_resume_checkpoint, gather_resume_state,
                      install_resume_state)
 from .speed import apply_speed_config, apply_speed_to_model, dataloader_defaults, use_amp
+
+
+#: Runners built in this process (see ``GANRunner.__init__``: unique experiment names).
+_RUNNERS = itertools.count()
 
 
 class GANRunner(Runner):
@@ -49,6 +54,16 @@ class GANRunner(Runner):
     * Initial weights are broadcast from rank 0 tensor by tensor (a model's
       ``state_dict`` may hold non-tensor extra state).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        # mmengine names its logger, visualizer and message hub after the start second: a
+        # second runner of this process started within the same second would log into the
+        # first one's files. The first keeps mmengine's name (the same on every rank); the
+        # config (and so the dumped config file) is not changed.
+        runs = next(_RUNNERS)
+        if runs and kwargs.get('experiment_name') is None:
+            kwargs['experiment_name'] = f'run{runs}'
+        super().__init__(*args, **kwargs)
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         """Register the configured hooks (CheckpointHook made atomic) plus gancore's own."""

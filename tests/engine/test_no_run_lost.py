@@ -216,3 +216,24 @@ def test_kill_and_resume_on_image_folders_with_the_default_loader_is_bit_exact(t
     assert differ == [], f'{len(differ)} of {len(a)} entries differ: {differ[:5]}'
     lrs = [g['lr'] for g in next(iter(resumed.optim_wrapper.values())).param_groups]
     assert lrs == [g['lr'] for g in next(iter(reference.optim_wrapper.values())).param_groups]
+
+
+def test_two_runs_started_in_the_same_second_log_to_their_own_files(tmp_path, monkeypatch):
+    """mmengine names a run's logger after its start second; a second runner of the same
+    process must not write its log into the first one's work dir."""
+    import logging
+    import time
+
+    import mmengine.runner.runner as mm_runner
+    from gancore.engine import build_runner, prepare_config
+    fixed = time.time()
+    monkeypatch.setattr(mm_runner.time, 'time', lambda: fixed)
+    config = write_config(tmp_path / 'cfg.py', 2)
+    runners = [build_runner(prepare_config(str(config), work_dir=str(tmp_path / name)))
+               for name in ('first', 'second')]
+    assert runners[0].timestamp == runners[1].timestamp  # the same second, as in a fast suite
+    for runner, name in zip(runners, ('first', 'second')):
+        files = [h.baseFilename for h in runner.logger.handlers
+                 if isinstance(h, logging.FileHandler)]
+        assert files and all(f.startswith(str(tmp_path / name)) for f in files), files
+    assert runners[0].logger is not runners[1].logger
