@@ -121,6 +121,16 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
     Returns:
         The model (a :class:`gancore.models.BaseGAN`).
     """
+    return init_model_and_config(config, checkpoint, device)[0]
+
+
+def init_model_and_config(config: Optional[str] = None, checkpoint: Optional[str] = None,
+                          device: str = 'cpu'):
+    """:func:`init_model` and the resolved config it built the model from (one read).
+
+    Returns:
+        ``(model, cfg)``: the model in eval mode and its mmengine ``Config``.
+    """
     if config is None and checkpoint is None:
         raise ConfigError('init_model needs a config file, a checkpoint, or both')
     if checkpoint and is_model_file(checkpoint):  # pickle-free: config as JSON data
@@ -134,4 +144,4 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
         model = MODELS.build(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else cfg.model)
     if state is not None:
         load_inference_weights(model, state.get('state_dict', state), checkpoint)
-    return model.to(torch.device(device)).eval()
+    return model.to(torch.device(device)).eval(), cfg

@@ -347,18 +347,8 @@ def _export_model_file(model, cfg, path: Path) -> ExportResult:
 
 def load_for_export(checkpoint: str, config: Optional[str] = None):
     """(model, resolved config) from a checkpoint (``.pth`` or ``.safetensors``) [+ config]."""
-    from .apis import config_from_checkpoint, init_model
-    from .config import load_config
-    from .engine.checkpoint import load_checkpoint_file
-    from .model_file import is_model_file, load_model_file
-    model = init_model(config, checkpoint)
-    if config is not None:
-        cfg = load_config(config)
-    elif is_model_file(checkpoint):
-        cfg = load_model_file(checkpoint)[0]
-    else:
-        cfg = config_from_checkpoint(load_checkpoint_file(checkpoint), checkpoint)
-    return model, cfg
+    from .apis import init_model_and_config
+    return init_model_and_config(config, checkpoint)
 
 
 def export_checkpoint(checkpoint: str, out: str, fmt: str, direction: Optional[str] = None,
