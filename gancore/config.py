@@ -16,7 +16,6 @@ clear :class:`~gancore.errors.ConfigError`:
 """
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -24,6 +23,7 @@ from typing import Any, Optional, Sequence, Union
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, MODEL_WRAPPERS, Registry
 
+from .config_data import literal_value
 from .config_schema import Ctx
 from .errors import ConfigError
 from .registry import GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry, suggest
@@ -135,23 +135,6 @@ def _option_value(key: str, text: str) -> Any:
         raise ConfigError(f"--cfg-options {key}={text}: the value is not a Python literal "
                           f"({reason}): check brackets and quotes, e.g. {key}=[1, 2] or "
                           f"{key}=\"{{'type': 'Name'}}\"") from None
-
-
-def literal_value(text: str) -> Any:
-    """Read a Python literal (plus ``dict(k=v)`` calls) from ``text``; never executes code.
-
-    The same literal reader as the configs stored in old checkpoints
-    (:mod:`gancore.config_data`).
-
-    Raises:
-        SyntaxError: ``text`` is not an expression.
-        ValueError: it is one, but not a literal (a name, a call, an operator).
-    """
-    from .config_data import _literal, _Refused
-    try:
-        return _literal(ast.parse(text.strip(), mode='eval').body)
-    except _Refused as exc:
-        raise ValueError(f'{exc} is not a literal') from None
 
 
 # ------------------------------------------------------------- validation

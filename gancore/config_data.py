@@ -132,6 +132,22 @@ def _describe(node: ast.AST) -> str:
     return f'{text} ({code[:60]})' if code else text
 
 
+def literal_value(text: str) -> Any:
+    """Read a Python literal (plus ``dict(k=v)`` calls) from ``text``; never executes code.
+
+    The literal reader of the configs stored in old checkpoints, also used for
+    ``--cfg-options`` values (:func:`gancore.config.parse_cfg_options`).
+
+    Raises:
+        SyntaxError: ``text`` is not an expression.
+        ValueError: it is one, but not a literal (a name, a call, an operator).
+    """
+    try:
+        return _literal(ast.parse(text.strip(), mode='eval').body)
+    except _Refused as exc:
+        raise ValueError(f'{exc} is not a literal') from None
+
+
 def _literal(node: ast.AST) -> Any:
     """The value of a literal node; :class:`_Refused` for anything else."""
     if isinstance(node, ast.Constant):
