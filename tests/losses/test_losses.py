@@ -73,7 +73,6 @@ def test_gradient_penalty_of_linear_critic():
     real, fake = torch.randn(6, 2), torch.randn(6, 2)
     value = gp(lambda x: (x * w).sum(1), real, fake)
     assert math.isclose(value.item(), 10 * 16.0, rel_tol=1e-5)
-    assert value.requires_grad or True  # graph kept for the critic's parameters
 
 
 def test_gradient_penalty_backpropagates_to_critic_parameters():
