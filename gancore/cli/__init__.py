@@ -137,6 +137,21 @@ def command_module(name: str):
     return importlib.import_module(f'{__name__}.{COMMANDS[name].module}')
 
 
+def tool_module(tool: str):
+    """The command module a ``tools/`` script runs, by the script's name (``'train'``,
+    ``'convert_checkpoint'``, ``'eval_fid.py'``): what tests import instead of the file.
+
+    Raises:
+        UsageError: No tools/ script of that name.
+    """
+    stem = tool[:-3] if tool.endswith('.py') else tool
+    for name, command in COMMANDS.items():
+        if command.tool == f'tools/{stem}.py':
+            return command_module(name)
+    raise UsageError(f"no tools/{stem}.py; the tools are: "
+                     + ', '.join(c.tool for c in COMMANDS.values()))
+
+
 def _overview() -> str:
     from .. import __version__
     width = max(map(len, COMMANDS))
@@ -171,4 +186,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 __all__ = ['COMMANDS', 'Command', 'CommandParser', 'UsageError', 'run_tool', 'run_command',
-           'build_parser', 'command_module', 'main']
+           'build_parser', 'command_module', 'tool_module', 'main']
