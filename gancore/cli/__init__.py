@@ -20,8 +20,9 @@ is a :class:`UsageError`), runs the command, prints a ``GancoreError`` as one
 tools/train.py ...`` and ``gancore train ...`` are the same program.
 
 Importing this package (and so ``gancore --help``) imports neither torch nor
-mmengine: a command's module is imported only when that command runs, and the
-modules import torch/mmengine inside ``run``.
+mmengine: a command's module is imported only when that command runs, and it
+imports torch/mmengine only inside ``add_arguments`` (train, eval-fid: their
+options come from torch-side tables) or ``run``.
 """
 from __future__ import annotations
 
