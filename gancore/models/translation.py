@@ -78,7 +78,7 @@ class TranslationGAN(BaseGAN):
 
     @torch.no_grad()
     def translate(self, images: Tensor, direction: str = 'AtoB') -> Tensor:
-        """Translate ``images`` (N, C, H, W) in [-1, 1], any H and W (reflection-padded, cropped)."""
+        """Translate ``images`` (N, C, H, W) in [-1, 1] of any H and W (padded, cropped back)."""
         check_direction(direction, self.directions, type(self).__name__)
         net = getattr(self, self.translation_networks[direction])
         with self.translation_mode(net):
