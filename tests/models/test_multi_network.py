@@ -2,9 +2,10 @@
 import contextlib
 import copy
 
+import pytest
 import torch
-from mmengine.optim import OptimWrapper
 import torch.nn.functional as F
+from mmengine.optim import OptimWrapper
 from torch import nn
 
 from gancore.engine import GANOptimWrapperConstructor
@@ -126,3 +127,15 @@ def test_gradient_accumulation_steps_every_second_iteration_on_the_mean_loss():
     assert all(torch.equal(v, after_two[k]) for k, v in params(model).items())
     model.train_step(data[3], ow)
     assert all(not torch.equal(v, after_two[k]) for k, v in params(model).items())
+
+
+def test_loading_for_inference_needs_every_declared_ema_copy():
+    from gancore.apis import load_inference_weights
+    from gancore.errors import CheckpointError
+    trained = TwoGenerators(ema_decay=0.5)
+    weights = {k: v for k, v in trained.state_dict().items()
+               if not k.startswith('generator_b_ema.')}
+    with pytest.raises(CheckpointError, match='has no generator_b_ema but the config builds one'):
+        load_inference_weights(TwoGenerators(ema_decay=0.5), weights, 'ckpt.pth')
+    fresh = TwoGenerators(ema_decay=0.5)
+    assert 'generator_b_ema' in load_inference_weights(fresh, trained.state_dict(), 'ckpt.pth')
