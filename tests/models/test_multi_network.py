@@ -139,3 +139,44 @@ def test_loading_for_inference_needs_every_declared_ema_copy():
         load_inference_weights(TwoGenerators(ema_decay=0.5), weights, 'ckpt.pth')
     fresh = TwoGenerators(ema_decay=0.5)
     assert 'generator_b_ema' in load_inference_weights(fresh, trained.state_dict(), 'ckpt.pth')
+
+
+class TwoCriticSteps(TwoGenerators):
+    """G updated on every second iteration (disc_steps=2), as WGAN-GP configs do with 5."""
+
+    def __init__(self):
+        BaseGAN.__init__(self, disc_steps=2)
+        torch.manual_seed(0)
+        self.generator, self.generator_b = nn.Linear(3, 4), nn.Linear(3, 4)
+        self.discriminator = nn.Linear(4, 1)
+
+
+def g_params(model):
+    return [p.detach().clone() for p in
+            (*model.generator.parameters(), *model.generator_b.parameters())]
+
+
+def test_accumulation_counts_generator_updates_not_iterations():
+    # disc_steps=2, G accumulating 2 of its updates, max_iters=6: G backpropagates on
+    # iterations 2, 4 and 6, steps after the 2nd (iteration 4) and, the last accumulation
+    # being partial (3 updates in all), steps on the 3rd alone (iteration 6).
+    model = TwoCriticSteps()
+    ow = wrappers(model, accumulative_counts=2)
+    ow.initialize_count_status(model, 0, 6)
+    assert ow['generator']._max_counts == 3 and ow['discriminator']._max_counts == 6
+    data = batches(6)
+    seen = [g_params(model)]
+    for batch in data:
+        model.train_step(batch, ow)
+        seen.append(g_params(model))
+    moved = [i for i in range(1, 7)
+             if any(not torch.equal(a, b) for a, b in zip(seen[i - 1], seen[i]))]
+    assert moved == [4, 6]
+
+
+def test_resumed_accumulation_starts_at_the_updates_done():
+    model = TwoCriticSteps()
+    ow = wrappers(model, accumulative_counts=2)
+    ow.initialize_count_status(model, 4, 10)  # resumed after 4 iterations: 2 G updates
+    assert ow['generator']._inner_count == 2 and ow['generator']._max_counts == 5
+    assert ow['discriminator']._inner_count == 4 and ow['discriminator']._max_counts == 10
