@@ -300,7 +300,8 @@ class ExactResume(Hook):
             source.seek(int(position))
         loop.dataloader_iterator = _SkipThenRestore(loop, source, loop.iter,
                                                     replay=not positioned, rng=rng)
-        data = (f'the data stream continues at sample {int(position)}' if positioned else
+        data = (f'the data stream continues at sample {int(position)} (the {loop.iter} '
+                'batches skipped next are not loaded)' if positioned else
                 f'the {loop.iter} batches trained on are read again and dropped')
         runner.logger.info(f'exact resume: {data}; RNG states '
                            f"{'restored' if rng is not None else 'not restored'} "
