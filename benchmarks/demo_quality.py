@@ -23,8 +23,13 @@ same resize -> 8x8 path as the images it labels; none of the held-out digits sco
 Its probabilities are not a usable confidence (it gives > 0.9 to 98 % of uniform-noise
 images), so the ProGAN share uses a Platt-calibrated RBF SVM on the same features (0 % of
 noise images confident, 84 % of real held-out digits).
-Every training run reports its CPU time (user + sys of this process). More metrics
-(FID, KID, ...) plug in through ``EXTRA_METRICS`` and ``--metrics``.
+Every training run reports its CPU time (user + sys of this process).
+``--metrics fid,kid,is,pr,swd,ms_ssim`` adds :func:`gancore.evaluation.compute_metrics`
+of the samples against the held-out digits (translation demos: of each direction's
+translated test images against the other domain's; see :func:`metric_sources`). FID,
+KID, IS and precision/recall need the FID Inception weights file, which is looked up
+(``--inception-weights``, ``$GANCORE_INCEPTION_WEIGHTS``, the torch hub cache) before
+any training and never downloaded; SWD and MS-SSIM need no network.
 """
 from __future__ import annotations
 
@@ -170,10 +175,92 @@ def score_pix2pix(model, num: int = 200, **data_kwargs) -> Dict[str, float]:
 
 SCORERS: Dict[str, Callable] = {'cgan': score_cgan, 'progan': score_progan,
                                 'cyclegan': score_cyclegan, 'pix2pix': score_pix2pix}
-#: Hook for metrics beyond the classifier figures: ``name -> fn(demo, model) -> {key: value}``.
-#: ``--metrics a,b`` calls ``EXTRA_METRICS['a']`` ... for every demo (FID, KID, precision/
-#: recall, SWD, MS-SSIM, translation FID go here once gancore.evaluation has them).
-EXTRA_METRICS: Dict[str, Callable] = {}
+#: Metrics that run the FID Inception network (the others, SWD and MS-SSIM, work on pixels).
+INCEPTION_METRICS = ('fid', 'kid', 'is', 'pr')
+
+
+# ------------------------------------------------------ gancore.evaluation metrics
+def held_out_digits(image_size: int) -> torch.Tensor:
+    """The real held-out digits (N, 1, S, S) in [-1, 1] that the noise demos are scored against."""
+    from gancore.datasets.labelled import SklearnDigitsDataset
+    return SklearnDigitsDataset('test', image_size=image_size).images
+
+
+def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str, tuple]:
+    """``prefix -> (generated (N, C, S, S), real (M, C, S, S))`` in [-1, 1] for ``demo``.
+
+    cGAN/ProGAN: ``num`` samples (``generate_for_eval``, seed 0) against the held-out
+    digits; CycleGAN: G_BA(B) against the held-out A digits and G_AB(A) against the
+    held-out B images; pix2pix: G(gray) against the colour targets of ``num`` held-out
+    patches.
+
+    Args:
+        demo: A key of :data:`DEMOS`.
+        model: The trained model.
+        num: Samples (noise demos) or patches (pix2pix).
+        **data_kwargs: The training dataset's arguments (translation demos).
+    """
+    if demo in ('cgan', 'progan'):
+        size = model.resolution if demo == 'progan' else model.generator.image_size
+        fake = torch.cat([b.float() for b in model.generate_for_eval(num, 50, 0)])
+        return {'': (fake, held_out_digits(size))}
+    from gancore.evaluation.translation_eval import split_from_dataset, translated_batches
+    if demo == 'cyclegan':
+        from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
+        split = split_from_dataset(DigitsMNISTMUnpaired('test', **data_kwargs), paired=False)
+        directions = ('BtoA', 'AtoB')
+    else:
+        from gancore_plugins.pix2pix.demo_data import PhotoColorizationPatches
+        split = split_from_dataset(PhotoColorizationPatches('test', length=num, **data_kwargs),
+                                   paired=True)
+        directions = ('AtoB',)
+    out = {}
+    for direction in directions:
+        source, target = direction[0], direction[-1]
+        fake = torch.cat(list(translated_batches(model, split.domain(source), direction, 50)))
+        out[f'{direction}_'] = (fake, torch.stack(split.domain(target)))
+    return out
+
+
+def demo_metrics(demo: str, model, metrics: List[str], num: int = 1000, net=None,
+                 **data_kwargs) -> Dict[str, float]:
+    """:func:`gancore.evaluation.compute_metrics` of each of ``demo``'s comparisons.
+
+    Keys are the metric names (``fid``, ``kid``, ``kid_std``, ``swd``, ``swd_16`` ...),
+    prefixed with the direction for the translation demos (``BtoA_fid``).
+
+    Args:
+        demo: A key of :data:`DEMOS`.
+        model: The trained model.
+        metrics: Names from :data:`gancore.evaluation.metrics.METRICS`.
+        num: See :func:`metric_sources`.
+        net: The Inception network (default: gancore's, from the FID weights file).
+        **data_kwargs: The training dataset's arguments (translation demos).
+    """
+    from gancore.evaluation import compute_metrics
+    out: Dict[str, float] = {}
+    for prefix, (fake, real) in metric_sources(demo, model, num, **data_kwargs).items():
+        record = compute_metrics(fake, real, metrics=metrics, net=net, num=len(fake))
+        out.update({prefix + k: float(v) for k, v in record['metrics'].items()})
+    return out
+
+
+def check_metrics(spec: str, weights: Optional[str] = None) -> List[str]:
+    """Parse ``--metrics``; the Inception ones need the FID weights file, looked up now.
+
+    Raises:
+        GancoreError: An unknown name, or Inception metrics without the weights file
+            (nothing is downloaded: the message says where to put it).
+    """
+    from gancore.evaluation.inception import resolve_weights
+    from gancore.evaluation.metrics import parse_metrics
+    if not spec:
+        return []
+    metrics = list(parse_metrics(spec))
+    needs_net = [m for m in metrics if m in INCEPTION_METRICS]
+    if needs_net:
+        resolve_weights(weights, download=False)
+    return metrics
 
 
 def test_data_kwargs(cfg) -> dict:
@@ -183,16 +270,19 @@ def test_data_kwargs(cfg) -> dict:
 
 
 def score(demo: str, model, metrics: Optional[List[str]] = None,
-          data_kwargs: Optional[dict] = None) -> Dict[str, float]:
-    """The classifier figures of ``demo`` plus those of each name in ``metrics``.
+          data_kwargs: Optional[dict] = None, metrics_num: int = 1000,
+          net=None) -> Dict[str, float]:
+    """The classifier figures of ``demo`` plus the gancore.evaluation ``metrics``.
 
-    ``data_kwargs`` (translation demos only) are the training dataset's arguments.
+    ``data_kwargs`` (translation demos only) are the training dataset's arguments;
+    ``metrics_num`` and ``net`` go to :func:`demo_metrics`.
     """
     translation = demo in ('cyclegan', 'pix2pix')
     out = dict(SCORERS[demo](model, **(data_kwargs or {})) if translation
                else SCORERS[demo](model))
-    for name in metrics or []:
-        out.update(EXTRA_METRICS[name](demo, model))
+    if metrics:
+        out.update(demo_metrics(demo, model, list(metrics), metrics_num, net,
+                                **(data_kwargs if translation and data_kwargs else {})))
     return out
 
 
@@ -239,7 +329,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
     p.add_argument('--amp', action='store_true', help='train with bf16 autocast (CPU)')
     p.add_argument('--seed', type=int, default=None, help='training seed (default: config)')
     p.add_argument('--work-root', default='work_dirs/demo_quality')
-    p.add_argument('--metrics', default='', help='extra metrics from EXTRA_METRICS')
+    p.add_argument('--metrics', default='', help='comma-separated gancore.evaluation metrics: '
+                   'fid,kid,is,pr (need the FID Inception weights file), swd,ms_ssim')
+    p.add_argument('--metrics-num', type=int, default=1000,
+                   help='samples (cgan, progan) or patches (pix2pix) the metrics use')
+    p.add_argument('--inception-weights', default=None,
+                   help='FID Inception weights file (default: $GANCORE_INCEPTION_WEIGHTS or '
+                   'the torch hub cache; never downloaded)')
     p.add_argument('--cfg-options', nargs='*', default=[], metavar='KEY=VALUE',
                    help='overrides for every trained demo (values parsed as Python literals)')
     p.add_argument('--json', help='write the record to this file')
@@ -249,11 +345,6 @@ def main(argv: Optional[List[str]] = None) -> dict:
     for d in demos:
         if d not in DEMOS:
             sys.exit(f'error: --demos {d!r} is not a demo; expected some of {list(DEMOS)}')
-    metrics = [m for m in args.metrics.split(',') if m]
-    for m in metrics:
-        if m not in EXTRA_METRICS:
-            sys.exit(f'error: --metrics {m!r} is not available; available: '
-                     f'{sorted(EXTRA_METRICS) or "none yet"}')
     ckpts = parse_pairs(args.checkpoint, '--checkpoint')
     configs = dict(DEMOS, **parse_pairs(args.config, '--config'))
     for flag, given in (('--checkpoint', ckpts), ('--config', configs)):
@@ -263,6 +354,15 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if not args.train and not all(d in ckpts for d in demos):
         sys.exit('error: give --train or --checkpoint DEMO=PTH for each of --demos '
                  f'{demos} (missing: {[d for d in demos if d not in ckpts]})')
+    from gancore.errors import GancoreError
+    try:
+        metrics = check_metrics(args.metrics, args.inception_weights)
+        net = None
+        if any(m in INCEPTION_METRICS for m in metrics):  # a broken file fails here, too
+            from gancore.evaluation.inception import get_inception
+            net = get_inception(args.inception_weights, download=False)
+    except GancoreError as exc:
+        sys.exit('error: --metrics ' + ' '.join(str(exc).split()))
     import ast
     overrides = {}
     for key, value in parse_pairs(args.cfg_options, '--cfg-options').items():
@@ -284,7 +384,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                                             args.amp, args.seed, overrides or None)
             entry.update(iterations=iters, train_cpu_s=round(used, 1))
         data_kwargs = test_data_kwargs(load_config(configs[demo], overrides or None))
-        entry['scores'] = score(demo, model, metrics, data_kwargs)
+        entry['scores'] = score(demo, model, metrics, data_kwargs, args.metrics_num, net)
         record['demos'][demo] = entry
         print(f'{demo}: ' + json.dumps(entry), flush=True)
 
