@@ -4,7 +4,8 @@
 few ``train_step`` calls, checks the logged keys and, like mmengine's
 ``RunnerTestCase``, cleans up after itself: registrations made during the test
 are removed (:func:`registry_sandbox`), and the mmengine singletons a Runner
-creates (logger, visualizer, message hub, default scope) are dropped::
+creates (logger, visualizer, message hub, default scope) are dropped
+(:func:`mmengine_instances_dropped`)::
 
     from gancore.testing import GANPluginTestCase
 
@@ -17,11 +18,18 @@ creates (logger, visualizer, message hub, default scope) are dropped::
             self.assert_log_keys(logs, ['loss_g', 'loss_d'])
 
 Run it with pytest or ``python -m unittest``. Everything here runs on the CPU.
+
+To check that a step trained a network, compare it with a :func:`snapshot`::
+
+    before = snapshot(model.generator)
+    model.train_step(batch, optim_wrapper)
+    assert changed(model.generator, before)
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import logging
 import sys
 import tempfile
@@ -67,6 +75,92 @@ def _singleton_classes() -> list:
     return [MMLogger, Visualizer, MessageHub, DefaultScope]
 
 
+def _instance_names() -> list:
+    return [(cls, set(cls._instance_dict)) for cls in _singleton_classes()]
+
+
+def _drop_new_instances(saved: list) -> None:
+    """Forget the mmengine instances created since :func:`_instance_names` (as mmengine's
+    ``RunnerTestCase.tearDown`` does); a dropped logger's handlers are closed."""
+    for cls, names in saved:
+        for name in list(cls._instance_dict):
+            if name not in names:
+                instance = cls._instance_dict.pop(name)
+                for handler in list(getattr(instance, 'handlers', [])):
+                    if isinstance(handler, logging.FileHandler):
+                        handler.close()
+                    if isinstance(handler, logging.StreamHandler):
+                        instance.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def mmengine_instances_dropped() -> Iterator[None]:
+    """Drop, on exit, the mmengine singletons created inside the block.
+
+    A Runner (or a tool run in-process) creates a logger, a visualizer, a
+    message hub and a default scope, each kept by mmengine under its name and
+    returned by ``get_current_instance()`` until another one is made. Left
+    behind, a later test would log through the first test's logger, whose
+    stream is that test's (closed) output capture. Like mmengine's
+    ``RunnerTestCase.tearDown``, this forgets the instances made in the block
+    and closes their log files; those that existed before stay.
+    """
+    saved = _instance_names()
+    try:
+        yield
+    finally:
+        _drop_new_instances(saved)
+
+
+@contextlib.contextmanager
+def gancore_context(seed: int = 0, num_threads: int = 1) -> Iterator[None]:
+    """The setting tests run in: torch seeded, few CPU threads, gancore the default scope.
+
+    ``torch.manual_seed(seed)``, ``torch.set_num_threads(num_threads)`` and mmengine's
+    default scope ``'gancore'`` (so that ``MODELS.build`` etc. find gancore's components
+    as in training) inside the block; the thread count and the deterministic-algorithms
+    flag are restored on exit.
+    """
+    from mmengine.registry import DefaultScope
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(num_threads)
+    torch.manual_seed(seed)
+    try:
+        with DefaultScope.overwrite_default_scope(SCOPE):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def snapshot(module: torch.nn.Module) -> dict:
+    """Copies of every parameter and buffer of ``module``, by name (for :func:`changed`)."""
+    return {name: t.detach().clone()
+            for name, t in itertools.chain(module.named_parameters(), module.named_buffers())}
+
+
+def changed_names(module: torch.nn.Module, before: dict) -> set:
+    """Names of the parameters and buffers of ``module`` that differ from :func:`snapshot` ``before``.
+
+    "Differs" is exact: a different shape, dtype or any element not equal
+    (``torch.equal``); a name missing from either side counts as changed.
+    """
+    now = snapshot(module)
+    return {name for name in set(now) | set(before)
+            if name not in now or name not in before or now[name].dtype != before[name].dtype
+            or not torch.equal(now[name], before[name])}
+
+
+def changed(module: torch.nn.Module, before: dict) -> bool:
+    """True if any parameter or buffer of ``module`` differs (exactly) from ``before``.
+
+    ``before`` is a :func:`snapshot` of the same module; see :func:`changed_names`
+    for which entries changed.
+    """
+    return bool(changed_names(module, before))
+
+
 class _Snapshot:
     """Registries, plugin bookkeeping, sys.path, sys.modules and mmengine singletons."""
 
@@ -76,7 +170,7 @@ class _Snapshot:
         self.plugins = plugins.state()
         self.modules = set(sys.modules)
         self.path = list(sys.path)
-        self.singletons = [(cls, set(cls._instance_dict)) for cls in _singleton_classes()]
+        self.singletons = _instance_names()
 
     def restore(self) -> None:
         sys.path[:] = self.path
@@ -116,14 +210,7 @@ class _Snapshot:
         state['sources'] = {**self.plugins['sources'],
                             **{n: 'entry point' for n in keep_plugins}}
         plugins.restore_state(state)
-        for cls, names in self.singletons:
-            for name in list(cls._instance_dict):
-                if name not in names:
-                    instance = cls._instance_dict.pop(name)
-                    for handler in list(getattr(instance, 'handlers', [])):
-                        if isinstance(handler, logging.FileHandler):
-                            handler.close()
-                            instance.removeHandler(handler)
+        _drop_new_instances(self.singletons)
 
 
 @contextlib.contextmanager
@@ -238,9 +325,9 @@ class GANPluginTestCase(unittest.TestCase):
         sandbox = registry_sandbox()
         sandbox.__enter__()
         self.addCleanup(sandbox.__exit__, None, None, None)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self.num_threads)
-        self.addCleanup(torch.set_num_threads, threads)
+        context = gancore_context(self.seed, self.num_threads)
+        context.__enter__()
+        self.addCleanup(context.__exit__, None, None, None)
         tmp = tempfile.TemporaryDirectory(prefix='gancore-test-')
         self.addCleanup(tmp.cleanup)
         self.work_dir = tmp.name
@@ -251,7 +338,7 @@ class GANPluginTestCase(unittest.TestCase):
             importlib.invalidate_caches()
             plugins.import_custom_modules(dict(imports=list(self.plugin_modules)),
                                           source=type(self).__name__)
-        torch.manual_seed(self.seed)
+        torch.manual_seed(self.seed)  # (again: importing a plugin may draw random numbers)
 
     # -------------------------------------------------------------- building
     def load_config(self, path: str, cfg_options: Optional[dict] = None):
@@ -270,6 +357,10 @@ class GANPluginTestCase(unittest.TestCase):
     def build_batch(self, dataset_cfg: Any, n: int = 4) -> dict:
         """See :func:`build_batch`."""
         return build_batch(dataset_cfg, n)
+
+    def build_model_and_optim(self, cfg: Any) -> tuple:
+        """See :func:`build_model_and_optim` (a config path is read with :meth:`load_config`)."""
+        return build_model_and_optim(self.load_config(cfg) if isinstance(cfg, str) else cfg)
 
     @staticmethod
     def random_batch(img_shape: Sequence[int], num_classes: int = 0, key: str = 'img') -> dict:
@@ -337,6 +428,33 @@ class GANPluginTestCase(unittest.TestCase):
         if exact and extra:
             self.fail(f'unexpected log keys {extra}; expected exactly {sorted(expected)}')
 
+    snapshot = staticmethod(snapshot)
+
+    def assert_changed(self, module: torch.nn.Module, before: dict,
+                       every_parameter: bool = False) -> None:
+        """Fail unless ``module`` differs from the :func:`snapshot` ``before`` (see :func:`changed`).
+
+        Args:
+            module: The network (e.g. ``model.generator``).
+            before: Its :func:`snapshot` taken before the steps.
+            every_parameter: Also fail if any trainable parameter is still the same
+                (a network that is only partly in its optimizer, or partly cut off
+                from the loss).
+        """
+        names = changed_names(module, before)
+        if not names:
+            self.fail(f'{type(module).__name__}: no parameter or buffer changed')
+        if every_parameter:
+            same = [n for n, p in module.named_parameters() if p.requires_grad and n not in names]
+            if same:
+                self.fail(f'{type(module).__name__}: parameters not updated: {same}')
+
+    def assert_unchanged(self, module: torch.nn.Module, before: dict) -> None:
+        """Fail if any parameter or buffer of ``module`` differs from ``before``."""
+        names = changed_names(module, before)
+        if names:
+            self.fail(f'{type(module).__name__}: changed: {sorted(names)}')
+
     def train_config(self, cfg: Any, max_iters: int = 2, cfg_options: Optional[dict] = None):
         """Train a config with the real Runner for ``max_iters`` iterations in ``self.work_dir``.
 
@@ -371,4 +489,6 @@ class GANPluginTestCase(unittest.TestCase):
         return runner
 
 
-__all__ = ['GANPluginTestCase', 'registry_sandbox', 'DEFAULT_OPTIM_WRAPPER']
+__all__ = ['GANPluginTestCase', 'registry_sandbox', 'mmengine_instances_dropped', 'gancore_context',
+           'snapshot', 'changed', 'changed_names', 'build_model', 'build_optim_wrapper',
+           'build_batch', 'build_model_and_optim', 'DEFAULT_OPTIM_WRAPPER']

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import DefaultScope
 from PIL import Image
 
 from gancore.cli import run_tool
@@ -28,12 +27,7 @@ TINY = {f'model.{g}.{k}': v for g in ('generator_ab', 'generator_ba')
 TINY.update({f'model.{d}.base_channels': 8 for d in ('discriminator_a', 'discriminator_b')})
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def write_domains(root: Path, n_a: int = 3, n_b: int = 4, size: int = 36) -> Path:

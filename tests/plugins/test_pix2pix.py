@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import DefaultScope
 from PIL import Image
 
 from gancore.cli import run_tool
@@ -22,12 +21,7 @@ CONFIGS = sorted((ROOT / 'configs/pix2pix').glob('*.py'))
 LOSS_KEYS = {'loss_g_gan', 'loss_g_l1', 'loss_d_real', 'loss_d_fake'}
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def write_pairs(root: Path, n: int = 4, size: int = 36) -> Path:

@@ -22,14 +22,7 @@ DIGITS = REPO / 'configs/progan/progan_digits.py'
 _names = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def _quiet_deterministic_one_thread():
-    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(det)
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def tiny_model(max_resolution=16, num_classes=0, **kw):
