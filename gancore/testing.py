@@ -134,19 +134,29 @@ def gancore_context(seed: int = 0, num_threads: int = 1) -> Iterator[None]:
         torch.use_deterministic_algorithms(deterministic)
 
 
-def snapshot(module: torch.nn.Module) -> dict:
-    """Copies of every parameter and buffer of ``module``, by name (for :func:`changed`)."""
-    return {name: t.detach().clone()
-            for name, t in itertools.chain(module.named_parameters(), module.named_buffers())}
+def snapshot(module: torch.nn.Module, buffers: bool = True) -> dict:
+    """Copies of every parameter (and buffer) of ``module``, by name (for :func:`changed`).
+
+    Args:
+        module: The network.
+        buffers: Also copy the buffers (e.g. BatchNorm running statistics, which a
+            forward pass in train mode updates without any optimizer step). Default
+            True; pass False to ask only whether the weights were updated.
+    """
+    entries = itertools.chain(module.named_parameters(),
+                              module.named_buffers() if buffers else ())
+    return {name: t.detach().clone() for name, t in entries}
 
 
 def changed_names(module: torch.nn.Module, before: dict) -> set:
-    """Names of the parameters and buffers of ``module`` that differ from :func:`snapshot` ``before``.
+    """Names of the entries of ``module`` that differ from its :func:`snapshot` ``before``.
 
-    "Differs" is exact: a different shape, dtype or any element not equal
-    (``torch.equal``); a name missing from either side counts as changed.
+    The parameters are compared, and the buffers too if ``before`` holds them.
+    "Differs" is exact: a different shape or dtype, or any element not equal
+    (``torch.equal``, no tolerance); a name missing from either side counts.
     """
-    now = snapshot(module)
+    buffer_names = {name for name, _ in module.named_buffers()}
+    now = snapshot(module, buffers=bool(buffer_names & set(before)))
     return {name for name in set(now) | set(before)
             if name not in now or name not in before or now[name].dtype != before[name].dtype
             or not torch.equal(now[name], before[name])}
@@ -154,6 +164,10 @@ def changed_names(module: torch.nn.Module, before: dict) -> set:
 
 def changed(module: torch.nn.Module, before: dict) -> bool:
     """True if any parameter or buffer of ``module`` differs (exactly) from ``before``.
+
+    This is what "changed" means in gancore's tests: any entry of the snapshot
+    (parameters, and buffers unless ``snapshot(..., buffers=False)``) is not
+    exactly equal to its value now.
 
     ``before`` is a :func:`snapshot` of the same module; see :func:`changed_names`
     for which entries changed.
