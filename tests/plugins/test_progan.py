@@ -13,7 +13,7 @@ from gancore.architectures.progan import level_of
 from gancore.config import load_config
 from gancore.engine import GANOptimWrapperConstructor, build_runner, prepare_config
 from gancore.errors import ConfigError, DataError
-from gancore.registry import DATASETS, HOOKS, MODELS
+from gancore.registry import HOOKS, MODELS
 from gancore.testing import GANPluginTestCase
 from gancore_plugins.progan import (GrowthSchedule, ProgressiveDataHook, ProgressiveGAN,
                                     ProgressiveGrowingHook, StreamBatchSampler)
