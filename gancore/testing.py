@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 import torch
 
 from . import plugins
-from .registry import GANCORE_REGISTRIES, SCOPE, GancoreRegistry
+from .registry import SCOPE
 
 #: The optimizer set-up used when a test passes ``optim_wrapper_cfg=None``.
 DEFAULT_OPTIM_WRAPPER = dict(
@@ -49,24 +49,6 @@ DEFAULT_OPTIM_WRAPPER = dict(
     generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
     discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
 )
-
-_KEEP_TOP_LEVEL = ('gancore', 'mmengine', 'torch')
-
-
-def _all_registries() -> list:
-    """gancore's registries, every mmengine root and the roots' ``gancore`` children."""
-    import mmengine.registry as mmreg
-    from mmengine.registry import Registry
-    regs = {id(r): r for r in GANCORE_REGISTRIES.values()}
-    for name in dir(mmreg):
-        root = getattr(mmreg, name)
-        if isinstance(root, Registry):
-            regs.setdefault(id(root), root)
-            child = root.children.get(SCOPE)
-            if child is not None:
-                regs.setdefault(id(child), child)
-    return list(regs.values())
-
 
 def _singleton_classes() -> list:
     from mmengine.logging import MessageHub, MMLogger
@@ -175,58 +157,6 @@ def changed(module: torch.nn.Module, before: dict) -> bool:
     return bool(changed_names(module, before))
 
 
-class _Snapshot:
-    """Registries, plugin bookkeeping, sys.path, sys.modules and mmengine singletons."""
-
-    def __init__(self) -> None:
-        self.registries = [(r, dict(r._module_dict), dict(getattr(r, '_conflicts', {})))
-                           for r in _all_registries()]
-        self.plugins = plugins.state()
-        self.modules = set(sys.modules)
-        self.path = list(sys.path)
-        self.singletons = _instance_names()
-
-    def restore(self) -> None:
-        sys.path[:] = self.path
-        installed = plugins.discover()
-        keep_plugins = {name: mod for name, mod in plugins.imported().items()
-                        if name in installed and plugins.source_of(name) == 'entry point'}
-        keep_prefixes = [m.__name__ for m in keep_plugins.values()]
-
-        def keep(obj: Any) -> bool:
-            module = getattr(obj, '__module__', '') or ''
-            return module.split('.')[0] in _KEEP_TOP_LEVEL or any(
-                module == p or module.startswith(p + '.') for p in keep_prefixes)
-
-        dropped_packages = set()
-        for reg, saved, conflicts in self.registries:
-            for name, obj in list(reg._module_dict.items()):
-                if saved.get(name) is obj:
-                    continue
-                if name in saved:
-                    reg._module_dict[name] = saved[name]
-                elif not keep(obj):
-                    del reg._module_dict[name]
-                else:
-                    continue
-                top = (getattr(obj, '__module__', '') or '').split('.')[0]
-                if top not in _KEEP_TOP_LEVEL:
-                    dropped_packages.add(top)
-            if isinstance(reg, GancoreRegistry):
-                reg._conflicts.clear()
-                reg._conflicts.update(conflicts)
-        # modules whose registrations were removed must be imported (and register) afresh
-        for name in list(sys.modules):
-            if name not in self.modules and name.split('.')[0] in dropped_packages:
-                del sys.modules[name]
-        state = copy.copy(self.plugins)
-        state['imported'] = {**self.plugins['imported'], **keep_plugins}
-        state['sources'] = {**self.plugins['sources'],
-                            **{n: 'entry point' for n in keep_plugins}}
-        plugins.restore_state(state)
-        _drop_new_instances(self.singletons)
-
-
 @contextlib.contextmanager
 def registry_sandbox() -> Iterator[None]:
     """Undo, on exit, what a test did to gancore's global state.
@@ -234,17 +164,19 @@ def registry_sandbox() -> Iterator[None]:
     * registrations made inside the block are removed (those of gancore itself,
       mmengine, torch and installed entry-point plugins are kept: their modules
       stay imported), names that were replaced get their old object back, and
-      the packages whose registrations were removed are dropped from
-      ``sys.modules`` so that a later import registers them again;
+      the packages whose registrations were removed are forgotten, so that a
+      later import registers them again (:func:`gancore.plugins.restore_state`);
     * ``sys.path``, the plugin bookkeeping (:mod:`gancore.plugins`) and the
       mmengine singletons created inside the block (logger, visualizer,
-      message hub, default scope) are restored.
+      message hub, default scope: :func:`mmengine_instances_dropped`) are restored.
     """
-    snapshot = _Snapshot()
+    saved, path = plugins.state(), list(sys.path)
     try:
-        yield
+        with mmengine_instances_dropped():
+            yield
     finally:
-        snapshot.restore()
+        sys.path[:] = path
+        plugins.restore_state(saved)
 
 
 def build_model(cfg: Any) -> torch.nn.Module:
