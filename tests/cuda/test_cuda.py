@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from cuda_helpers import write_config
 from gancore.config import load_config
@@ -52,10 +51,9 @@ MODELS = ['cgan', 'pix2pix', 'cyclegan', 'progan']
 
 
 @pytest.fixture(autouse=True)
-def _scope():
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+def _free_gpu_memory(gancore_context):
+    """Each test in gancore_context (seed 0, gancore scope); GPU memory released after it."""
+    yield
     gc.collect()
     torch.cuda.empty_cache()
 
