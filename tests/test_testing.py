@@ -53,8 +53,9 @@ def test_mmengine_instances_made_in_the_block_are_dropped_and_their_files_closed
 
 
 def test_gancore_context_seeds_scopes_and_restores_torch_settings():
-    threads = torch.get_num_threads()
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(False)  # (earlier tests' runners may have turned it on)
     try:
         with gancore_context(seed=3, num_threads=1):
             assert torch.get_num_threads() == 1
@@ -67,6 +68,7 @@ def test_gancore_context_seeds_scopes_and_restores_torch_settings():
         assert torch.equal(first, torch.rand(3))
     finally:
         torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
 
 
 class TestAssertChanged(GANPluginTestCase):
