@@ -315,10 +315,8 @@ def test_plugin_configs_inherit_gancore_base_configs(tmp_path):
 
 # ------------------------------------------------------ listing and print_config
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from gancore.cli import tool_module
+    return tool_module(name)
 
 
 def test_list_components_shows_plugin_and_signature(capsys):

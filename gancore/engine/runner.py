@@ -23,7 +23,8 @@ from .portable_state import PortableStateHook
 from .resume import (META_KEY, ResumeStateHook, apply_config_lrs, check_work_dir,
                      configured_lrs, find_resume_checkpoint, gather_resume_state,
                      install_resume_state)
-from .speed import apply_speed_config, apply_speed_to_model, dataloader_defaults, use_amp
+from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
+                    torch_settings, use_amp)
 
 
 #: Runners built in this process (see ``GANRunner.__init__``: unique experiment names).
@@ -208,7 +209,8 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
     """Load ``config`` and apply the command-line settings of tools/train.py.
 
     Args:
-        config: Path of the config file.
+        config: Path of the config file, or the name of a config shipped with
+            gancore or a plugin (see :func:`gancore.config.resolve_config`).
         work_dir: Output folder; default ``work_dirs/<config name>``.
         resume: True to resume from the latest checkpoint in ``work_dir``, or
             the path of a checkpoint; None/False starts afresh.
@@ -225,7 +227,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
 
     Returns:
         The resolved mmengine ``Config``: what tools/train.py trains and
-        tools/print_config.py prints. It is validated again after the settings
+        tools/print_config.py prints (preparing it changes no torch setting). It is validated again after the settings
         above are added, so the config a run writes (and stores in its
         checkpoints) is itself a valid config.
     """
@@ -304,9 +306,15 @@ def train(config: str, overwrite: bool = False, **kwargs) -> GANRunner:
     with :class:`~gancore.errors.WorkDirError` unless ``overwrite`` (then the
     old checkpoints are deleted first; see
     :func:`gancore.engine.resume.check_work_dir`).
+
+    The run-wide torch settings of ``cfg.speed`` (``num_threads``, ``tf32``,
+    ``cudnn_benchmark``; see :func:`gancore.engine.speed.torch_settings`) apply
+    from building the Runner to the end of training and are restored when this
+    returns or raises.
     """
     cfg = prepare_config(config, **kwargs)
     check_work_dir(cfg.work_dir, cfg.get('resume'), overwrite)
-    runner = build_runner(cfg)
-    runner.train()
+    with torch_settings(cfg.get('speed')):
+        runner = build_runner(cfg)
+        runner.train()
     return runner
