@@ -4,7 +4,8 @@
 few ``train_step`` calls, checks the logged keys and, like mmengine's
 ``RunnerTestCase``, cleans up after itself: registrations made during the test
 are removed (:func:`registry_sandbox`), and the mmengine singletons a Runner
-creates (logger, visualizer, message hub, default scope) are dropped::
+creates (logger, visualizer, message hub, default scope) are dropped
+(:func:`mmengine_instances_dropped`)::
 
     from gancore.testing import GANPluginTestCase
 
@@ -17,11 +18,18 @@ creates (logger, visualizer, message hub, default scope) are dropped::
             self.assert_log_keys(logs, ['loss_g', 'loss_d'])
 
 Run it with pytest or ``python -m unittest``. Everything here runs on the CPU.
+
+To check that a step trained a network, compare it with a :func:`snapshot`::
+
+    before = snapshot(model.generator)
+    model.train_step(batch, optim_wrapper)
+    assert changed(model.generator, before)
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import logging
 import sys
 import tempfile
@@ -33,7 +41,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 import torch
 
 from . import plugins
-from .registry import GANCORE_REGISTRIES, SCOPE, GancoreRegistry
+from .registry import SCOPE
 
 #: The optimizer set-up used when a test passes ``optim_wrapper_cfg=None``.
 DEFAULT_OPTIM_WRAPPER = dict(
@@ -42,24 +50,6 @@ DEFAULT_OPTIM_WRAPPER = dict(
     discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
 )
 
-_KEEP_TOP_LEVEL = ('gancore', 'mmengine', 'torch')
-
-
-def _all_registries() -> list:
-    """gancore's registries, every mmengine root and the roots' ``gancore`` children."""
-    import mmengine.registry as mmreg
-    from mmengine.registry import Registry
-    regs = {id(r): r for r in GANCORE_REGISTRIES.values()}
-    for name in dir(mmreg):
-        root = getattr(mmreg, name)
-        if isinstance(root, Registry):
-            regs.setdefault(id(root), root)
-            child = root.children.get(SCOPE)
-            if child is not None:
-                regs.setdefault(id(child), child)
-    return list(regs.values())
-
-
 def _singleton_classes() -> list:
     from mmengine.logging import MessageHub, MMLogger
     from mmengine.registry import DefaultScope
@@ -67,63 +57,104 @@ def _singleton_classes() -> list:
     return [MMLogger, Visualizer, MessageHub, DefaultScope]
 
 
-class _Snapshot:
-    """Registries, plugin bookkeeping, sys.path, sys.modules and mmengine singletons."""
+def _instance_names() -> list:
+    return [(cls, set(cls._instance_dict)) for cls in _singleton_classes()]
 
-    def __init__(self) -> None:
-        self.registries = [(r, dict(r._module_dict), dict(getattr(r, '_conflicts', {})))
-                           for r in _all_registries()]
-        self.plugins = plugins.state()
-        self.modules = set(sys.modules)
-        self.path = list(sys.path)
-        self.singletons = [(cls, set(cls._instance_dict)) for cls in _singleton_classes()]
 
-    def restore(self) -> None:
-        sys.path[:] = self.path
-        installed = plugins.discover()
-        keep_plugins = {name: mod for name, mod in plugins.imported().items()
-                        if name in installed and plugins.source_of(name) == 'entry point'}
-        keep_prefixes = [m.__name__ for m in keep_plugins.values()]
+def _drop_new_instances(saved: list) -> None:
+    """Forget the mmengine instances created since :func:`_instance_names` (as mmengine's
+    ``RunnerTestCase.tearDown`` does); a dropped logger's handlers are closed."""
+    for cls, names in saved:
+        for name in list(cls._instance_dict):
+            if name not in names:
+                instance = cls._instance_dict.pop(name)
+                for handler in list(getattr(instance, 'handlers', [])):
+                    if isinstance(handler, logging.FileHandler):
+                        handler.close()
+                    if isinstance(handler, logging.StreamHandler):
+                        instance.removeHandler(handler)
 
-        def keep(obj: Any) -> bool:
-            module = getattr(obj, '__module__', '') or ''
-            return module.split('.')[0] in _KEEP_TOP_LEVEL or any(
-                module == p or module.startswith(p + '.') for p in keep_prefixes)
 
-        dropped_packages = set()
-        for reg, saved, conflicts in self.registries:
-            for name, obj in list(reg._module_dict.items()):
-                if saved.get(name) is obj:
-                    continue
-                if name in saved:
-                    reg._module_dict[name] = saved[name]
-                elif not keep(obj):
-                    del reg._module_dict[name]
-                else:
-                    continue
-                top = (getattr(obj, '__module__', '') or '').split('.')[0]
-                if top not in _KEEP_TOP_LEVEL:
-                    dropped_packages.add(top)
-            if isinstance(reg, GancoreRegistry):
-                reg._conflicts.clear()
-                reg._conflicts.update(conflicts)
-        # modules whose registrations were removed must be imported (and register) afresh
-        for name in list(sys.modules):
-            if name not in self.modules and name.split('.')[0] in dropped_packages:
-                del sys.modules[name]
-        state = copy.copy(self.plugins)
-        state['imported'] = {**self.plugins['imported'], **keep_plugins}
-        state['sources'] = {**self.plugins['sources'],
-                            **{n: 'entry point' for n in keep_plugins}}
-        plugins.restore_state(state)
-        for cls, names in self.singletons:
-            for name in list(cls._instance_dict):
-                if name not in names:
-                    instance = cls._instance_dict.pop(name)
-                    for handler in list(getattr(instance, 'handlers', [])):
-                        if isinstance(handler, logging.FileHandler):
-                            handler.close()
-                            instance.removeHandler(handler)
+@contextlib.contextmanager
+def mmengine_instances_dropped() -> Iterator[None]:
+    """Drop, on exit, the mmengine singletons created inside the block.
+
+    A Runner (or a tool run in-process) creates a logger, a visualizer, a
+    message hub and a default scope, each kept by mmengine under its name and
+    returned by ``get_current_instance()`` until another one is made. Left
+    behind, a later test would log through the first test's logger, whose
+    stream is that test's (closed) output capture. Like mmengine's
+    ``RunnerTestCase.tearDown``, this forgets the instances made in the block
+    and closes their log files; those that existed before stay.
+    """
+    saved = _instance_names()
+    try:
+        yield
+    finally:
+        _drop_new_instances(saved)
+
+
+@contextlib.contextmanager
+def gancore_context(seed: int = 0, num_threads: int = 1) -> Iterator[None]:
+    """The setting tests run in: torch seeded, few CPU threads, gancore the default scope.
+
+    ``torch.manual_seed(seed)``, ``torch.set_num_threads(num_threads)`` and mmengine's
+    default scope ``'gancore'`` (so that ``MODELS.build`` etc. find gancore's components
+    as in training) inside the block; the thread count and the deterministic-algorithms
+    flag are restored on exit.
+    """
+    from mmengine.registry import DefaultScope
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(num_threads)
+    torch.manual_seed(seed)
+    try:
+        with DefaultScope.overwrite_default_scope(SCOPE):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def snapshot(module: torch.nn.Module, buffers: bool = True) -> dict:
+    """Copies of every parameter (and buffer) of ``module``, by name (for :func:`changed`).
+
+    Args:
+        module: The network.
+        buffers: Also copy the buffers (e.g. BatchNorm running statistics, which a
+            forward pass in train mode updates without any optimizer step). Default
+            True; pass False to ask only whether the weights were updated.
+    """
+    entries = itertools.chain(module.named_parameters(),
+                              module.named_buffers() if buffers else ())
+    return {name: t.detach().clone() for name, t in entries}
+
+
+def changed_names(module: torch.nn.Module, before: dict) -> set:
+    """Names of the entries of ``module`` that differ from its :func:`snapshot` ``before``.
+
+    The parameters are compared, and the buffers too if ``before`` holds them.
+    "Differs" is exact: a different shape or dtype, or any element not equal
+    (``torch.equal``, no tolerance); a name missing from either side counts.
+    """
+    buffer_names = {name for name, _ in module.named_buffers()}
+    now = snapshot(module, buffers=bool(buffer_names & set(before)))
+    return {name for name in set(now) | set(before)
+            if name not in now or name not in before or now[name].dtype != before[name].dtype
+            or not torch.equal(now[name], before[name])}
+
+
+def changed(module: torch.nn.Module, before: dict) -> bool:
+    """True if any parameter or buffer of ``module`` differs (exactly) from ``before``.
+
+    This is what "changed" means in gancore's tests: any entry of the snapshot
+    (parameters, and buffers unless ``snapshot(..., buffers=False)``) is not
+    exactly equal to its value now.
+
+    ``before`` is a :func:`snapshot` of the same module; see :func:`changed_names`
+    for which entries changed.
+    """
+    return bool(changed_names(module, before))
 
 
 @contextlib.contextmanager
@@ -133,17 +164,19 @@ def registry_sandbox() -> Iterator[None]:
     * registrations made inside the block are removed (those of gancore itself,
       mmengine, torch and installed entry-point plugins are kept: their modules
       stay imported), names that were replaced get their old object back, and
-      the packages whose registrations were removed are dropped from
-      ``sys.modules`` so that a later import registers them again;
+      the packages whose registrations were removed are forgotten, so that a
+      later import registers them again (:func:`gancore.plugins.restore_state`);
     * ``sys.path``, the plugin bookkeeping (:mod:`gancore.plugins`) and the
       mmengine singletons created inside the block (logger, visualizer,
-      message hub, default scope) are restored.
+      message hub, default scope: :func:`mmengine_instances_dropped`) are restored.
     """
-    snapshot = _Snapshot()
+    saved, path = plugins.state(), list(sys.path)
     try:
-        yield
+        with mmengine_instances_dropped():
+            yield
     finally:
-        snapshot.restore()
+        sys.path[:] = path
+        plugins.restore_state(saved)
 
 
 def build_model(cfg: Any) -> torch.nn.Module:
@@ -238,9 +271,9 @@ class GANPluginTestCase(unittest.TestCase):
         sandbox = registry_sandbox()
         sandbox.__enter__()
         self.addCleanup(sandbox.__exit__, None, None, None)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self.num_threads)
-        self.addCleanup(torch.set_num_threads, threads)
+        context = gancore_context(self.seed, self.num_threads)
+        context.__enter__()
+        self.addCleanup(context.__exit__, None, None, None)
         tmp = tempfile.TemporaryDirectory(prefix='gancore-test-')
         self.addCleanup(tmp.cleanup)
         self.work_dir = tmp.name
@@ -251,7 +284,7 @@ class GANPluginTestCase(unittest.TestCase):
             importlib.invalidate_caches()
             plugins.import_custom_modules(dict(imports=list(self.plugin_modules)),
                                           source=type(self).__name__)
-        torch.manual_seed(self.seed)
+        torch.manual_seed(self.seed)  # (again: importing a plugin may draw random numbers)
 
     # -------------------------------------------------------------- building
     def load_config(self, path: str, cfg_options: Optional[dict] = None):
@@ -270,6 +303,10 @@ class GANPluginTestCase(unittest.TestCase):
     def build_batch(self, dataset_cfg: Any, n: int = 4) -> dict:
         """See :func:`build_batch`."""
         return build_batch(dataset_cfg, n)
+
+    def build_model_and_optim(self, cfg: Any) -> tuple:
+        """See :func:`build_model_and_optim` (a config path is read with :meth:`load_config`)."""
+        return build_model_and_optim(self.load_config(cfg) if isinstance(cfg, str) else cfg)
 
     @staticmethod
     def random_batch(img_shape: Sequence[int], num_classes: int = 0, key: str = 'img') -> dict:
@@ -337,6 +374,33 @@ class GANPluginTestCase(unittest.TestCase):
         if exact and extra:
             self.fail(f'unexpected log keys {extra}; expected exactly {sorted(expected)}')
 
+    snapshot = staticmethod(snapshot)
+
+    def assert_changed(self, module: torch.nn.Module, before: dict,
+                       every_parameter: bool = False) -> None:
+        """Fail unless ``module`` differs from the :func:`snapshot` ``before`` (see :func:`changed`).
+
+        Args:
+            module: The network (e.g. ``model.generator``).
+            before: Its :func:`snapshot` taken before the steps.
+            every_parameter: Also fail if any trainable parameter is still the same
+                (a network that is only partly in its optimizer, or partly cut off
+                from the loss).
+        """
+        names = changed_names(module, before)
+        if not names:
+            self.fail(f'{type(module).__name__}: no parameter or buffer changed')
+        if every_parameter:
+            same = [n for n, p in module.named_parameters() if p.requires_grad and n not in names]
+            if same:
+                self.fail(f'{type(module).__name__}: parameters not updated: {same}')
+
+    def assert_unchanged(self, module: torch.nn.Module, before: dict) -> None:
+        """Fail if any parameter or buffer of ``module`` differs from ``before``."""
+        names = changed_names(module, before)
+        if names:
+            self.fail(f'{type(module).__name__}: changed: {sorted(names)}')
+
     def train_config(self, cfg: Any, max_iters: int = 2, cfg_options: Optional[dict] = None):
         """Train a config with the real Runner for ``max_iters`` iterations in ``self.work_dir``.
 
@@ -371,4 +435,6 @@ class GANPluginTestCase(unittest.TestCase):
         return runner
 
 
-__all__ = ['GANPluginTestCase', 'registry_sandbox', 'DEFAULT_OPTIM_WRAPPER']
+__all__ = ['GANPluginTestCase', 'registry_sandbox', 'mmengine_instances_dropped', 'gancore_context',
+           'snapshot', 'changed', 'changed_names', 'build_model', 'build_optim_wrapper',
+           'build_batch', 'build_model_and_optim', 'DEFAULT_OPTIM_WRAPPER']

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from gancore import testing
+from gancore.testing import mmengine_instances_dropped
+
 torch.set_num_threads(1)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
@@ -25,23 +28,19 @@ def tool_cmd(tool: str, *args) -> list:
 
 
 @pytest.fixture(autouse=True)
-def _live_log_streams():
-    """Point mmengine loggers left by earlier tests at a stream that is still open.
+def _fresh_mmengine_instances():
+    """Each test starts without the loggers, message hubs, visualizers and default scopes that
+    earlier tests' runners and in-process tool runs created (gancore.testing drops them)."""
+    with mmengine_instances_dropped():
+        yield
 
-    In-process tool runs log through mmengine's current logger (e.g. the line of
-    ``init_model`` naming the networks it loaded); a logger created under an earlier
-    test's output capture still holds that closed stream, and logging to it prints a
-    "--- Logging error ---" traceback into the next test's stderr.
-    """
-    import logging
 
-    from mmengine.logging import MMLogger
-    for logger in MMLogger._instance_dict.values():
-        for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and \
-                    getattr(handler.stream, 'closed', False):
-                handler.stream = sys.stdout  # (setStream would flush the closed one)
-    yield
+@pytest.fixture
+def gancore_context():
+    """Seed 0, one torch thread, gancore as mmengine's default scope (gancore.testing's
+    ``gancore_context``). Use it with ``pytestmark = pytest.mark.usefixtures('gancore_context')``."""
+    with testing.gancore_context():
+        yield
 
 
 # ------------------------------------------------------------------ CUDA tests

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
 from PIL import Image
 
 from gancore.apis import init_model
@@ -33,12 +32,7 @@ TINY_PIX2PIX = {'model.generator.num_downs': 5, 'model.generator.base_channels':
                 'model.discriminator.base_channels': 4}
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def tool(name, argv) -> int:

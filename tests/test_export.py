@@ -15,7 +15,6 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 import torch
-from mmengine.registry import DefaultScope
 
 from gancore import export as gexport
 from gancore.apis import init_model, stored_config
@@ -44,11 +43,7 @@ KINDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def make_checkpoint(tmp_path: Path, kind: str) -> Path:

@@ -13,26 +13,8 @@ def load_tool(name):
     return tool_module(name)
 
 
-def _reattach_log_streams():
-    """Point mmengine loggers left by earlier in-process runs at the current stderr.
-
-    Their stream handlers still hold the previous test's captured (now closed)
-    stream; logging to it would print a "--- Logging error ---" traceback.
-    """
-    import logging
-    import sys
-
-    from mmengine.logging import MMLogger
-    for logger in MMLogger._instance_dict.values():
-        for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and \
-                    getattr(handler.stream, 'closed', False):
-                handler.stream = sys.stdout  # (setStream would flush the closed one)
-
-
 def run_in_process(capsys, tool, *args):
     """Run a tool's main() here (no interpreter start-up): returncode + stderr."""
-    _reattach_log_streams()
     main = load_tool(tool).main
     code = run_tool(lambda: main([str(a) for a in args]))
     return SimpleNamespace(returncode=code, stderr=capsys.readouterr().err)

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import DefaultScope
 from PIL import Image
 
 from gancore.cli import run_tool, translate as translate_command
@@ -21,12 +20,7 @@ CYCLEGAN = ROOT / 'configs/cyclegan/cyclegan_demo.py'
 CGAN = ROOT / 'configs/cgan/cgan_digits.py'
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def save_checkpoint(path: Path, config: Path, options: dict) -> Path:

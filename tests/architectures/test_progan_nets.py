@@ -21,18 +21,7 @@ LATENT = 8
 SMALL = dict(max_resolution=32, max_channels=16)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # these tiny networks run ~50x slower with 2 intra-op threads on a busy 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def _gen(**kw):

@@ -20,9 +20,7 @@ NORMS = ('batch', 'instance', 'none')
 INITS = ('normal', 'xavier', 'kaiming', 'orthogonal')
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def count(module):

@@ -21,13 +21,12 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from cuda_helpers import write_config
 from gancore.config import load_config
 from gancore.engine import load_checkpoint_file
 from gancore.engine.speed import apply_speed_to_model, use_amp
-from gancore.testing import build_model, build_optim_wrapper
+from gancore.testing import build_model, build_optim_wrapper, changed_names, snapshot
 
 pytestmark = pytest.mark.cuda
 
@@ -52,10 +51,9 @@ MODELS = ['cgan', 'pix2pix', 'cyclegan', 'progan']
 
 
 @pytest.fixture(autouse=True)
-def _scope():
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+def _free_gpu_memory(gancore_context):
+    """Each test in gancore_context (seed 0, gancore scope); GPU memory released after it."""
+    yield
     gc.collect()
     torch.cuda.empty_cache()
 
@@ -108,16 +106,15 @@ def train_steps(model, wrapper, batch, n: int = 3) -> list:
 
 
 def params_snapshot(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.named_parameters()}
+    return snapshot(model, buffers=False)
 
 
 def assert_trained(model, before: dict, logs: list) -> None:
     for log in logs:
         for key, value in log.items():
             assert torch.isfinite(torch.as_tensor(value)).all(), (key, value)
-    after = dict(model.named_parameters())
-    assert all(p.device.type == DEVICE for p in after.values())
-    changed = [k for k, v in before.items() if not torch.equal(v, after[k])]
+    assert all(p.device.type == DEVICE for p in model.parameters())
+    changed = changed_names(model, before)
     # every trained network moved (ProGAN: only the levels that ran have gradients)
     for name in tuple(model.generator_names) + tuple(model.discriminator_names):
         assert any(k.startswith(name + '.') for k in changed), f'{name} did not train'

@@ -21,9 +21,7 @@ from gancore.registry import DATASETS
 SMALL = dict(load_size=36, crop_size=32)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def save(path: Path, array, **kw) -> Path:

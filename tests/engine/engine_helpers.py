@@ -12,6 +12,10 @@ A training subprocess imports this module through its config's
 * with ``GANCORE_TEST_KILL_AFTER_RENAME=<checkpoint name>`` set, the process
   kills itself right after that checkpoint was renamed into place, before
   ``last_checkpoint`` names it.
+
+The two crash points are installed only in a process started with the variable
+set (the training subprocess of the one test that sets it): importing this
+module in the pytest process (for :func:`write_config`) patches nothing.
 """
 from __future__ import annotations
 
@@ -57,33 +61,36 @@ class EngineTestRecordHook(Hook):
         torch.save(self.record, osp.join(runner.work_dir, f'record_rank{get_rank()}.pt'))
 
 
-_put = LocalBackend.put
+def _install_crash_points() -> None:
+    """Wrap the two writes a crash test names through its environment variable."""
+    put = LocalBackend.put
+    write_text = _checkpoint.write_text_atomic
+    in_save = os.environ.get('GANCORE_TEST_KILL_IN_SAVE')
+    after_rename = os.environ.get('GANCORE_TEST_KILL_AFTER_RENAME')
+
+    def put_or_crash(self, obj: bytes, filepath) -> None:
+        if osp.basename(str(filepath)).startswith(f'.{in_save}.tmp'):
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
+                f.flush()
+                os.fsync(f.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+        put(self, obj, filepath)
+
+    def write_text_or_crash(path: str, text: str) -> None:
+        if osp.basename(path) == 'last_checkpoint' and text.endswith(after_rename):
+            os.kill(os.getpid(), signal.SIGKILL)
+        write_text(path, text)
+
+    if in_save:
+        LocalBackend.put = put_or_crash
+    if after_rename:
+        _checkpoint.write_text_atomic = write_text_or_crash
 
 
-def _put_or_crash(self, obj: bytes, filepath) -> None:
-    target = os.environ.get('GANCORE_TEST_KILL_IN_SAVE')
-    if target and osp.basename(str(filepath)).startswith(f'.{target}.tmp'):
-        with open(filepath, 'wb') as f:
-            f.write(obj[:len(obj) // 2])
-            f.flush()
-            os.fsync(f.fileno())
-        os.kill(os.getpid(), signal.SIGKILL)
-    _put(self, obj, filepath)
-
-
-LocalBackend.put = _put_or_crash
-
-_write_text = _checkpoint.write_text_atomic
-
-
-def _write_text_or_crash(path: str, text: str) -> None:
-    target = os.environ.get('GANCORE_TEST_KILL_AFTER_RENAME')
-    if target and osp.basename(path) == 'last_checkpoint' and text.endswith(target):
-        os.kill(os.getpid(), signal.SIGKILL)
-    _write_text(path, text)
-
-
-_checkpoint.write_text_atomic = _write_text_or_crash
+if os.environ.get('GANCORE_TEST_KILL_IN_SAVE') or \
+        os.environ.get('GANCORE_TEST_KILL_AFTER_RENAME'):
+    _install_crash_points()
 
 
 def write_image_folder_config(path: Path, model: str, data_root: Path, max_iters: int = 8,

@@ -1,6 +1,4 @@
 """Speed options (gancore.engine.speed), tools/train.py's speed flags and --profile."""
-import os
-import time
 
 import pytest
 import torch
@@ -14,11 +12,12 @@ from gancore.errors import ConfigError
 _count = iter(range(10**6))
 
 
-def make_runner(tmp_path, iters=3, **kwargs):
+def make_runner(tmp_path, iters=3, cfg_options=None, **kwargs):
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = write_config(tmp_path / 'cfg.py', iters, interval=100)
     cfg = prepare_config(str(config), work_dir=str(tmp_path / 'w'),
-                         cfg_options={'experiment_name': f'engine_speed_{next(_count)}'},
+                         cfg_options={'experiment_name': f'engine_speed_{next(_count)}',
+                                      **(cfg_options or {})},
                          **kwargs)
     return build_runner(cfg)
 
@@ -93,19 +92,71 @@ def test_compile_compiles_each_trained_network_in_place_keeping_keys(tmp_path):
     assert not any(k.startswith('_orig_mod') or '._orig_mod' in k for k in model.state_dict())
 
 
-@pytest.mark.skipif(os.environ.get('GANCORE_TEST_COMPILE') != '1',
-                    reason='torch.compile (inductor) of the two tiny networks took ~300 s for 2 '
-                           'steps on the 2-core CPU: set GANCORE_TEST_COMPILE=1 to run it')
-def test_compiled_training_runs(tmp_path):
-    """A few steps through torch.compile (inductor on CPU)."""
+def test_compiled_networks_are_what_training_runs(tmp_path, monkeypatch):
+    """Two iterations with speed.compile: every trained network runs through torch.compile.
+
+    The compiler backend is swapped for one that records each graph it is given and
+    runs it eagerly (inductor's C++ code generation takes minutes on a small CPU): the
+    options gancore passes, the in-place ``nn.Module.compile`` and dynamo's tracing of
+    the real networks are what they are in training.
+    """
+    graphs = []
+
+    def recording_backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, 'compile',
+                        lambda fn, **kw: real_compile(fn, **dict(kw, backend=recording_backend)))
+    torch._dynamo.reset()
+    monkeypatch.setattr(torch._dynamo.config, 'cache_size_limit', 64)
     runner = make_runner(tmp_path, iters=2, speed={'compile': True})
-    start = time.perf_counter()
+    nets = trained_networks(runner.model)
+    assert len(nets) == 2 and all(is_compiled(n) for n in nets)
+    assert not graphs  # compiled lazily, at the first call
+    assert_trains_finite(runner, iters=2)
+    assert graphs, 'training never called the compiled networks'
+    traced = {type(m).__name__ for gm in graphs for m in gm.modules()}
+    assert 'Conv2d' in traced or any('conv' in str(n.target) for gm in graphs
+                                     for n in gm.graph.nodes), traced
+    torch._dynamo.reset()
+
+
+def test_cudnn_benchmark_reaches_env_cfg_and_torch(tmp_path):
+    before = torch.backends.cudnn.benchmark
     try:
-        assert_trains_finite(runner, iters=2)
-    except Exception as exc:  # no C++ toolchain for inductor, etc.
-        pytest.skip(f'torch.compile could not train here: {type(exc).__name__}: {exc}'[:300])
-    if time.perf_counter() - start > 60:
-        pytest.skip('trained, but torch.compile took > 60 s on this CPU (kept as a smoke test)')
+        torch.backends.cudnn.benchmark = False
+        # (randomness.deterministic=True, as write_config sets it, turns benchmark off again:
+        # mmengine's set_randomness runs after env_cfg is applied)
+        runner = make_runner(tmp_path, iters=1, speed={'cudnn_benchmark': True},
+                             cfg_options={'randomness.deterministic': False})
+        assert runner.cfg.env_cfg.cudnn_benchmark is True
+        assert torch.backends.cudnn.benchmark is True  # mmengine's set-up applied env_cfg
+        plain = make_runner(tmp_path / 'plain', iters=1)
+        assert not plain.cfg.env_cfg.get('cudnn_benchmark', False)
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def test_autocast_runs_the_networks_in_bfloat16_inside_the_optim_context(tmp_path):
+    runner = make_runner(tmp_path, iters=2, speed={'autocast': 'bfloat16'})
+    dtypes = []
+    for net in trained_networks(runner.model):
+        conv = next(m for m in net.modules() if isinstance(m, (torch.nn.Conv2d,
+                                                               torch.nn.ConvTranspose2d)))
+        conv.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    assert_trains_finite(runner, iters=2)
+    assert dtypes and set(dtypes) == {torch.bfloat16}, dtypes  # G and D convs, every call
+    wrapper = runner.optim_wrapper['generator']  # built by train()
+    with wrapper.optim_context(runner.model.generator):
+        assert torch.is_autocast_enabled('cpu')
+        assert torch.get_autocast_dtype('cpu') == torch.bfloat16
+    assert not torch.is_autocast_enabled('cpu')  # only inside the context
+    plain = make_runner(tmp_path / 'plain', iters=1)
+    assert_trains_finite(plain, iters=1)
+    with plain.optim_wrapper['generator'].optim_context(plain.model.generator):
+        assert not torch.is_autocast_enabled('cpu')
 
 
 def test_tf32_and_autocast(tmp_path):

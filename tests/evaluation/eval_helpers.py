@@ -1,5 +1,5 @@
 """Helpers of the evaluation tests: random-weight FID Inception file, image folders,
-and a tiny fake feature extractor for the CLI and hook tests.
+a tiny fake feature extractor and a fake generator for the CLI and hook tests.
 
 Not a ``conftest.py`` (``tests/conftest.py`` is imported as ``conftest`` by other
 tests): test modules import the fixtures from here by name.
@@ -104,3 +104,42 @@ class FakeNet(torch.nn.Module):
 def fake_net() -> FakeNet:
     """A fresh :class:`FakeNet`."""
     return FakeNet()
+
+
+class FakeGenerator:
+    """Has ``generate_for_eval`` like gancore models; records how it was called."""
+
+    def __init__(self, shift: float = 0.0) -> None:
+        self.shift, self.calls = shift, []
+
+    def generate_for_eval(self, num: int, batch_size: int, seed: int):
+        self.calls.append((num, batch_size, seed))
+        gen = torch.Generator().manual_seed(seed)
+        for start in range(0, num, batch_size):
+            n = min(batch_size, num - start)
+            yield (torch.rand(n, 3, 16, 16, generator=gen) * 2 - 1 + self.shift).clamp(-1, 1)
+
+
+def fake_eval_cli(monkeypatch, make_model) -> tuple:
+    """Make gancore's eval CLI use a :class:`FakeNet` and fake models.
+
+    Args:
+        monkeypatch: pytest's fixture (undone after the test).
+        make_model: ``checkpoint path -> model`` for the CLI's ``load_generator``.
+
+    Returns:
+        ``(net, made)``: the fake network, and a dict whose ``'model'`` is the last
+        model the CLI loaded and ``'args'`` the ``(config, checkpoint, device)`` it
+        passed.
+    """
+    from gancore.evaluation import cli
+    net = FakeNet()
+    monkeypatch.setattr(cli, 'get_inception', lambda *a, **k: net)
+    made = {}
+
+    def load_generator(config, checkpoint, device):
+        made['args'] = (config, checkpoint, device)
+        made['model'] = make_model(checkpoint)
+        return made['model']
+    monkeypatch.setattr(cli, 'load_generator', load_generator)
+    return net, made

@@ -18,35 +18,13 @@ import torch
 from gancore.errors import CheckpointError
 from gancore.evaluation import cli, fid_between, folder_statistics
 
-from eval_helpers import FakeNet, write_images
-
-
-class FakeGenerator:
-    """Has ``generate_for_eval`` like gancore models; records how it was called."""
-
-    def __init__(self, shift: float = 0.0) -> None:
-        self.shift, self.calls = shift, []
-
-    def generate_for_eval(self, num: int, batch_size: int, seed: int):
-        self.calls.append((num, batch_size, seed))
-        gen = torch.Generator().manual_seed(seed)
-        for start in range(0, num, batch_size):
-            n = min(batch_size, num - start)
-            yield (torch.rand(n, 3, 16, 16, generator=gen) * 2 - 1 + self.shift).clamp(-1, 1)
+from eval_helpers import FakeGenerator, fake_eval_cli, write_images
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """Fake network and generator; two image folders and a dummy checkpoint."""
-    net = FakeNet()
-    monkeypatch.setattr(cli, 'get_inception', lambda *a, **k: net)
-    made = {}
-
-    def load_generator(config, checkpoint, device):
-        made['args'] = (config, checkpoint, device)
-        made['model'] = FakeGenerator(shift=0.2)
-        return made['model']
-    monkeypatch.setattr(cli, 'load_generator', load_generator)
+    net, made = fake_eval_cli(monkeypatch, lambda checkpoint: FakeGenerator(shift=0.2))
     real, other = tmp_path / 'real', tmp_path / 'other'
     write_images(real, 12, seed=0, size=16)
     write_images(other, 9, seed=1, size=16, smooth=True)

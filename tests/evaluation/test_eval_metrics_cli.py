@@ -9,8 +9,7 @@ import torch
 
 from gancore.evaluation import cli, kernel_inception_distance, precision_recall
 
-from eval_helpers import FakeNet, write_images
-from test_eval_cli import FakeGenerator
+from eval_helpers import FakeGenerator, fake_eval_cli, write_images
 
 
 class FakeTranslator(torch.nn.Module):
@@ -32,15 +31,9 @@ class FakeTranslator(torch.nn.Module):
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    net = FakeNet()
-    monkeypatch.setattr(cli, 'get_inception', lambda *a, **k: net)
-    made = {}
-
-    def load_generator(config, checkpoint, device):
-        made['model'] = (FakeTranslator() if 'cyclegan' in str(checkpoint)
-                         else FakeGenerator(shift=0.2))
-        return made['model']
-    monkeypatch.setattr(cli, 'load_generator', load_generator)
+    """Fake network; a fake translator for 'cyclegan' checkpoints, else a fake generator."""
+    net, made = fake_eval_cli(monkeypatch, lambda checkpoint: (
+        FakeTranslator() if 'cyclegan' in str(checkpoint) else FakeGenerator(shift=0.2)))
     real = tmp_path / 'real'
     write_images(real, 30, seed=0, size=16)
     ckpt = tmp_path / 'iter_10.pth'

@@ -29,7 +29,6 @@ def _scalars(work_dir: str) -> dict:
 
 
 def test_cyclegan_demo_logs_translation_fid_once_per_evaluation(tmp_path, monkeypatch, capsys):
-    from train_helpers import reattach_log_streams
     from gancore.cli import run_tool
     net = FakeNet()
     monkeypatch.setattr(inception, 'get_inception', lambda *a, **k: net)
@@ -44,7 +43,6 @@ def test_cyclegan_demo_logs_translation_fid_once_per_evaluation(tmp_path, monkey
         "                     test_split=dict(type='DigitsMNISTMUnpaired', split='test',\n"
         "                                     image_size=32, test_fraction=0.03))]\n")
     work = tmp_path / 'work'
-    reattach_log_streams()
     code = run_tool(lambda: _train_main()([str(config), '--work-dir', str(work)]))
     assert code == 0, capsys.readouterr().err[-3000:]
     scalars = _scalars(str(work))

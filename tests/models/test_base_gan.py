@@ -6,6 +6,7 @@ from gancore.engine import GANOptimWrapperConstructor
 from gancore.errors import ConfigError
 from gancore.models import frozen
 from gancore.registry import MODELS
+from gancore.testing import changed, snapshot
 
 GEN = dict(type='ConditionalGenerator', latent_dim=8, num_classes=3, out_channels=1,
            image_size=8, base_channels=4)
@@ -25,23 +26,16 @@ def batch(n=6):
     return {'img': torch.rand(n, 1, 8, 8) * 2 - 1, 'label': torch.randint(0, 3, (n,))}
 
 
-def snapshot(module):
-    return [p.detach().clone() for p in module.parameters()]
-
-
-def changed(before, module):
-    return any(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
-
-
 def test_disc_steps_updates_generator_every_kth_step():
     model, ow = make(disc_steps=3)
     keys = []
     for _ in range(6):
-        g0, d0 = snapshot(model.generator), snapshot(model.discriminator)
+        # weights only: the D steps' forward pass of G updates its BatchNorm statistics
+        g0, d0 = snapshot(model.generator, buffers=False), snapshot(model.discriminator)
         log = model.train_step(batch(), ow)
         keys.append('loss_g_adv' in log)
-        assert changed(d0, model.discriminator)  # D updates every iteration
-        assert changed(g0, model.generator) == keys[-1]
+        assert changed(model.discriminator, d0)  # D updates every iteration
+        assert changed(model.generator, g0) == keys[-1]
     assert keys == [False, False, True, False, False, True]
     assert model.num_steps == 6
 
@@ -73,12 +67,12 @@ def test_ema_generator_averages_weights():
         assert torch.equal(cur, avg)
     ema_before = snapshot(model.generator_ema.module)
     model.train_step(batch(), ow)
-    g = list(model.generator.parameters())
-    e = list(model.generator_ema.module.parameters())
-    assert changed(ema_before, model.generator_ema.module)
+    assert changed(model.generator_ema.module, ema_before)
     # mmengine's EMA: averaged = decay * averaged + (1 - decay) * current
-    for before, cur, avg in zip(ema_before, g, e):
-        assert torch.allclose(avg, 0.5 * before + 0.5 * cur.detach(), atol=1e-6)
+    generator = dict(model.generator.named_parameters())
+    for name, avg in model.generator_ema.module.named_parameters():
+        expected = 0.5 * ema_before[name] + 0.5 * generator[name].detach()
+        assert torch.allclose(avg, expected, atol=1e-6), name
     # sampling uses the EMA copy and is reproducible per seed
     assert torch.equal(model.sample(4, seed=1), model.sample(4, seed=1))
     assert not torch.equal(model.sample(4, seed=1), model.sample(4, seed=2))

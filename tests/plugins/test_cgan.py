@@ -1,4 +1,7 @@
 """cGAN plugin: every label-injection option trains; wrong data gives clear errors."""
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -6,6 +9,9 @@ from gancore.config import load_config
 from gancore.engine import GANOptimWrapperConstructor
 from gancore.errors import ConfigError
 from gancore.registry import MODELS
+from gancore.testing import GANPluginTestCase
+
+DIGITS = Path(__file__).resolve().parents[2] / 'configs/cgan/cgan_digits.py'
 
 
 def build_from_digits_config(repo, lr=None, **model_overrides):
@@ -26,6 +32,27 @@ def build_from_digits_config(repo, lr=None, **model_overrides):
         for entry in ow_cfg.values():
             entry['optimizer']['lr'] = lr
     return model, GANOptimWrapperConstructor(ow_cfg)(model)
+
+
+class TestConditionalGANPlugin(GANPluginTestCase):
+    """The plugin through the harness third-party plugins use (gancore.testing)."""
+
+    def test_digits_config_trains_both_networks_and_logs_its_terms(self):
+        cfg = self.load_config(str(DIGITS), {
+            'model.generator.base_channels': 8, 'model.generator.image_size': 8,
+            'model.discriminator.base_channels': 8, 'model.discriminator.image_size': 8})
+        model, optim = self.build_model_and_optim(cfg)
+        g0, d0 = self.snapshot(model.generator), self.snapshot(model.discriminator)
+        logs = self.run_train_steps(model, optim, lambda step: digits_batch(), n=2)
+        self.assert_log_keys(logs, ['loss_d_real', 'loss_d_fake', 'loss_g_adv'], exact=True)
+        self.assert_changed(model.generator, g0, every_parameter=True)
+        self.assert_changed(model.discriminator, d0, every_parameter=True)
+
+    def test_digits_config_trains_with_the_runner(self):
+        runner = self.train_config(str(DIGITS), max_iters=2, cfg_options={
+            'model.generator.base_channels': 8, 'model.discriminator.base_channels': 8})
+        self.assertEqual(runner.iter, 2)
+        self.assertTrue(os.path.isfile(os.path.join(self.work_dir, 'iter_2.pth')))
 
 
 def digits_batch(n=16, size=8, channels=1, classes=10):

@@ -5,14 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import DefaultScope
 from PIL import Image
 
 from gancore.cli import run_tool
 from gancore.config import load_config
 from gancore.errors import ConfigError, DataError
 from gancore.registry import DATASETS, MODELS
-from gancore.testing import build_batch, build_model_and_optim
+from gancore.testing import GANPluginTestCase, build_batch, build_model_and_optim
 
 ROOT = Path(__file__).resolve().parents[2]
 H2Z = ROOT / 'configs/cyclegan/horse2zebra.py'
@@ -27,12 +26,7 @@ TINY = {f'model.{g}.{k}': v for g in ('generator_ab', 'generator_ba')
 TINY.update({f'model.{d}.base_channels': 8 for d in ('discriminator_a', 'discriminator_b')})
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def write_domains(root: Path, n_a: int = 3, n_b: int = 4, size: int = 36) -> Path:
@@ -60,14 +54,6 @@ def tiny_cfg(data_root: Path, path: Path = H2Z, **overrides):
 
 def batch_of(cfg, n: int = 2) -> dict:
     return build_batch(cfg, n)
-
-
-def snapshot(module):
-    return [p.detach().clone() for p in module.parameters()]
-
-
-def changed(module, before) -> bool:
-    return all(not torch.equal(p, q) for p, q in zip(module.parameters(), before))
 
 
 def run_tool_main(tool: str, argv: list) -> int:
@@ -118,20 +104,24 @@ def test_optimizers_cover_both_networks_of_each_side(tmp_path):
 
 # ------------------------------------------------------------------ training
 
-def test_train_steps_log_every_term_and_update_all_networks(tmp_path):
-    cfg = tiny_cfg(write_domains(tmp_path / 'h2z'))
-    model, optim = build_model_and_optim(cfg)
-    data = batch_of(cfg)
-    assert data['img_A'].shape == data['img_B'].shape == (2, 3, 32, 32)
-    before = {n: snapshot(getattr(model, n)) for n in NETS}
-    for _ in range(3):
-        log = model.train_step(data, optim)
-        assert set(log) == G_KEYS | IDT_KEYS | D_KEYS
-        assert all(torch.isfinite(v) for v in log.values())
-    for n in NETS:
-        assert changed(getattr(model, n), before[n]), n
-    assert model.pool_a.num_images == model.pool_b.num_images == 6  # 3 steps x batch 2
-    assert model.last_disc_outputs['real'].numel() == 2 * 2 * 2 * 2  # both Ds' 2x2 maps
+class TestCycleGANPlugin(GANPluginTestCase):
+    """The plugin through the harness third-party plugins use (gancore.testing)."""
+
+    def test_train_steps_log_every_term_and_update_all_networks(self):
+        cfg = tiny_cfg(write_domains(Path(self.work_dir) / 'h2z'))
+        model, optim = self.build_model_and_optim(cfg)
+        data = self.build_batch(cfg, 2)
+        self.assertEqual(tuple(data['img_A'].shape), (2, 3, 32, 32))
+        self.assertEqual(tuple(data['img_B'].shape), (2, 3, 32, 32))
+        before = {n: self.snapshot(getattr(model, n)) for n in NETS}
+        logs = self.run_train_steps(model, optim, data, n=3)
+        self.assert_log_keys(logs, G_KEYS | IDT_KEYS | D_KEYS, exact=True)
+        for log in logs:  # every term at every step (G and D step every iteration)
+            self.assertEqual(set(log), G_KEYS | IDT_KEYS | D_KEYS)
+        for n in NETS:
+            self.assert_changed(getattr(model, n), before[n], every_parameter=True)
+        self.assertEqual((model.pool_a.num_images, model.pool_b.num_images), (6, 6))  # 3 x 2
+        self.assertEqual(model.last_disc_outputs['real'].numel(), 2 * 2 * 2 * 2)  # both Ds 2x2
 
 
 def test_losses_follow_the_paper(tmp_path):

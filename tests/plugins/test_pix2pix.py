@@ -5,14 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import DefaultScope
 from PIL import Image
 
 from gancore.cli import run_tool
 from gancore.config import load_config
 from gancore.errors import ConfigError
 from gancore.registry import DATASETS, MODELS
-from gancore.testing import build_batch, build_model_and_optim
+from gancore.testing import GANPluginTestCase, build_batch, build_model_and_optim
 
 ROOT = Path(__file__).resolve().parents[2]
 FACADES = ROOT / 'configs/pix2pix/pix2pix_unet256_1xb1-80k_facades.py'
@@ -21,12 +20,7 @@ CONFIGS = sorted((ROOT / 'configs/pix2pix').glob('*.py'))
 LOSS_KEYS = {'loss_g_gan', 'loss_g_l1', 'loss_d_real', 'loss_d_fake'}
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def write_pairs(root: Path, n: int = 4, size: int = 36) -> Path:
@@ -55,15 +49,6 @@ def tiny_cfg(data_root: Path, path: Path = FACADES, **overrides):
 
 def batch_of(cfg, n: int = 2) -> dict:
     return build_batch(cfg, n)
-
-
-def snapshot(module):
-    return [p.detach().clone() for p in module.parameters()]
-
-
-def changed(module, before) -> bool:
-    return all(not torch.equal(p, q) for p, q in zip(module.parameters(), before)
-               if p.requires_grad)
 
 
 # ------------------------------------------------------------------ configs
@@ -96,21 +81,24 @@ def test_facades_defaults():
 
 # ------------------------------------------------------------------ training
 
-def test_train_steps_log_every_term_and_update_g_and_d(tmp_path):
-    cfg = tiny_cfg(write_pairs(tmp_path / 'facades'))
-    model, optim = build_model_and_optim(cfg)
-    data = batch_of(cfg)
-    assert data['img_A'].shape == (2, 3, 32, 32)
-    g_before, d_before = snapshot(model.generator), snapshot(model.discriminator)
-    for _ in range(3):
-        log = model.train_step(data, optim)
-        assert set(log) == LOSS_KEYS
-        assert all(torch.isfinite(v) for v in log.values())
-    assert changed(model.generator, g_before)
-    assert changed(model.discriminator, d_before)
-    assert model.num_steps == 3
-    assert set(model.last_disc_outputs) == {'real', 'fake'}
-    assert model.last_disc_outputs['real'].shape == (2, 1, 2, 2)  # PatchGAN map at 32x32
+class TestPix2PixPlugin(GANPluginTestCase):
+    """The plugin through the harness third-party plugins use (gancore.testing)."""
+
+    def test_train_steps_log_every_term_and_update_g_and_d(self):
+        cfg = tiny_cfg(write_pairs(Path(self.work_dir) / 'facades'))
+        model, optim = self.build_model_and_optim(cfg)
+        data = self.build_batch(cfg, 2)
+        self.assertEqual(tuple(data['img_A'].shape), (2, 3, 32, 32))
+        g_before, d_before = self.snapshot(model.generator), self.snapshot(model.discriminator)
+        logs = self.run_train_steps(model, optim, data, n=3)
+        self.assert_log_keys(logs, LOSS_KEYS, exact=True)
+        for log in logs:  # every term at every step
+            self.assertEqual(set(log), LOSS_KEYS)
+        self.assert_changed(model.generator, g_before, every_parameter=True)
+        self.assert_changed(model.discriminator, d_before, every_parameter=True)
+        self.assertEqual(model.num_steps, 3)
+        self.assertEqual(set(model.last_disc_outputs), {'real', 'fake'})
+        self.assertEqual(tuple(model.last_disc_outputs['real'].shape), (2, 1, 2, 2))  # PatchGAN
 
 
 def test_losses_follow_the_paper(tmp_path):

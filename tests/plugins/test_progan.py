@@ -15,7 +15,8 @@ from gancore.config import load_config
 from gancore.engine import GANOptimWrapperConstructor, build_runner, prepare_config
 from gancore.engine.exact_resume import PositionedBatchSource
 from gancore.errors import CheckpointError, ConfigError, DataError
-from gancore.registry import DATASETS, HOOKS, MODELS
+from gancore.registry import HOOKS, MODELS
+from gancore.testing import GANPluginTestCase
 from gancore_plugins.progan import (BatchStream, GrowthSchedule, ProgressiveDataHook,
                                     ProgressiveGAN, ProgressiveGrowingHook, StreamBatchSampler)
 
@@ -24,14 +25,7 @@ DIGITS = REPO / 'configs/progan/progan_digits.py'
 _names = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def _quiet_deterministic_one_thread():
-    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(det)
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def tiny_model(max_resolution=16, num_classes=0, **kw):
@@ -326,15 +320,22 @@ def test_a_config_naming_the_removed_rng_state_hook_stops_with_one_clear_error(t
 
 
 # -------------------------------------------------------------------- configs
-def test_digits_config_builds_and_trains_one_step():
-    cfg = load_config(str(DIGITS))
-    model = MODELS.build(cfg.model.to_dict())
-    assert isinstance(model, ProgressiveGAN) and model.max_level == 3 and model.num_classes == 0
-    dataset = DATASETS.build(cfg.train_dataloader.dataset.to_dict())
-    batch = default_collate([dataset[i] for i in range(8)])
-    assert batch['img'].shape == (8, 1, 32, 32)
-    logs = model.train_step(batch, adam(model))
-    assert all(torch.isfinite(v) for v in logs.values())
+class TestProGANPlugin(GANPluginTestCase):
+    """The plugin through the harness third-party plugins use (gancore.testing)."""
+
+    def test_digits_config_builds_and_trains_both_networks(self):
+        cfg = self.load_config(str(DIGITS))
+        model, optim = self.build_model_and_optim(cfg)
+        self.assertIsInstance(model, ProgressiveGAN)
+        self.assertEqual((model.max_level, model.num_classes), (3, 0))
+        batch = self.build_batch(cfg, 8)
+        self.assertEqual(tuple(batch['img'].shape), (8, 1, 32, 32))
+        g0, d0 = self.snapshot(model.generator), self.snapshot(model.discriminator)
+        logs = self.run_train_steps(model, optim, batch, n=2)
+        self.assert_log_keys(logs, ['loss_g_adv', 'loss_d_real', 'loss_d_fake', 'loss_gp',
+                                    'loss_drift'], exact=True)
+        self.assert_changed(model.generator, g0)
+        self.assert_changed(model.discriminator, d0)
 
 
 @pytest.mark.parametrize('name', sorted(p.name for p in (REPO / 'configs/progan').glob('*.py')))

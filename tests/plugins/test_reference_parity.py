@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import DefaultScope
 
 from gancore.config import load_config
 from gancore.testing import build_model_and_optim
@@ -25,12 +24,7 @@ H2Z = ROOT / 'configs/cyclegan/horse2zebra.py'
 ATOL = 1e-6
 
 
-@pytest.fixture(autouse=True)
-def _setup():
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('gancore'):
-        yield
+pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
 def reference_adam(*nets):

@@ -43,14 +43,11 @@ class TestTemplatePlugin(GANPluginTestCase):
     def test_train_steps_update_both_networks_and_log(self):
         cfg = self.load_config(CONFIG, TINY)
         model = self.build_model(cfg)
-        g0 = [p.detach().clone() for p in model.generator.parameters()]
-        d0 = [p.detach().clone() for p in model.discriminator.parameters()]
+        g0, d0 = self.snapshot(model.generator), self.snapshot(model.discriminator)
         logs = self.run_train_steps(model, cfg.optim_wrapper, self.build_batch(cfg, n=4), n=2)
         self.assert_log_keys(logs, LOG_KEYS, exact=True)
-        self.assertTrue(any(not torch.equal(a, b)
-                            for a, b in zip(g0, model.generator.parameters())))
-        self.assertTrue(any(not torch.equal(a, b)
-                            for a, b in zip(d0, model.discriminator.parameters())))
+        self.assert_changed(model.generator, g0, every_parameter=True)
+        self.assert_changed(model.discriminator, d0, every_parameter=True)
         self.assertEqual(model.num_steps, 2)
 
     def test_one_step_is_basegans_and_generates_once(self):
