@@ -43,11 +43,10 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapperDict
-from mmengine.registry import DATA_SAMPLERS
 from mmengine.runner.loops import IterBasedTrainLoop, _InfiniteDataloaderIterator
 
 from ..errors import GancoreError, WorkDirError
-from ..registry import HOOKS
+from ..registry import DATA_SAMPLERS, HOOKS
 
 #: Key of gancore's resume data in a checkpoint's ``meta``.
 META_KEY = 'resume_state'
