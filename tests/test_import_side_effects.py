@@ -129,3 +129,50 @@ def test_importing_every_gancore_module_changes_no_global_state():
         assert module in result['modules'], module
     diff = _differences(result['before'], result['after'])
     assert not diff, 'importing gancore changed global state:\n' + '\n'.join(diff)
+
+
+SETUP_SCRIPT = textwrap.dedent('''
+    import json, sys
+    import torch
+    from torch import nn
+    import mmengine.registry as mmreg
+    from mmengine.runner.checkpoint import CheckpointLoader
+    from gancore.engine.checkpoint import _load_local
+    from gancore.errors import CheckpointError
+    from gancore.engine.setup import setup_runtime
+
+    safe_before = list(torch.serialization.get_safe_globals())
+    first = setup_runtime()
+    second = setup_runtime()
+    # mmengine's own loader now gives gancore's checks and errors
+    path = sys.argv[1]
+    torch.save({'meta': {'iter': 1}, 'state_dict': nn.Linear(1, 1).state_dict()}, path)
+    loaded = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    with open(path + '.txt', 'w') as f:
+        f.write('not a checkpoint')
+    try:
+        CheckpointLoader.load_checkpoint(path + '.txt', map_location='cpu')
+        refused = ''
+    except CheckpointError as exc:
+        refused = str(exc)
+    print(json.dumps({
+        'first': first, 'second': second,
+        'loader_is_gancore': CheckpointLoader._schemes[''] is _load_local,
+        'loops_child': 'gancore' in mmreg.LOOPS.children,
+        'safe_globals_unchanged': list(torch.serialization.get_safe_globals()) == safe_before,
+        'loaded': loaded['meta']['iter'], 'refused': refused}))
+''')
+
+
+def test_setup_runtime_installs_the_loader_and_scope_once(tmp_path):
+    proc = subprocess.run([sys.executable, '-c', SETUP_SCRIPT, str(tmp_path / 'c.pth')],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result['first']['checkpoint_loader'] is True and 'LOOPS' in result['first'][
+        'scoped_roots']
+    assert result['second'] == {'checkpoint_loader': False, 'scoped_roots': []}
+    assert result['loader_is_gancore'] and result['loops_child']
+    assert result['safe_globals_unchanged']  # the allow-list is passed to each load
+    assert result['loaded'] == 1
+    assert 'is not a torch checkpoint' in result['refused']
