@@ -209,3 +209,21 @@ def test_gancore_list_shows_every_component_gancore_registers():
     assert sections['PortableAmpOptimWrapper'] == 'optim_wrappers'
     assert sections['ResumableInfiniteSampler'] == 'data_samplers'
     assert sections['GANSeparateDistributedDataParallel'] == 'model_wrappers'
+
+
+def test_discovery_does_not_import_the_registries():
+    """registry.py depends on discovery.py, never the other way round (no import cycle)."""
+    import ast
+    tree = ast.parse((REPO / 'gancore' / 'discovery.py').read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported |= {f"{'.' * node.level}{node.module or ''}.{a.name}".replace('..', '.')
+                         for a in node.names} | {f"{'.' * node.level}{node.module or ''}"}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    assert not [m for m in imported if 'registry' in m or 'listing' in m or 'plugins' in m], \
+        sorted(imported)
+    registry_source = (REPO / 'gancore' / 'registry.py').read_text()
+    assert 'from . import discovery' in registry_source and 'plugins' not in ''.join(
+        line for line in registry_source.splitlines() if line.startswith(('from', 'import')))
