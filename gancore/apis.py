@@ -89,10 +89,11 @@ def load_inference_weights(model, weights: dict, filename: str) -> Tuple[str, ..
             f"checkpoint '{filename}' holds none of the generators of {type(model).__name__} "
             f'({", ".join(generators)}), only {", ".join(loaded) or "no network"}: '
             'pass a checkpoint written by training or by tools/convert_checkpoint.py')
-    if 'generator_ema' in nets and 'generator_ema' not in loaded:
-        raise CheckpointError(
-            f"checkpoint '{filename}' has no generator_ema but the config builds one "
-            '(model.ema_decay is set): use the config the checkpoint was trained with')
+    for ema in (f'{n}_ema' for n in getattr(model, 'ema_names', ('generator',))):
+        if ema in nets and ema not in loaded:
+            raise CheckpointError(
+                f"checkpoint '{filename}' has no {ema} but the config builds one "
+                '(model.ema_decay is set): use the config the checkpoint was trained with')
     try:
         model.load_state_dict(weights, strict=False)
     except RuntimeError as exc:  # shape mismatch

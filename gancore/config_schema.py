@@ -245,8 +245,10 @@ def _kwargs_target(cls: type) -> Optional[dict]:
     """Where a class's ``**kwargs`` really go, for classes that do not pass them to super."""
     from mmengine.hooks import CheckpointHook
     if cls is CheckpointHook:
-        from .engine.runner import GANRunner
-        params = inspect.signature(GANRunner.save_checkpoint).parameters
+        # mmengine's signature: GANRunner.save_checkpoint keeps it (tests/test_config_validation
+        # checks), and the schema does not import the engine that imports it
+        from mmengine.runner import Runner
+        params = inspect.signature(Runner.save_checkpoint).parameters
         return {n: p for n, p in params.items()
                 if n != 'self' and n not in _CHECKPOINT_HOOK_PASSES
                 and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}

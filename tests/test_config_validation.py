@@ -241,3 +241,16 @@ def test_distributed_run_outputs_work_with_every_tool(tmp_path):
         assert "type='GANSeparateDistributedDataParallel'" in out.stdout
     from gancore.apis import init_model
     assert type(init_model(checkpoint=str(wd / 'iter_4.pth'))).__name__ == 'ConditionalGAN'
+
+
+def test_gan_runner_keeps_mmengines_save_checkpoint_signature():
+    # the schema checks CheckpointHook's **kwargs against mmengine's Runner.save_checkpoint
+    import inspect
+
+    from mmengine.runner import Runner
+
+    from gancore.engine.runner import GANRunner
+    def names_and_defaults(func):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
+    assert names_and_defaults(GANRunner.save_checkpoint) == names_and_defaults(
+        Runner.save_checkpoint)

@@ -73,4 +73,33 @@ class GANOptimWrapperConstructor:
             paramwise = cfg.pop('paramwise_cfg', None)
             cfg.setdefault('type', 'OptimWrapper')
             wrappers[key] = DefaultOptimWrapperConstructor(cfg, paramwise)(module)
-        return OptimWrapperDict(**wrappers)
+        return GANOptimWrapperDict(**wrappers)
+
+
+class GANOptimWrapperDict(OptimWrapperDict):
+    """An ``OptimWrapperDict`` that sets up each wrapper's gradient accumulation.
+
+    mmengine's ``Runner.train`` calls ``initialize_count_status(model, iter,
+    max_iters)`` once before training; ``OptimWrapperDict`` ignores the call, so
+    with ``accumulative_counts > 1`` every wrapper would restart its count at 0 on
+    resume and never step on the last, partial accumulation. Here each wrapper
+    counts its own backward passes: the discriminator's wrapper one per
+    iteration, the generator's one per ``disc_steps`` iterations (G is updated on
+    iterations ``k - 1, 2k - 1, ...`` for ``disc_steps = k``), so after ``i``
+    iterations G has had ``i // k`` of ``max_iters // k`` updates.
+    """
+
+    def initialize_count_status(self, model: nn.Module, init_counts: int,
+                                max_counts: int) -> None:
+        """Start each wrapper's accumulation count at the updates done so far.
+
+        Args:
+            model: The trained model (possibly wrapped); its ``disc_steps``
+                (default 1) sets how often the generator is updated.
+            init_counts: Iterations done (the resumed iteration, or 0).
+            max_counts: ``train_cfg.max_iters``.
+        """
+        steps = int(getattr(getattr(model, 'module', model), 'disc_steps', 1) or 1)
+        for key, wrapper in self.optim_wrappers.items():
+            every = steps if key == 'generator' else 1
+            wrapper.initialize_count_status(model, init_counts // every, max_counts // every)

@@ -240,6 +240,7 @@ class MetricsHook(Hook):
 
     def compute_fid(self, runner) -> dict:
         """All metric values of ``runner.model`` (call on rank 0); keys as ``score``'s."""
+        from ..models.modes import eval_mode
         from ..translation import TranslationModel
         model = _unwrap(runner.model)
         translates = self.test_split is not None
@@ -253,19 +254,19 @@ class MetricsHook(Hook):
             device = next(model.parameters()).device
         except StopIteration:
             device = torch.device('cpu')
-        was_training = model.training
         cpu_rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        model.eval()
         try:
-            if translates:
-                return self._translation_values(model, device)
-            real = self._real_data(runner, device)
-            with torch.no_grad():
-                batches = model.generate_for_eval(self.num_samples, self.batch_size, self.seed)
-                fake = self._stream(batches, device, num=self.num_samples, desc='generated')
+            with eval_mode(model):
+                if translates:
+                    return self._translation_values(model, device)
+                real = self._real_data(runner, device)
+                with torch.no_grad():
+                    batches = model.generate_for_eval(self.num_samples, self.batch_size,
+                                                      self.seed)
+                    fake = self._stream(batches, device, num=self.num_samples,
+                                        desc='generated')
         finally:
-            model.train(was_training)
             torch.set_rng_state(cpu_rng)  # sampling must not change the training RNG
             if cuda_rng is not None:
                 torch.cuda.set_rng_state_all(cuda_rng)

@@ -10,6 +10,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from ..models.base_gan import unwrap
+from ..models.modes import eval_mode
 from ..registry import HOOKS
 
 
@@ -60,12 +61,9 @@ class SampleGridHook(Hook):
             return None
         from torchvision.utils import make_grid, save_image  # lazy: torchvision is slow to import
         model = unwrap(runner.model)
-        was_training = model.training
-        model.eval()
         batch = model.data_preprocessor(self._batch, False) if self._batch else None
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             images, nrow = model.preview(batch, seed=self.seed)
-        model.train(was_training)
         images = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
         path = osp.join(runner.work_dir, self.out_dir, f'iter_{step}.png')
         os.makedirs(osp.dirname(path), exist_ok=True)

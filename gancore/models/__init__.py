@@ -1,4 +1,15 @@
-"""Model base class shared by all GAN plugins."""
-from .base_gan import BaseGAN, detach, frozen, unwrap
+"""Model base classes shared by all GAN plugins and the helpers their steps use.
 
-__all__ = ['BaseGAN', 'detach', 'frozen', 'unwrap']
+* :class:`BaseGAN` (:mod:`.base_gan`): the train_step skeleton, EMA, sampling API;
+* :class:`NoiseGAN` (:mod:`.noise`): noise-driven models (seeded sampling written once);
+* :class:`TranslationGAN` (:mod:`.translation`): image-to-image models;
+* helpers: :func:`frozen`, :func:`detach`, :func:`unwrap`, :func:`optim_context`
+  (:mod:`.base_gan`), :func:`eval_mode`, :func:`kept_modes` (:mod:`.modes`).
+"""
+from .base_gan import BaseGAN, detach, frozen, optim_context, unwrap
+from .modes import eval_mode, kept_modes
+from .noise import NoiseGAN
+from .translation import TranslationGAN
+
+__all__ = ['BaseGAN', 'NoiseGAN', 'TranslationGAN', 'detach', 'frozen', 'unwrap',
+           'optim_context', 'eval_mode', 'kept_modes']

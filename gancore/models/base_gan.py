@@ -26,6 +26,21 @@ FID) and optionally :meth:`preview`.
 The optimizer wrapper is an ``OptimWrapperDict`` with the keys ``generator``
 and ``discriminator`` (built by
 :class:`gancore.engine.GANOptimWrapperConstructor`).
+
+Several networks per side are first-class: :attr:`BaseGAN.generator_names` /
+:attr:`BaseGAN.discriminator_names` name the networks of each optimizer (e.g.
+CycleGAN's two generators), every one of them enters its optimizer's
+``optim_context`` (autocast, DDP ``no_sync`` during gradient accumulation), and
+:attr:`BaseGAN.ema_names` names the networks that keep an EMA copy
+(``<name>_ema``). Gradient accumulation (``accumulative_counts`` in an optim
+wrapper config) is mmengine's: each ``update_params`` adds
+``loss / accumulative_counts`` to the gradients and steps every
+``accumulative_counts``-th call; the EMA copies are updated only after a real
+generator step.
+
+Noise-driven models subclass :class:`gancore.models.NoiseGAN` (seeded
+sampling written once); image-to-image models subclass
+:class:`gancore.models.TranslationGAN`.
 """
 from __future__ import annotations
 
@@ -80,6 +95,20 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
                 p.requires_grad_(True)
 
 
+@contextlib.contextmanager
+def optim_context(wrapper: Any, networks: Sequence[nn.Module]) -> Iterator[None]:
+    """``wrapper.optim_context(net)`` for every network of an optimizer group at once.
+
+    mmengine's context turns on autocast (AMP wrappers) and, while gradients
+    are being accumulated, puts a DDP-wrapped network in ``no_sync``; entering
+    it for each network makes both apply to all of them, not only the first.
+    """
+    with contextlib.ExitStack() as stack:
+        for net in networks:
+            stack.enter_context(wrapper.optim_context(net))
+        yield
+
+
 class BaseGAN(BaseModel):
     """Shared train_step skeleton, EMA generator and sampling API.
 
@@ -98,6 +127,9 @@ class BaseGAN(BaseModel):
     generator_names: Tuple[str, ...] = ('generator',)
     #: Attributes holding the networks trained by the ``'discriminator'`` optimizer.
     discriminator_names: Tuple[str, ...] = ('discriminator',)
+    #: Attributes of the networks that keep an exponential moving average
+    #: (``<name>_ema``) when ``ema_decay`` is set; sampling uses ``generator_ema``.
+    ema_names: Tuple[str, ...] = ('generator',)
     #: The order of the two updates in one :meth:`train_step`: a permutation of
     #: ``('generator', 'discriminator')``, the order of the model's reference code.
     update_order: Tuple[str, ...] = ('generator', 'discriminator')
@@ -121,10 +153,13 @@ class BaseGAN(BaseModel):
 
     # ------------------------------------------------------------------ networks
     def init_ema(self) -> None:
-        """Create ``generator_ema``; call at the end of a subclass's ``__init__``."""
-        if self.ema_decay is not None:
-            self.generator_ema = ExponentialMovingAverage(
-                self.generator, momentum=1.0 - self.ema_decay, update_buffers=True)
+        """Create ``<name>_ema`` for each of :attr:`ema_names`; call at the end of ``__init__``."""
+        if self.ema_decay is None:
+            return
+        for name in self.ema_names:
+            setattr(self, f'{name}_ema', ExponentialMovingAverage(
+                unwrap(getattr(self, name)), momentum=1.0 - self.ema_decay,
+                update_buffers=True))
 
     @property
     def generators(self) -> list:
@@ -157,34 +192,36 @@ class BaseGAN(BaseModel):
         if self.num_steps == 0:
             self.check_batch(batch)
 
-        with g_wrapper.optim_context(self.generators[0]), torch.set_grad_enabled(update_g):
+        with optim_context(g_wrapper, self.generators), torch.set_grad_enabled(update_g):
             fake = self.generate(batch)
         log_vars: LogVars = {}
         for part in self.update_order:
             if part == 'discriminator':
-                with d_wrapper.optim_context(self.discriminators[0]):
+                with optim_context(d_wrapper, self.discriminators):
                     d_loss, d_log = self.discriminator_loss(batch, detach(fake))
                 d_wrapper.update_params(d_loss)
                 log_vars.update(detach(d_log))
             elif update_g:
-                with g_wrapper.optim_context(self.generators[0]), frozen(*self.discriminators):
+                with optim_context(g_wrapper, self.generators), frozen(*self.discriminators):
                     g_loss, g_log = self.generator_loss(batch, fake)
                 g_wrapper.update_params(g_loss)
                 log_vars.update(detach(g_log))
-                self.update_ema()
+                if g_wrapper.should_update():  # a real step (not an accumulation-only one)
+                    self.update_ema()
         self.num_steps += 1
         return log_vars
 
     def update_ema(self) -> None:
-        """Update the EMA generator (copy the weights before ``ema_start``)."""
-        ema = getattr(self, 'generator_ema', None)
-        if ema is None:
-            return
-        source = unwrap(self.generator)
-        if self.num_steps < self.ema_start:
-            ema.module.load_state_dict(source.state_dict())
-        else:
-            ema.update_parameters(source)
+        """Update every EMA copy (copy the weights before ``ema_start``)."""
+        for name in self.ema_names:
+            ema = getattr(self, f'{name}_ema', None)
+            if ema is None:
+                continue
+            source = unwrap(getattr(self, name))
+            if self.num_steps < self.ema_start:
+                ema.module.load_state_dict(source.state_dict())
+            else:
+                ema.update_parameters(source)
 
     def record_disc_outputs(self, **outputs: Tensor) -> None:
         """Keep the latest D outputs (detached), e.g. ``real=..., fake=...``, for health logs."""

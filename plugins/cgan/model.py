@@ -7,13 +7,13 @@ import torch
 from torch import Tensor
 
 from gancore.losses import GradientPenaltyLoss
-from gancore.models import BaseGAN
+from gancore.models import NoiseGAN
 from gancore.models.inference import noise_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 
 
 @MODELS.register_module()
-class ConditionalGAN(BaseGAN):
+class ConditionalGAN(NoiseGAN):
     """Label-conditioned GAN: G(z, y) against D(x, y) (and/or an auxiliary classifier).
 
     The label reaches G and D as configured in their ``label_mode`` /
@@ -55,13 +55,13 @@ class ConditionalGAN(BaseGAN):
         self.init_ema()
 
     # --------------------------------------------------------------- training
-    def generate(self, batch: dict) -> dict:
-        """Sample z and uniformly random labels; return fake images and their labels."""
-        real = batch['img']
-        n = real.size(0)
-        z = torch.randn(n, self.latent_dim, device=real.device)
-        labels = torch.randint(0, max(self.num_classes, 1), (n,), device=real.device)
-        return {'img': self.generator(z, labels), 'label': labels}
+    def noise_to_images(self, generator, z: Tensor, labels: Optional[Tensor]) -> Tensor:
+        """``G(z, y)`` (NoiseGAN handles the noise, seeds, EMA and eval mode)."""
+        return generator(z, labels)
+
+    def training_labels(self, batch: dict, num: int, device: torch.device) -> Tensor:
+        """Uniformly random labels for the fakes of a training batch."""
+        return torch.randint(0, max(self.num_classes, 1), (num,), device=device)
 
     def _noisy(self, img: Tensor) -> Tensor:
         """Add the annealed instance noise to a D input."""
@@ -110,21 +110,9 @@ class ConditionalGAN(BaseGAN):
                               f'model.generator.num_classes={self.num_classes}')
 
     # --------------------------------------------------------------- sampling
-    @torch.no_grad()
-    def sample(self, num: int, seed: int = 0, labels: Optional[Tensor] = None,
-               use_ema: bool = True) -> Tensor:
-        """``num`` images; labels cycle 0..K-1 unless given. Same seed, same images."""
-        gen = self.sampling_generator(use_ema)
-        device = next(gen.parameters()).device
-        rng = torch.Generator().manual_seed(seed)
-        z = torch.randn(num, self.latent_dim, generator=rng).to(device)
-        if labels is None:
-            labels = torch.arange(num) % max(self.num_classes, 1)
-        was_training = gen.training
-        gen.eval()
-        out = gen(z, labels.to(device).long())
-        gen.train(was_training)
-        return out
+    def sample_labels(self, num: int, labels: Optional[Tensor]) -> Tensor:
+        """``labels``, else ``0..K-1`` cycled (all 0 for an unconditional G, which ignores them)."""
+        return torch.arange(num) % max(self.num_classes, 1) if labels is None else labels
 
     def inference_networks(self) -> list:
         """``G(z, label)`` (``G(z)`` without labels): the EMA generator when there is one."""

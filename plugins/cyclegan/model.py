@@ -11,15 +11,13 @@ import torch
 from torch import Tensor, nn
 
 from gancore.errors import ConfigError
-from gancore.models import BaseGAN
-from gancore.models.inference import image_network
+from gancore.models import TranslationGAN
 from gancore.registry import DISCRIMINATORS, GENERATORS, IMAGE_POOLS, LOSSES, MODELS
-from gancore.translation import (check_direction, io_channels, size_multiple, to_rgb,
-                                 translate_padded)
+from gancore.translation import io_channels, to_rgb
 
 
 @MODELS.register_module()
-class CycleGAN(BaseGAN):
+class CycleGAN(TranslationGAN):
     """Two generators G_AB: A -> B, G_BA: B -> A and two discriminators D_A, D_B.
 
     ``discriminator_a`` judges domain A (real A vs G_BA(B)), ``discriminator_b``
@@ -58,13 +56,14 @@ class CycleGAN(BaseGAN):
 
     generator_names = ('generator_ab', 'generator_ba')
     discriminator_names = ('discriminator_a', 'discriminator_b')
-    directions: Tuple[str, ...] = ('AtoB', 'BtoA')
     #: The reference code's network names (``*_net_G_A.pth``) -> attributes; its D_A
     #: judges domain B (it trains against G_A), its D_B domain A.
     reference_names = {'G_A': 'generator_ab', 'G_B': 'generator_ba',
                        'D_A': 'discriminator_b', 'D_B': 'discriminator_a'}
     #: The network each direction of :meth:`translate` runs.
     translation_networks = {'AtoB': 'generator_ab', 'BtoA': 'generator_ba'}
+    fid_advice = ('translate testA with tools/translate.py and compute FID between the '
+                  'outputs and testB')
 
     def __init__(self, generator_ab: dict, generator_ba: dict, discriminator_a: dict,
                  discriminator_b: dict, gan_loss: Optional[dict] = None,
@@ -83,8 +82,7 @@ class CycleGAN(BaseGAN):
         self.lambda_a, self.lambda_b = lambda_a, lambda_b
         self.lambda_identity = lambda_identity
         self.channels_a, self.channels_b = self._check_channels()
-        self.size_multiples = {'AtoB': size_multiple(self.generator_ab),
-                               'BtoA': size_multiple(self.generator_ba)}
+        self.init_translation()
 
     def _check_channels(self) -> Tuple[int, int]:
         """The channels of domains A and B; ConfigError if the four networks disagree."""
@@ -105,7 +103,6 @@ class CycleGAN(BaseGAN):
                 f'(the identity loss feeds B images to G_AB), but A has {a_in} and B {b_out}: '
                 'set model.lambda_identity=0')
         return a_in, b_out
-
 
     # --------------------------------------------------------------- training
     def generate(self, batch: dict) -> dict:
@@ -148,38 +145,6 @@ class CycleGAN(BaseGAN):
             fake=torch.cat([fake_a_score.flatten(), fake_b_score.flatten()]))
         return sum(losses.values()), losses
 
-    def check_batch(self, batch: dict) -> None:
-        """The dataset's channels must be the generators' (channels_A / channels_B)."""
-        self.check_channels(batch['img_A'], self.channels_a, 'img_A',
-                            'model.generator_ab.in_channels')
-        self.check_channels(batch['img_B'], self.channels_b, 'img_B',
-                            'model.generator_ab.out_channels')
-
-    # -------------------------------------------------------------- translation
-    def input_channels(self, direction: str = 'AtoB') -> int:
-        """Channels of the images ``translate(images, direction)`` takes."""
-        check_direction(direction, self.directions, 'CycleGAN')
-        return self.channels_a if direction == 'AtoB' else self.channels_b
-
-    @torch.no_grad()
-    def translate(self, images: Tensor, direction: str = 'AtoB') -> Tensor:
-        """G_AB(images) (``'AtoB'``) or G_BA(images) (``'BtoA'``) in eval mode, any size."""
-        check_direction(direction, self.directions, 'CycleGAN')
-        net = self.generator_ab if direction == 'AtoB' else self.generator_ba
-        was_training = net.training
-        net.eval()
-        try:
-            return translate_padded(net, images, self.size_multiples[direction])
-        finally:
-            net.train(was_training)
-
-    def inference_networks(self) -> list:
-        """G_AB (``'AtoB'``) and G_BA (``'BtoA'``), in eval mode."""
-        return [image_network(self.generator_ab, self.channels_a, self.size_multiples['AtoB'],
-                              'AtoB', out_channels=str(self.channels_b)),
-                image_network(self.generator_ba, self.channels_b, self.size_multiples['BtoA'],
-                              'BtoA', out_channels=str(self.channels_a))]
-
     @torch.no_grad()
     def preview(self, batch: Optional[dict], seed: int = 0) -> Tuple[Tensor, int]:
         """One row per item: real A | G_AB(A) | G_BA(G_AB(A)) | real B | G_BA(B) | G_AB(G_BA(B))."""
@@ -190,28 +155,3 @@ class CycleGAN(BaseGAN):
         rec_a, rec_b = self.translate(fake_b, 'BtoA'), self.translate(fake_a, 'AtoB')
         rows = torch.stack([to_rgb(x) for x in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)], 1)
         return rows.flatten(0, 1), 6
-
-    def forward(self, inputs=None, data_samples=None, mode: str = 'tensor'):
-        """mmengine's forward: translate a batch of domain-A images to domain B."""
-        if not isinstance(inputs, Tensor):
-            raise ConfigError('CycleGAN.forward translates images: pass a tensor (N, C, H, W)')
-        return self.translate(inputs, 'AtoB')
-
-    def sampling_generator(self, use_ema: bool = True) -> nn.Module:
-        """G_AB (CycleGAN keeps no EMA copy)."""
-        return self.generator_ab
-
-    def sample(self, num: int, seed: int = 0, labels=None, use_ema: bool = True) -> Tensor:
-        """CycleGAN has no noise input; see :meth:`generate_for_eval`."""
-        raise ConfigError('CycleGAN translates images and does not sample from noise: use '
-                          "model.translate(images, 'AtoB') or tools/translate.py")
-
-    def generate_for_eval(self, num: int, batch_size: int = 50, seed: int = 0):
-        """Not available: the outputs need input images, which the model does not hold.
-
-        To compute FID, translate testA with ``tools/translate.py`` and compare
-        the output folder with testB.
-        """
-        raise ConfigError('CycleGAN cannot generate images for FID by itself (its outputs need '
-                          'input images): translate testA with tools/translate.py and compute '
-                          'FID between the outputs and testB')

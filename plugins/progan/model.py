@@ -23,13 +23,13 @@ from torch import Tensor
 
 from gancore.architectures.progan import fade_real_images, resolution_of
 from gancore.errors import ConfigError
-from gancore.models import BaseGAN
+from gancore.models import NoiseGAN
 from gancore.models.inference import FixedArguments, noise_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 
 
 @MODELS.register_module()
-class ProgressiveGAN(BaseGAN):
+class ProgressiveGAN(NoiseGAN):
     """Progressive GAN with the paper's WGAN-GP loss, optionally class-conditional.
 
     Args:
@@ -117,12 +117,16 @@ class ProgressiveGAN(BaseGAN):
         out = self.discriminator(img, self.level, self.alpha)
         return out if isinstance(out, tuple) else (out, None)
 
-    def generate(self, batch: dict) -> dict:
-        """Fake images at the current stage; conditional: with the real batch's labels."""
-        real = batch['img']
-        z = torch.randn(real.size(0), self.latent_dim, device=real.device)
-        labels = batch['label'] if self.num_classes else None
-        return {'img': self.generator(z, self.level, self.alpha, labels), 'label': labels}
+    def noise_to_images(self, generator, z: Tensor, labels: Optional[Tensor],
+                        level: Optional[int] = None, alpha: Optional[float] = None) -> Tensor:
+        """``G(z, level, alpha, labels)``; default: the current stage (alpha 1 at other levels)."""
+        level = self.level if level is None else level
+        alpha = (self.alpha if level == self.level else 1.0) if alpha is None else alpha
+        return generator(z, level, alpha, labels)
+
+    def training_labels(self, batch: dict, num: int, device: torch.device) -> Optional[Tensor]:
+        """Conditional: the fakes take the real batch's labels; else None."""
+        return batch['label'] if self.num_classes else None
 
     def generator_loss(self, batch: dict, fake: dict):
         """L_G = -D(G(z)) [+ CE(D_cls(G(z)), y)]."""
@@ -174,19 +178,7 @@ class ProgressiveGAN(BaseGAN):
         Same seed, same latents; conditional models cycle the labels 0..K-1
         unless ``labels`` are given.
         """
-        gen = self.sampling_generator(use_ema)
-        device = next(gen.parameters()).device
-        z = torch.randn(num, self.latent_dim, generator=torch.Generator().manual_seed(seed))
-        if self.num_classes:
-            labels = (torch.arange(num) % self.num_classes if labels is None else labels)
-            labels = labels.to(device).long()
-        level = self.level if level is None else level
-        alpha = (self.alpha if level == self.level else 1.0) if alpha is None else alpha
-        was_training = gen.training
-        gen.eval()
-        out = gen(z.to(device), level, alpha, labels)
-        gen.train(was_training)
-        return out.clamp(-1, 1)
+        return super().sample(num, seed, labels, use_ema, level=level, alpha=alpha).clamp(-1, 1)
 
     def inference_networks(self) -> list:
         """The EMA generator at the trained level (the current one) with alpha 1, clamped.

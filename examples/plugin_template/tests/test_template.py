@@ -18,6 +18,17 @@ TINY = {'model.generator.base_channels': 4, 'model.discriminator.base_channels':
 LOG_KEYS = ['loss_d_real', 'loss_d_fake', 'loss_g']
 
 
+class FixedLogits(torch.nn.Module):
+    """A stand-in discriminator that returns the same logits for any input."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, img):
+        return self.logits
+
+
 class TestTemplatePlugin(GANPluginTestCase):
     plugin_paths = [str(ROOT)]                  # not needed once pip-installed
     plugin_modules = ['gancore_template_plugin']
@@ -42,12 +53,36 @@ class TestTemplatePlugin(GANPluginTestCase):
                             for a, b in zip(d0, model.discriminator.parameters())))
         self.assertEqual(model.num_steps, 2)
 
-    def test_basegan_train_step_works_with_the_same_parts(self):
-        """Deleting TemplateGAN.train_step falls back to BaseGAN's skeleton."""
+    def test_one_step_is_basegans_and_generates_once(self):
+        """The template writes no train_step: BaseGAN's runs its parts, G(z) once per step."""
+        from gancore_template_plugin import TemplateGAN
+        self.assertIs(TemplateGAN.train_step, BaseGAN.train_step)
         model = self.build_model(self.load_config(CONFIG, TINY))
-        wrapper = self.build_optim_wrapper(model)
-        log = BaseGAN.train_step(model, self.random_batch((4, 1, 16, 16)), wrapper)
+        calls = []
+        generate = model.generate
+        model.generate = lambda batch: (calls.append(1), generate(batch))[1]
+        log = model.train_step(self.random_batch((4, 1, 16, 16)), self.build_optim_wrapper(model))
         self.assert_log_keys(log, LOG_KEYS, exact=True)
+        self.assertEqual(len(calls), 1)
+
+    def test_generator_loss_uses_the_generator_form(self):
+        """Swapping in HingeGANLoss trains G on -mean(D(fake)), not on D's relu(1 - D)."""
+        cfg = self.load_config(CONFIG, {**TINY, 'model.gan_loss': dict(type='HingeGANLoss')})
+        model = self.build_model(cfg)
+        logits = torch.tensor([2.0, -0.5])
+        model.discriminator = FixedLogits(logits)
+        fake = {'img': torch.zeros(2, 1, 16, 16), 'label': None}
+        g_loss, _ = model.generator_loss({}, fake)
+        self.assertAlmostEqual(g_loss.item(), -0.75)  # -mean([2, -0.5])
+        d_loss, d_log = model.discriminator_loss({'img': torch.zeros(2, 1, 16, 16)}, fake)
+        self.assertAlmostEqual(d_log['loss_d_real'].item(), 0.75)  # mean relu(1 - [2, -0.5])
+        self.assertAlmostEqual(d_log['loss_d_fake'].item(), 1.75)  # mean relu(1 + [2, -0.5])
+        # the template's own logistic loss: G minimises softplus(-l), as D's real term
+        model = self.build_model(self.load_config(CONFIG, TINY))
+        model.discriminator = FixedLogits(logits)
+        g_loss, _ = model.generator_loss({}, fake)
+        self.assertAlmostEqual(g_loss.item(),
+                               torch.nn.functional.softplus(-logits).mean().item(), places=6)
 
     def test_sampling_is_deterministic(self):
         model = self.build_model(self.load_config(CONFIG, TINY))

@@ -1,0 +1,102 @@
+"""NoiseGAN: the sampling half of every noise-driven model, written once.
+
+A noise-driven model (cGAN, ProGAN, the template) maps latents ``z`` (and
+optionally class labels) to images. What differs between such models is one
+call, :meth:`NoiseGAN.noise_to_images`; everything around it is here:
+
+* training: :meth:`NoiseGAN.generate` draws one ``z`` per real image on the
+  batch's device (and the labels of :meth:`NoiseGAN.training_labels`);
+* sampling: :meth:`NoiseGAN.sample` draws ``z`` from a CPU generator seeded
+  with ``seed`` (same seed, same images on every device), cycles the labels
+  ``0..K-1`` unless given, picks the EMA generator when there is one and runs
+  it in eval mode (:func:`gancore.models.eval_mode`) without gradients;
+* FID: :meth:`BaseGAN.generate_for_eval` batches :meth:`sample`.
+
+A plugin writes its networks, its losses and::
+
+    def noise_to_images(self, generator, z, labels):
+        return generator(z, labels)
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import Tensor, nn
+
+from .base_gan import BaseGAN
+from .modes import eval_mode
+
+
+class NoiseGAN(BaseGAN):
+    """BaseGAN for models whose generator maps noise (and labels) to images.
+
+    Subclasses build ``self.generator`` and set ``self.latent_dim`` (the size
+    of ``z``) and, for class-conditional models, ``self.num_classes`` (0, the
+    default, means unconditional), then implement :meth:`noise_to_images`.
+    The constructor arguments are :class:`BaseGAN`'s.
+    """
+
+    #: Size of the latent vector z; set by the subclass (usually ``generator.latent_dim``).
+    latent_dim: int
+    #: Number of classes of a conditional model; 0 = unconditional (no labels).
+    num_classes: int = 0
+
+    # ------------------------------------------------------ for subclasses
+    def noise_to_images(self, generator: nn.Module, z: Tensor, labels: Optional[Tensor],
+                        **options: Any) -> Tensor:
+        """Run ``generator`` on latents ``z`` (N, latent_dim) and labels (N,) or None.
+
+        Used for training (``generator`` is ``self.generator``, possibly
+        DDP-wrapped) and for sampling (the EMA copy when there is one, in eval
+        mode). ``options`` are the extra keyword arguments given to
+        :meth:`sample` (e.g. ProGAN's ``level``/``alpha``).
+        """
+        raise NotImplementedError
+
+    def training_labels(self, batch: dict, num: int, device: torch.device) -> Optional[Tensor]:
+        """Labels of the fake images of a training batch; None (the default) for no labels."""
+        return None
+
+    # --------------------------------------------------------------- training
+    def generate(self, batch: dict) -> dict:
+        """``{'img': G(z, labels), 'label': labels}``: one fresh z per real image."""
+        real = batch['img']
+        z = torch.randn(real.size(0), self.latent_dim, device=real.device)
+        labels = self.training_labels(batch, real.size(0), real.device)
+        return {'img': self.noise_to_images(self.generator, z, labels), 'label': labels}
+
+    # --------------------------------------------------------------- sampling
+    def sample_noise(self, num: int, seed: int) -> Tensor:
+        """``num`` latents from a CPU generator seeded with ``seed`` (device independent)."""
+        return torch.randn(num, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+
+    def sample_labels(self, num: int, labels: Optional[Tensor]) -> Optional[Tensor]:
+        """The labels to sample with: ``labels``, else ``0..K-1`` cycled (None if unconditional)."""
+        if labels is None and self.num_classes:
+            labels = torch.arange(num) % self.num_classes
+        return labels
+
+    @torch.no_grad()
+    def sample(self, num: int, seed: int = 0, labels: Optional[Tensor] = None,
+               use_ema: bool = True, **options: Any) -> Tensor:
+        """``num`` images in [-1, 1]; the same seed gives the same images.
+
+        Args:
+            num: Number of images.
+            seed: Seed of the latents.
+            labels: (num,) class labels of a conditional model; default ``0..K-1`` cycled.
+            use_ema: Use the EMA generator when the model has one. Default True.
+            **options: Passed on to :meth:`noise_to_images`.
+        """
+        gen = self.sampling_generator(use_ema)
+        device = next(gen.parameters()).device
+        z = self.sample_noise(num, seed).to(device)
+        labels = self.sample_labels(num, labels)
+        if labels is not None:
+            labels = labels.to(device).long()
+        with eval_mode(gen):  # BatchNorm on its running statistics, no dropout
+            return self.noise_to_images(gen, z, labels, **options)
+
+
+__all__ = ['NoiseGAN']
