@@ -5,7 +5,7 @@ mmengine, :func:`load_config` turns every mistake a user can make into one
 clear :class:`~gancore.errors.ConfigError`:
 
 * a missing file, a folder, a file that is not ``.py`` or a config that fails
-  to run names the file;
+  to run names the file (and, for a missing one, every place searched);
 * ``--cfg-options`` are parsed here (:func:`parse_cfg_options`): ``KEY=VALUE``
   with Python literals only, never evaluated as code;
 * every key and value, at every depth, is checked against the schema of
@@ -13,9 +13,17 @@ clear :class:`~gancore.errors.ConfigError`:
   keys and ``type=`` names, arguments a component does not accept, values of
   the wrong type (``batch_size='64'``) or out of range (``lr=-0.1``). Helper
   variables in a config file must start with ``_``.
+
+A config is named by its path, or (:func:`resolve_config`) by its place inside
+an installed package: ``cgan/cgan_digits.py`` is gancore's shipped config
+(``gancore.configs``, the repository's ``configs/``) when no such file exists
+here, and ``pkg:PACKAGE/path/in/package.py`` is a file inside any installed
+package (a plugin wheel's ``gancore_mygan/configs/...``). Bare names are also
+looked up in the ``configs/`` folder of each plugin declared by an entry point.
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -37,24 +45,127 @@ def runner_keys() -> set[str]:
     return set(top_level_spec().fields)
 
 
+#: Prefix of a config named by its place in an installed package.
+PACKAGE_PREFIX = 'pkg:'
+
+
+def _package_folder(name: str) -> Optional[Path]:
+    """The folder of package ``name`` (dotted), found without importing it; None if absent.
+
+    ``gancore.configs`` is gancore's configs folder in a wheel and in a checkout
+    (where it is the repository's ``configs/``).
+    """
+    if name == 'gancore.configs':
+        from . import plugins
+        return plugins.configs_dir()
+    top, *rest = name.split('.')
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    locations = list(getattr(spec, 'submodule_search_locations', None) or []) if spec else []
+    for location in locations:
+        folder = Path(location).joinpath(*rest)
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def _plugin_config_folders() -> list:
+    """``<package>/configs`` of every plugin declared in the ``gancore.plugins`` entry points."""
+    from importlib.metadata import entry_points
+    try:
+        found = entry_points(group='gancore.plugins')
+    except TypeError:  # Python 3.9: entry_points() takes no group
+        found = entry_points().get('gancore.plugins', [])
+    folders = []
+    for ep in found:
+        folder = _package_folder(ep.value.split(':')[0])
+        if folder is not None and (folder / 'configs').is_dir() and \
+                folder / 'configs' not in folders:
+            folders.append(folder / 'configs')
+    return folders
+
+
+def config_candidates(name: str) -> list:
+    """Every file :func:`resolve_config` tries for ``name``, in order.
+
+    A path that exists is used as it is. ``pkg:PACKAGE/REST`` is ``REST`` inside
+    the installed package ``PACKAGE`` (dotted names allowed). Otherwise a
+    relative name is looked up in gancore's shipped configs (``configs/``
+    prefix optional) and then in each entry-point plugin's ``configs/``.
+    """
+    if name.startswith(PACKAGE_PREFIX):
+        package, _, rest = name[len(PACKAGE_PREFIX):].partition('/')
+        folder = _package_folder(package) if package and rest else None
+        return [folder / rest] if folder is not None else []
+    path = Path(name)
+    candidates = [path]
+    if path.is_absolute():
+        return candidates
+    from . import plugins
+    shipped = plugins.configs_dir()
+    relative = Path(*path.parts[1:]) if path.parts[:1] == ('configs',) and \
+        len(path.parts) > 1 else path
+    if shipped is not None:
+        candidates += [shipped / relative] + ([shipped / path] if relative != path else [])
+    candidates += [folder / relative for folder in _plugin_config_folders()]
+    return candidates
+
+
+def resolve_config(name: str) -> str:
+    """The config file ``name`` stands for: a path, a shipped config or ``pkg:PACKAGE/...``.
+
+    Args:
+        name: A config path (``configs/cgan/cgan_digits.py``), the name of a config
+            shipped with gancore (``cgan/cgan_digits.py``, from any folder) or a
+            plugin (its package's ``configs/``), or ``pkg:PACKAGE/path.py``.
+
+    Returns:
+        The path of the file (``name`` itself when that exists).
+
+    Raises:
+        ConfigError: No candidate exists (the message names every place searched),
+            or ``name`` is a folder.
+    """
+    name = str(name)
+    if Path(name).exists():
+        return name
+    candidates = config_candidates(name)
+    for candidate in candidates[1:] if not name.startswith(PACKAGE_PREFIX) else candidates:
+        if candidate.is_file():
+            return str(candidate)
+    if name.startswith(PACKAGE_PREFIX):
+        package = name[len(PACKAGE_PREFIX):].partition('/')[0]
+        where = (f'{candidates[0]}' if candidates else
+                 f"no installed package '{package}'" if package else 'no package named')
+        raise ConfigError(f"config '{name}' not found ({where}): write "
+                          'pkg:PACKAGE/path/in/package.py, e.g. '
+                          'pkg:gancore_mygan/configs/mygan_1xb64-20k_digits.py')
+    searched = ', '.join(str(c) for c in candidates)
+    raise ConfigError(f"config file '{name}' does not exist; searched: {searched}. Give the "
+                      'path of a .py config, a config shipped with gancore or a plugin by '
+                      'its name under configs/ (e.g. cgan/cgan_digits.py), or '
+                      'pkg:PACKAGE/path/in/package.py')
+
+
 def load_config(path: str, cfg_options: Union[dict, Sequence[str], None] = None) -> Config:
     """Read ``path`` (with ``_base_`` files), apply ``cfg_options`` and validate.
 
     Args:
-        path: A ``.py`` config file.
+        path: A ``.py`` config file, or a name :func:`resolve_config` finds
+            (``cgan/cgan_digits.py``, ``pkg:PACKAGE/configs/x.py``).
         cfg_options: ``{'a.b.c': value}`` overrides, or the ``KEY=VALUE``
             strings of ``--cfg-options`` (parsed by :func:`parse_cfg_options`).
 
     Returns:
         The resolved :class:`mmengine.config.Config`.
     """
+    path = resolve_config(path)
     file = Path(path)
     if file.is_dir():
         raise ConfigError(f"config '{path}' is a folder, not a config file: give a .py file, "
                           'e.g. configs/cgan/cgan_digits.py')
-    if not file.is_file():
-        raise ConfigError(f"config file '{path}' does not exist: check the path "
-                          '(configs live under configs/<model>/)')
     if file.suffix != '.py':
         raise ConfigError(f"config '{path}' is not a Python config file (expected a .py file, "
                           f"got '{file.suffix or 'no suffix'}'): give a config such as "

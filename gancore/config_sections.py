@@ -168,11 +168,11 @@ def env_spec() -> Spec:
 
 @lru_cache(maxsize=None)
 def speed_spec() -> Spec:
-    """``speed``: the options of :mod:`gancore.engine.speed`, typed."""
-    from .engine.speed import AUTOCAST_DTYPES, SPEED_DEFAULTS
-    declared = dict(autocast=Opt(Choice(*[d for d in AUTOCAST_DTYPES if d is not None])),
-                    num_threads=Opt(Int(1)))
-    return Opt(Fields({k: declared.get(k, BOOL) for k in SPEED_DEFAULTS}, what='speed options'))
+    """``speed``: the options of :data:`gancore.engine.speed.SPEED_OPTIONS`, typed from the table."""
+    from .engine.speed import SPEED_OPTIONS
+    kinds = dict(bool=lambda o: BOOL, int=lambda o: Opt(Int(1)),
+                 choice=lambda o: Opt(Choice(*o.choices)))
+    return Opt(Fields({o.name: kinds[o.kind](o) for o in SPEED_OPTIONS}, what='speed options'))
 
 
 @lru_cache(maxsize=None)

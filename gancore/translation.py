@@ -151,17 +151,13 @@ def to_rgb(images: Tensor) -> Tensor:
 # ------------------------------------------------------------------ folders
 
 def load_translator(checkpoint: str, config: Optional[str] = None, device: str = 'cpu'):
-    """Load a trained model with :func:`gancore.apis.init_model` and check it translates."""
+    """Load a trained model with :func:`gancore.apis.init_model` and check it translates.
+
+    Weights that do not fit the model are :func:`~gancore.apis.init_model`'s
+    :class:`~gancore.errors.CheckpointError` (one line naming the checkpoint).
+    """
     from .apis import init_model
-    try:
-        model = init_model(config, checkpoint, device)
-    except RuntimeError as exc:  # load_state_dict: shapes differ even with strict=False
-        if 'size mismatch' not in str(exc):
-            raise
-        first = next((ln.strip() for ln in str(exc).splitlines() if 'size mismatch' in ln), '')
-        raise CheckpointError(f"checkpoint '{checkpoint}' does not fit the model built from "
-                              f"{config or 'its stored config'} ({first}): check that the "
-                              'config matches the checkpoint, or leave out --config') from None
+    model = init_model(config, checkpoint, device)
     if not isinstance(model, TranslationModel):
         raise ConfigError(f'{type(model).__name__} does not translate images (it has no '
                           'translate/input_channels/directions); tools/translate.py needs an '

@@ -7,7 +7,6 @@ legacy InstanceNorm statistics of old files; translating with the converted chec
 must give the same images as loading the networks directly.
 """
 import logging
-import runpy
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from mmengine.registry import DefaultScope
 from PIL import Image
 
 from gancore.apis import init_model
-from gancore.cli import run_tool
+from gancore.cli import run_tool, tool_module
 from gancore.config import load_config
 from gancore.registry import MODELS
 from gancore.translation import translate_folder
@@ -43,8 +42,7 @@ def _setup():
 
 
 def tool(name, argv) -> int:
-    namespace = runpy.run_path(str(ROOT / 'tools' / f'{name}.py'))
-    return run_tool(lambda: namespace['main'](argv))
+    return run_tool(lambda: tool_module(name).main(argv))
 
 
 def options(opts: dict) -> list:

@@ -7,7 +7,6 @@ from a tiny checkpoint; the test then runs the file itself (onnxruntime,
 the model's own sampling / translation gives.
 """
 import json
-import runpy
 import struct
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from mmengine.registry import DefaultScope
 
 from gancore import export as gexport
 from gancore.apis import init_model, stored_config
-from gancore.cli import run_tool
+from gancore.cli import run_tool, tool_module
 from gancore.config import load_config
 from gancore.errors import CheckpointError, ConfigError, ExportError
 from gancore.model_file import from_json_data, load_model_file, to_json_data
@@ -206,9 +205,9 @@ def test_safetensors_with_generate_and_translate_tools(tmp_path, capsys):
     cgan = tmp_path / 'cgan.safetensors'
     gexport.export_checkpoint(str(make_checkpoint(tmp_path, 'cgan_embedding')), str(cgan),
                               'safetensors')
-    gen = runpy.run_path(str(ROOT / 'tools' / 'generate.py'))
-    assert run_tool(lambda: gen['main']([str(cgan), '--num', '3', '--out',
-                                         str(tmp_path / 's')])) == 0
+    gen = tool_module('generate')
+    assert run_tool(lambda: gen.main([str(cgan), '--num', '3', '--out',
+                                      str(tmp_path / 's')])) == 0
     assert len(list((tmp_path / 's').glob('*.png'))) == 3
     # a safetensors file can itself be exported again (its config comes from the header)
     res = gexport.export_checkpoint(str(cgan), str(tmp_path / 'again.onnx'), 'onnx')
@@ -295,8 +294,7 @@ def test_json_encoding_keeps_tuples_and_int_keys():
 
 # ------------------------------------------------------------------ the tool, errors
 def export_tool(argv) -> int:
-    namespace = runpy.run_path(str(ROOT / 'tools' / 'export.py'))
-    return run_tool(lambda: namespace['main'](argv))
+    return run_tool(lambda: tool_module('export').main(argv))
 
 
 def test_tool_prints_results_and_errors_are_one_line(tmp_path, capsys):

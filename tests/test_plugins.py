@@ -355,10 +355,8 @@ def test_a_gancore_configs_value_the_user_set_is_used_and_named(tmp_path, monkey
 
 # ------------------------------------------------------ listing and print_config
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from gancore.cli import tool_module
+    return tool_module(name)
 
 
 def test_list_components_shows_plugin_and_signature(capsys):

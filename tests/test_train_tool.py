@@ -1,19 +1,16 @@
 """tools/train.py end to end: outputs, --resume, and one-line errors for bad input."""
-import importlib.util
 import subprocess
 from types import SimpleNamespace
 
 import torch
 
-from conftest import REPO, tool_cmd
-from gancore.cli import run_tool
+from conftest import tool_cmd
+from gancore.cli import run_tool, tool_module
 
 
 def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The gancore command that ``tools/<name>.py`` runs (its parser and main)."""
+    return tool_module(name)
 
 
 def _reattach_log_streams():

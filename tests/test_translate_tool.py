@@ -1,6 +1,5 @@
 """Tests of tools/translate.py and gancore.translation: folder translation of real image
 files with checkpoints of tiny pix2pix / CycleGAN models written to ``tmp_path``."""
-import runpy
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,7 @@ import torch
 from mmengine.registry import DefaultScope
 from PIL import Image
 
-from gancore.cli import run_tool
+from gancore.cli import run_tool, translate as translate_command
 from gancore.config import load_config
 from gancore.errors import ConfigError
 from gancore.registry import MODELS
@@ -65,8 +64,7 @@ def inputs(tmp_path):
 
 
 def translate(argv) -> int:
-    namespace = runpy.run_path(str(ROOT / 'tools' / 'translate.py'))
-    return run_tool(lambda: namespace['main'](argv))
+    return run_tool(lambda: translate_command.main(argv))
 
 
 # ------------------------------------------------------------------ the tool

@@ -1,13 +1,7 @@
-"""FID (and IS) between image folders, .npz statistics and checkpoints.
-
-    python tools/eval_fid.py data/horse2zebra/testB work_dirs/h2z/iter_100.pth --num 5000
-    python tools/eval_fid.py data/horse2zebra/testB --save-stats real.npz
-
-See ``python tools/eval_fid.py --help`` and docs/evaluation.md.
-"""
+"""FID (and KID, IS, ...) of image folders, statistics, checkpoints (= gancore eval-fid)."""
 import sys
 
-from gancore.evaluation.cli import main
+from gancore.cli.eval_fid import main
 
 if __name__ == '__main__':
     sys.exit(main())

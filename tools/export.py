@@ -1,45 +1,7 @@
-"""Export a trained model for deployment: ONNX, TorchScript or a pickle-free safetensors file.
-
-    python tools/export.py CHECKPOINT OUT --format onnx|torchscript|safetensors
-                           [--direction AtoB|BtoA] [--config CONFIG]
-
-Exports the model's inference network(s): cGAN / ProGAN the (EMA) generator
-G(z[, label]), pix2pix G, CycleGAN one file per direction (OUT_AtoB.onnx,
-OUT_BtoA.onnx) unless --direction picks one. safetensors writes the whole
-model with its config as JSON (no pickle); init_model, generate.py and
-translate.py load it. Every file is run on two input shapes and compared with
-PyTorch before it is kept. See docs/export.md.
-"""
-import argparse
+"""Export a model to ONNX / TorchScript / safetensors (= gancore export)."""
 import sys
 
-from gancore.cli import run_tool
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Export a trained GAN to ONNX / TorchScript / '
-                                            'safetensors, checked against PyTorch.')
-    p.add_argument('checkpoint', help='checkpoint written by tools/train.py (iter_N.pth) or a '
-                                      '.safetensors model file')
-    p.add_argument('out', help='output file (e.g. g.onnx, g.pt, model.safetensors)')
-    p.add_argument('--format', required=True, choices=['onnx', 'torchscript', 'safetensors'])
-    p.add_argument('--direction', default=None, choices=['AtoB', 'BtoA'],
-                   help='CycleGAN: export only this generator (default: both, two files)')
-    p.add_argument('--config', default=None,
-                   help='config file (default: the config stored in the checkpoint)')
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from gancore.export import export_checkpoint
-    for result in export_checkpoint(args.checkpoint, args.out, args.format, args.direction,
-                                    args.config):
-        print(result.summary())
-        if result.note:
-            print(f'note: {result.note}')
-    return 0
-
+from gancore.cli.export import main
 
 if __name__ == '__main__':
-    sys.exit(run_tool(lambda: main()))
+    sys.exit(main())

@@ -1,35 +1,7 @@
-"""Write generated samples as PNGs.
-
-    python tools/generate.py work_dirs/cgan_digits/iter_3000.pth --num 16 --label 3 --out out/
-    python tools/generate.py configs/cgan/cgan_digits.py --checkpoint CKPT --num 16 --out out/
-"""
-import argparse
+"""Write generated samples as PNGs (= gancore generate; see --help)."""
 import sys
 
-from gancore.cli import run_tool
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description='Generate PNG samples from a trained GAN.')
-    p.add_argument('source', help='checkpoint (.pth, config read from it) or config (.py)')
-    p.add_argument('--checkpoint', help='weights, when SOURCE is a config')
-    p.add_argument('--num', type=int, default=16, help='number of images')
-    p.add_argument('--label', type=int, default=None, help='class of every image (cGAN)')
-    p.add_argument('--out', required=True, help='output folder')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--no-ema', action='store_true', help='sample the raw generator, not EMA')
-    args = p.parse_args(argv)
-    from gancore.apis import init_model
-    from gancore.sampling import write_samples
-    is_config = args.source.endswith('.py')
-    model = init_model(args.source if is_config else None,
-                       args.checkpoint if is_config else args.source, args.device)
-    paths = write_samples(model, args.num, args.out, args.label, args.seed,
-                          use_ema=not args.no_ema)
-    print(f'wrote {len(paths)} images to {args.out}')
-    return 0
-
+from gancore.cli.generate import main
 
 if __name__ == '__main__':
-    sys.exit(run_tool(main))
+    sys.exit(main())

@@ -1,25 +1,7 @@
-"""List plugins and registered components: python tools/list_components.py [options].
-
-Same as ``python -m gancore list``: every generator, discriminator, loss,
-dataset, hook, image pool and model with the plugin it comes from and its
-constructor signature. ``--registry generators`` narrows the listing.
-"""
-import argparse
+"""List plugins and registered components (= gancore list)."""
 import sys
 
-from gancore.__main__ import add_list_arguments, list_command
-from gancore.cli import run_tool
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='List gancore plugins and registered components.')
-    add_list_arguments(p)
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    return list_command(parse_args(argv))
-
+from gancore.cli.listing import main
 
 if __name__ == '__main__':
-    sys.exit(run_tool(main))
+    sys.exit(main())

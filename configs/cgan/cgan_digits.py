@@ -15,6 +15,5 @@ custom_hooks = [
     dict(type='SampleGridHook', interval=500),
     dict(type='GANHealthHook', interval=100),
 ]
-# Tiny networks: one CPU thread is faster than OpenMP's two on a 2-core machine
-# (measured 0.05-0.07 vs 0.19-1.27 s/iter with other work running; see docs/benchmarks.md).
-speed = dict(num_threads=1)
+# CPU threads: torch's default (speed.num_threads unset). On a busy 2-core machine one
+# thread was faster for these tiny networks (docs/benchmarks.md): --num-threads 1.

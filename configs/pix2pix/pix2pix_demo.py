@@ -29,6 +29,5 @@ custom_hooks = [
     dict(type='SampleGridHook', interval=500, num_inputs=8),
     dict(type='GANHealthHook', interval=50),
 ]
-# Small networks: one CPU thread is faster than OpenMP's two on a shared 2-core machine
-# (train steps of these networks ran 3-6x slower with 2 threads at load average 4-5).
-speed = dict(num_threads=1)
+# CPU threads: torch's default (speed.num_threads unset). On a busy machine, tiny networks
+# often train faster on one thread: gancore train CONFIG --num-threads 1.

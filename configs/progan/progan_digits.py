@@ -1,8 +1,7 @@
 # Embedded default: Progressive GAN on scikit-learn's bundled digits (no download), growing
 # 4x4 -> 8x8 -> 16x16 -> 32x32 with a short schedule on small networks, unconditional as in
 # the paper. samples/level_<R>x<R>.png: one grid per resolution; samples/iter_<N>.png: every
-# 275 iterations. A few minutes on a 2-core CPU; tiny networks run much faster on one thread:
-#   OMP_NUM_THREADS=1 python tools/train.py configs/progan/progan_digits.py
+# 275 iterations. A few minutes on a 2-core CPU.
 _base_ = [
     '../_base_/models/progan_128x128.py', '../_base_/datasets/digits.py',
     '../_base_/schedules/progan_600kimg.py',
@@ -32,5 +31,5 @@ custom_hooks = [
     dict(type='GANHealthHook', interval=50),
 ]
 train_cfg = dict(max_iters=1100)
-# Tiny networks: one CPU thread (OpenMP's two only contend on a 2-core machine).
-speed = dict(num_threads=1)
+# CPU threads: torch's default (speed.num_threads unset). On a busy machine, tiny networks
+# often train faster on one thread: gancore train CONFIG --num-threads 1.

@@ -18,6 +18,7 @@ import os.path as osp
 import pickle
 import struct
 import zipfile
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -25,6 +26,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 from mmengine.dist import is_main_process
+from mmengine.fileio import get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -277,6 +279,42 @@ class AtomicCheckpointHook(CheckpointHook):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._unconfirmed: Optional[tuple] = None  # (path, outdated paths)
+
+    def before_train(self, runner) -> None:
+        """Set up as mmengine does, without building the deprecated ``FileClient``.
+
+        mmengine's ``CheckpointHook.before_train`` always builds a ``FileClient``
+        (used only with ``file_client_args``), which logs two deprecation
+        warnings in every run; here it is built only when that argument is set.
+        """
+        if self.file_client_args is not None:
+            super().before_train(runner)
+            return
+        if self.out_dir is None:
+            self.out_dir = runner.work_dir
+        self.file_client = None
+        self.file_backend = get_file_backend(self.out_dir, backend_args=self.backend_args)
+        if self.out_dir != runner.work_dir:
+            self.out_dir = self.file_backend.join_path(
+                self.out_dir, osp.basename(runner.work_dir.rstrip(osp.sep)))
+        runner.logger.info(f'Checkpoints will be saved to {self.out_dir}.')
+        hub = runner.message_hub.runtime_info
+        if self.save_best is not None:
+            if len(self.key_indicators) == 1:
+                self.best_ckpt_path = hub.get('best_ckpt')
+            else:
+                for key in self.key_indicators:
+                    self.best_ckpt_path_dict[key] = hub.get(f'best_ckpt_{key}')
+        if self.max_keep_ckpts > 0:
+            keep = list(hub.get('keep_ckpt_ids', []))
+            while len(keep) > self.max_keep_ckpts:
+                old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(
+                    keep.pop(0)))
+                if is_main_process() and self.file_backend.isfile(old):
+                    self.file_backend.remove(old)
+                elif is_main_process() and self.file_backend.isdir(old):
+                    self.file_backend.rmtree(old)
+            self.keep_ckpt_ids = deque(keep, self.max_keep_ckpts)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """Confirm the previous checkpoint (this iteration was finite), then save as mmengine."""

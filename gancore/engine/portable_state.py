@@ -35,11 +35,10 @@ _TAG = '__history_buffer__'
 
 
 def buffer_to_plain(buf: HistoryBuffer) -> dict:
-    """A HistoryBuffer as a dict of python lists."""
+    """A HistoryBuffer as a dict of python lists (ints stay ints: logged counts, levels)."""
     logs, counts = buf.data
-    return {_TAG: True, 'log_history': np.asarray(logs, dtype=np.float64).tolist(),
-            'count_history': np.asarray(counts, dtype=np.float64).tolist(),
-            'max_length': int(buf.max_length)}
+    return {_TAG: True, 'log_history': np.asarray(logs).tolist(),
+            'count_history': np.asarray(counts).tolist(), 'max_length': int(buf.max_length)}
 
 
 def plain_to_buffer(data: dict) -> HistoryBuffer:

@@ -1,30 +1,41 @@
 """The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
 from __future__ import annotations
 
+import io
 import itertools
 import os.path as osp
+import re
+import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+import mmengine
 import torch
-from mmengine.dist import broadcast, is_main_process
+import torch.distributed as torch_dist
+from mmengine.device import get_device
+from mmengine.dist import broadcast, is_distributed, is_main_process
+from mmengine.fileio import get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import load_state_dict, weights_to_cpu
+from mmengine.utils import apply_to
+from mmengine.utils.dl_utils import collect_env
 
 from ..config import load_config, validate_config
 from ..errors import CheckpointError, ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
 from .checkpoint import (AtomicCheckpointHook, atomic_replace, check_training_checkpoint,
-                         remove_stale_temp_files, temp_name, write_failed)
+                         load_checkpoint_file, remove_stale_temp_files, temp_name, write_failed)
 from .dist import model_wrapper_cfg, scoped_wrapper_cfg, setup_distributed
+from .exact_resume import META_KEY, ExactResume
 from .portable_state import PortableStateHook
-from .resume import (META_KEY, ResumeStateHook, apply_config_lrs, check_work_dir,
-                     configured_lrs, find_resume_checkpoint, gather_resume_state,
-                     install_resume_state)
+from .resume import check_work_dir, configured_lrs, find_resume_checkpoint
 from .setup import setup_runtime
-from .speed import apply_speed_config, apply_speed_to_model, dataloader_defaults, use_amp
+from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
+                    torch_settings, use_amp)
 
 
 #: Runners built in this process (see ``GANRunner.__init__``: unique experiment names).
@@ -32,27 +43,29 @@ _RUNNERS = itertools.count()
 
 
 class GANRunner(Runner):
-    """mmengine's Runner with crash-safe checkpoints and exact resume.
+    """mmengine's Runner with crash-safe checkpoints, exact resume and truthful logs.
 
     * ``save_checkpoint`` writes to a hidden temporary file in the same folder
       and renames it over the target, so a crash mid-write keeps the last good
       file; the checkpoint hook is :class:`AtomicCheckpointHook`, which
       updates ``last_checkpoint`` only after the rename.
-    * Each checkpoint also holds every rank's RNG states and the position in
-      the data stream (``meta['resume_state']``, see
-      :mod:`gancore.engine.resume`); ``resume`` restores them, so a resumed run
-      reaches the same weights as one that never stopped.
+    * Exact resume has one owner, ``self.exact_resume``
+      (:class:`~gancore.engine.exact_resume.ExactResume`): each checkpoint
+      holds every rank's RNG states and the position in the data stream, and a
+      resumed run reaches the same weights as one that never stopped.
     * Only finite state is checkpointed; a failed write (disk full) stops with
       one line and removes its temporary file.
     * ``resume=True`` picks the newest loadable checkpoint of the work dir
       (:func:`~gancore.engine.resume.find_resume_checkpoint`), and a learning
       rate changed in the config replaces the checkpoint's.
-    * Loading goes through gancore's safe loader (see
-      :mod:`gancore.engine.checkpoint`), installed as mmengine's local loader by
-      :func:`~gancore.engine.setup.setup_runtime` when the runner is created.
-    * :class:`PortableStateHook`, :class:`ResumeStateHook` and
-      :class:`NonFiniteGuardHook` (default ``action='stop'``) are added unless
-      the config lists them.
+    * Local checkpoints load through gancore's safe loader
+      (:func:`~gancore.engine.checkpoint.load_checkpoint_file`), also installed
+      as mmengine's local loader by :func:`~gancore.engine.setup.setup_runtime`
+      when the runner is created.
+    * :class:`PortableStateHook` and :class:`NonFiniteGuardHook` (default
+      ``action='stop'``) are added unless the config lists them.
+    * The log starts with what is true of the run: the distributed backend
+      actually used, the device and the number of processes.
     * Initial weights are broadcast from rank 0 tensor by tensor (a model's
       ``state_dict`` may hold non-tensor extra state).
     """
@@ -66,6 +79,7 @@ class GANRunner(Runner):
         if runs and kwargs.get('experiment_name') is None:
             kwargs['experiment_name'] = f'run{runs}'
         setup_runtime()  # gancore's checkpoint loader and registry scope in mmengine
+        self.exact_resume = ExactResume()
         super().__init__(*args, **kwargs)
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
@@ -75,9 +89,22 @@ class GANRunner(Runner):
         if isinstance(ckpt, dict) and ckpt.get('type') in ('CheckpointHook', CheckpointHook):
             hooks['checkpoint'] = dict(ckpt, type=AtomicCheckpointHook)
         super().register_hooks(hooks, custom_hooks)
-        for hook_type in (PortableStateHook, ResumeStateHook, NonFiniteGuardHook):
+        for hook_type in (PortableStateHook, NonFiniteGuardHook):
             if not any(isinstance(h, hook_type) for h in self._hooks):
                 self.register_hook(hook_type())
+        self.register_hook(self.exact_resume)
+
+    def _log_env(self, env_cfg: dict) -> None:
+        """Log the system, then what this run really uses (once, at start), then the config.
+
+        mmengine prints the config's ``dist_cfg`` (NCCL, even where gloo is
+        used) and the number of processes as "GPU number".
+        """
+        system = '\n    '.join(f'{k}: {v}' for k, v in collect_env().items())
+        self.logger.info(f'System environment:\n    {system}')
+        self.logger.info(run_environment(self))
+        if self.cfg._cfg_dict:
+            self.logger.info(f'Config:\n{self.cfg.pretty_text}')
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Apply the config's ``speed`` options (channels_last, compile, tf32), then wrap."""
@@ -88,53 +115,108 @@ class GANRunner(Runner):
                         save_optimizer: bool = True, save_param_scheduler: bool = True,
                         meta: Optional[dict] = None, by_epoch: bool = True,
                         backend_args=None) -> None:
-        """Save like mmengine, atomically, with the resume state of every rank.
+        """Save what mmengine saves, atomically, with the resume state of every rank.
 
         Called on every rank (as ``CheckpointHook`` does): the state is first
         checked to be finite (:func:`~gancore.hooks.non_finite.check_finite_state`;
         a non-finite weight, buffer or optimizer state stops training and
-        nothing is written), then the ranks' RNG states are gathered to rank 0,
-        which writes the file. A failed write (disk full, read-only folder)
-        removes its temporary file and raises :class:`CheckpointError`.
+        nothing is written), then ``exact_resume`` gathers the ranks' resume
+        state to rank 0, which writes the file: to a temporary name through
+        mmengine's file backend, then renamed. A failed write (disk full,
+        read-only folder) removes its temporary file and raises
+        :class:`CheckpointError`. (mmengine's own writer builds a deprecated
+        ``FileClient`` on every save; it is used only with ``file_client_args``.)
         """
         check_finite_state(self, osp.join(out_dir, filename))
         meta = dict(meta or {})
-        iters = meta.get('iter', self.iter if by_epoch else self.iter + 1)
-        meta[META_KEY] = gather_resume_state(self, iters)
-        tmp = temp_name(filename)
+        meta.setdefault('epoch', self.epoch + 1 if by_epoch else self.epoch)
+        meta.setdefault('iter', self.iter if by_epoch else self.iter + 1)
+        meta[META_KEY] = self.exact_resume.capture(self)  # collective: before rank 0 only
+        if not is_main_process():
+            return
+        tmp = osp.join(out_dir, temp_name(filename))
         try:
-            super().save_checkpoint(out_dir, tmp, file_client_args, save_optimizer,
-                                    save_param_scheduler, meta, by_epoch, backend_args)
-            if is_main_process():
-                atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+            if file_client_args is not None:
+                super().save_checkpoint(out_dir, osp.basename(tmp), file_client_args,
+                                        save_optimizer, save_param_scheduler, meta, by_epoch)
+            else:
+                checkpoint = self._checkpoint_dict(meta, save_optimizer, save_param_scheduler)
+                self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
+                with io.BytesIO() as f:
+                    torch.save(checkpoint, f)
+                    get_file_backend(tmp, backend_args=backend_args).put(f.getvalue(), tmp)
+            atomic_replace(tmp, osp.join(out_dir, filename))
         except OSError as exc:
-            raise write_failed(osp.join(out_dir, filename), exc, osp.join(out_dir, tmp)) from None
-        if is_main_process():
-            remove_stale_temp_files(out_dir)  # partial files of killed processes
+            raise write_failed(osp.join(out_dir, filename), exc, tmp) from None
+        remove_stale_temp_files(out_dir)  # partial files of killed processes
+
+    def _checkpoint_dict(self, meta: dict, save_optimizer: bool,
+                         save_param_scheduler: bool) -> dict:
+        """The checkpoint mmengine writes: meta, weights, message hub, optimizers, schedulers."""
+        meta.update(cfg=self.cfg.pretty_text, seed=self.seed,
+                    experiment_name=self.experiment_name,
+                    time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
+                    mmengine_version=mmengine.__version__)
+        if hasattr(self.train_dataloader.dataset, 'metainfo'):
+            meta.update(dataset_meta=self.train_dataloader.dataset.metainfo)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+
+        def on_cpu(state):
+            return apply_to(state, lambda x: hasattr(x, 'cpu'), lambda x: x.cpu())
+        checkpoint = {'meta': meta, 'state_dict': weights_to_cpu(model.state_dict()),
+                      'message_hub': on_cpu(self.message_hub.state_dict())}
+        if save_optimizer:
+            checkpoint['optimizer'] = on_cpu(self.optim_wrapper.state_dict())
+        schedulers = self.param_schedulers
+        if save_param_scheduler and schedulers is not None:
+            if isinstance(schedulers, dict):
+                checkpoint['param_schedulers'] = {
+                    name: [s.state_dict() for s in group] for name, group in schedulers.items()}
+            else:
+                checkpoint['param_schedulers'] = [s.state_dict() for s in schedulers]
+        return checkpoint
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys=((r'^module.', ''),)) -> dict:
-        """Load like mmengine (safely); strictly when resuming.
+        """Load like mmengine, through gancore's safe loader; strictly when resuming.
 
         A resumed model must get every weight: a checkpoint whose names do not
         fit the model raises :class:`CheckpointError` instead of mmengine's
         warning (``load_from``, for fine-tuning, stays lenient).
         """
-        resuming = getattr(self, '_resuming', False)
-        try:
+        resuming = self.exact_resume.is_resuming
+        if '://' in str(filename):  # a URL: mmengine's loaders
             checkpoint = super().load_checkpoint(filename, map_location, strict or resuming,
                                                  list(revise_keys))
+        else:
+            checkpoint = load_checkpoint_file(filename, map_location)
+            self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+            self._load_weights(filename, checkpoint, strict or resuming, revise_keys)
+            self._has_loaded = True
+            self.logger.info(f'loaded checkpoint {filename}')
+        if resuming:
+            check_training_checkpoint(checkpoint, filename)
+        self.exact_resume.loaded(checkpoint)
+        return checkpoint
+
+    def _load_weights(self, filename: str, checkpoint: dict, strict: bool, revise_keys) -> None:
+        """Put the checkpoint's weights into the (unwrapped) model."""
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        metadata = getattr(state_dict, '_metadata', OrderedDict())
+        for pattern, replacement in revise_keys:
+            state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
+                                     for k, v in state_dict.items())
+        state_dict._metadata = metadata
+        try:
+            load_state_dict(model, state_dict, strict, self.logger)
         except RuntimeError as exc:
-            if not resuming:
+            if not self.exact_resume.is_resuming:
                 raise
             detail = ' '.join(str(exc).split())
             raise CheckpointError(
                 f"cannot resume from '{filename}': its weights do not fit the model "
                 f'({detail[:300]}); was it written for another config?') from None
-        if resuming:
-            check_training_checkpoint(checkpoint, filename)
-        self._resume_state = checkpoint.get('meta', {}).get(META_KEY)
-        return checkpoint
 
     def load_or_resume(self) -> None:
         """Like mmengine, but ``resume=True`` picks the newest *loadable* checkpoint.
@@ -143,7 +225,7 @@ class GANRunner(Runner):
         checkpoints that ``last_checkpoint`` does not name yet and skips
         truncated ones; with none, one log line says training starts at 0.
         """
-        self._config_lrs = configured_lrs(self)
+        self.exact_resume.config_lrs = configured_lrs(self)
         if self._has_loaded:
             return
         if self._resume and self._load_from is None:
@@ -157,21 +239,18 @@ class GANRunner(Runner):
             self._load_from = found
         super().load_or_resume()
 
-    def resume(self, filename: str, *args, **kwargs) -> None:
-        """Resume like mmengine (strictly), then restore the data position and RNG states.
+    def resume(self, filename: str, resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True, map_location='default') -> None:
+        """Resume like mmengine (strictly); ``exact_resume`` then continues the data and RNGs.
 
         A learning rate the config sets differently from the run that wrote the
         checkpoint replaces the checkpoint's (see
         :func:`gancore.engine.resume.apply_config_lrs`).
         """
-        self._resuming = True
-        try:
-            super().resume(filename, *args, **kwargs)
-        finally:
-            self._resuming = False
-        state = getattr(self, '_resume_state', None)
-        apply_config_lrs(self, (state or {}).get('config_lr'), getattr(self, '_config_lrs', None))
-        install_resume_state(self, state)
+        resume_param_scheduler = resume_param_scheduler and self.param_schedulers is not None
+        with self.exact_resume.resuming():
+            super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
+        self.exact_resume.resumed(self)
         if self.iter >= self.max_iters:
             self.nothing_to_train = (
                 f'nothing to train: {filename} is at iteration {self.iter} and '
@@ -203,6 +282,22 @@ class GANRunner(Runner):
                     broadcast(value)
 
 
+def run_environment(runner) -> str:
+    """One log entry with what the run really uses: backend, device, processes, seed."""
+    if is_distributed():
+        backend = f'{torch_dist.get_backend()} ({runner.world_size} processes)'
+    else:
+        backend = 'none (1 process)'
+    device = get_device()  # where mmengine puts the model
+    if device == 'cuda':
+        device = f'cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})'
+    randomness = dict(runner._randomness_cfg, seed=runner.seed)
+    lines = [f'distributed backend: {backend}', f'device: {device}',
+             f'world size: {runner.world_size}', f'launcher: {runner.launcher}',
+             'randomness: ' + ', '.join(f'{k}={v}' for k, v in randomness.items())]
+    return 'Run environment:\n    ' + '\n    '.join(lines)
+
+
 def prepare_config(config: str, work_dir: Optional[str] = None,
                    resume: Union[bool, str, None] = None, amp: bool = False,
                    cfg_options: Union[dict, Sequence[str], None] = None, launcher: str = 'none',
@@ -211,7 +306,8 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
     """Load ``config`` and apply the command-line settings of tools/train.py.
 
     Args:
-        config: Path of the config file.
+        config: Path of the config file, or the name of a config shipped with
+            gancore or a plugin (see :func:`gancore.config.resolve_config`).
         work_dir: Output folder; default ``work_dirs/<config name>``.
         resume: True to resume from the latest checkpoint in ``work_dir``, or
             the path of a checkpoint; None/False starts afresh.
@@ -228,7 +324,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
 
     Returns:
         The resolved mmengine ``Config``: what tools/train.py trains and
-        tools/print_config.py prints. It is validated again after the settings
+        tools/print_config.py prints (preparing it changes no torch setting). It is validated again after the settings
         above are added, so the config a run writes (and stores in its
         checkpoints) is itself a valid config.
     """
@@ -307,9 +403,15 @@ def train(config: str, overwrite: bool = False, **kwargs) -> GANRunner:
     with :class:`~gancore.errors.WorkDirError` unless ``overwrite`` (then the
     old checkpoints are deleted first; see
     :func:`gancore.engine.resume.check_work_dir`).
+
+    The run-wide torch settings of ``cfg.speed`` (``num_threads``, ``tf32``,
+    ``cudnn_benchmark``; see :func:`gancore.engine.speed.torch_settings`) apply
+    from building the Runner to the end of training and are restored when this
+    returns or raises.
     """
     cfg = prepare_config(config, **kwargs)
     check_work_dir(cfg.work_dir, cfg.get('resume'), overwrite)
-    runner = build_runner(cfg)
-    runner.train()
+    with torch_settings(cfg.get('speed')):
+        runner = build_runner(cfg)
+        runner.train()
     return runner

@@ -1,27 +1,30 @@
 """Training speed options and the training profiler hook.
 
-Options (the config's top-level ``speed`` dict; tools/train.py flags set them)::
+The options are the config's top-level ``speed`` dict; :data:`SPEED_OPTIONS`
+is their one table (name, default, accepted values, ``gancore train`` flag, help,
+where it applies). The table drives the config schema
+(:func:`gancore.config_sections.speed_spec`), the flags of ``gancore train`` /
+tools/train.py (:func:`add_speed_arguments`) and the list in docs/config.md (a
+test keeps that list equal to the table). Every option is off by default
+(``num_threads=None`` keeps torch's thread count). They never change checkpoint
+key names: ``compile`` uses :meth:`torch.nn.Module.compile` (in place, no
+``_orig_mod.`` prefix) and ``channels_last`` only changes the memory layout of
+4-d weights.
 
-    speed = dict(
-        channels_last=False,    # conv weights (and so activations) in NHWC; --channels-last
-        compile=False,          # nn.Module.compile() each trained network in place; --compile
-        cudnn_benchmark=False,  # cuDNN picks the fastest conv algorithms (GPU); --cudnn-benchmark
-        tf32=False,             # TF32 matmuls/convs on Ampere+ GPUs (changes numerics); --tf32
-        fused_adam=False,       # fused=True for every Adam/AdamW optimizer (CPU and GPU); --fused-adam
-        autocast=None,          # None, 'bfloat16' or 'float16': mixed precision (as --amp)
-    )
+Where they apply (the table's ``applies`` column):
 
-Every option is off by default. They never change checkpoint key names:
-``compile`` uses :meth:`torch.nn.Module.compile` (in place, no ``_orig_mod.``
-prefix) and ``channels_last`` only changes the memory layout of 4-d weights.
-
-Where they apply:
-
-* :func:`apply_speed_config` (called by ``prepare_config``): ``fused_adam``
-  (optimizer configs), ``cudnn_benchmark`` (``env_cfg``), ``autocast`` (optimizer
-  wrappers become ``PortableAmpOptimWrapper``);
-* :func:`apply_speed_to_model` (called by ``GANRunner.wrap_model``, after the model
-  is built and before it is moved/wrapped): ``channels_last``, ``compile``, ``tf32``.
+* ``config``: :func:`apply_speed_config` (called by ``prepare_config``) edits the
+  config: ``fused_adam`` (optimizer configs), ``autocast`` (optimizer wrappers become ``PortableAmpOptimWrapper``);
+* ``model``: :func:`apply_speed_to_model` (called by ``GANRunner.wrap_model``,
+  after the model is built and before it is moved/wrapped): ``channels_last``,
+  ``compile``;
+* ``run``: :func:`torch_settings` sets torch's process-wide settings
+  (``num_threads``, ``tf32``, ``cudnn_benchmark``) while a run trains and
+  restores them when it ends, also after an error
+  (:func:`gancore.engine.train` wraps the run in it). ``cudnn_benchmark`` is
+  also written to ``env_cfg``, from which mmengine's Runner sets it; the
+  restore covers that too. Preparing or printing a config changes no torch
+  setting.
 
 :class:`TrainProfilerHook` (``tools/train.py --profile N``) records N training
 iterations with :mod:`torch.profiler` and writes a trace to ``<work_dir>/profile/``
@@ -30,8 +33,11 @@ Perfetto or TensorBoard's profiler plugin).
 """
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os.path as osp
-from typing import Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Optional
 
 import torch
 from mmengine.dist import get_rank
@@ -39,34 +45,154 @@ from mmengine.hooks import Hook
 from torch import nn
 
 from ..errors import ConfigError
-from ..registry import HOOKS, suggest
+from ..registry import HOOKS
 
-#: The options and their defaults (all off).
-SPEED_DEFAULTS = dict(channels_last=False, compile=False, cudnn_benchmark=False, tf32=False,
-                      fused_adam=False, autocast=None, num_threads=None)
 AUTOCAST_DTYPES = (None, 'bfloat16', 'float16')
 FUSABLE_OPTIMIZERS = ('Adam', 'AdamW')
 
 
-def speed_settings(speed: Optional[dict]) -> dict:
-    """``speed`` completed with the defaults; ConfigError for an unknown key or value."""
-    speed = dict(speed or {})
-    for key in speed:
-        if key not in SPEED_DEFAULTS:
-            raise ConfigError(f"unknown speed option '{key}'.{suggest(key, SPEED_DEFAULTS)} "
-                              f"Options: {', '.join(SPEED_DEFAULTS)}")
-    for key, value in speed.items():
-        if key == 'num_threads':
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f'speed.num_threads must be a positive int or None, '
-                                  f'got {value!r}')
+@dataclass(frozen=True)
+class SpeedOption:
+    """One speed option: a row of :data:`SPEED_OPTIONS`.
+
+    Attributes:
+        name: Key in the config's ``speed`` dict.
+        default: Value when the config does not set it (off).
+        kind: ``'bool'``, ``'choice'`` (one of ``choices`` or None) or ``'int'``
+            (an int >= 1 or None).
+        help: One line for ``--help`` and the docs.
+        applies: ``'config'``, ``'model'`` or ``'run'`` (see the module docstring).
+        flag: The ``gancore train`` flag, or None when the option has none.
+        choices: The accepted values of a ``'choice'`` option (besides None).
+    """
+    name: str
+    default: Any
+    kind: str
+    help: str
+    applies: str
+    flag: Optional[str] = None
+    choices: tuple = ()
+
+
+#: The speed options: the one table the schema, the train flags and the docs come from.
+SPEED_OPTIONS = (
+    SpeedOption('channels_last', False, 'bool',
+                'conv weights and activations in channels-last (NHWC) memory format',
+                'model', '--channels-last'),
+    SpeedOption('compile', False, 'bool',
+                'torch.compile each trained network in place (nn.Module.compile)',
+                'model', '--compile'),
+    SpeedOption('cudnn_benchmark', False, 'bool',
+                'let cuDNN pick the fastest convolution algorithms (GPU)',
+                'run', '--cudnn-benchmark'),
+    SpeedOption('tf32', False, 'bool',
+                'TF32 matmuls/convolutions on Ampere+ GPUs (changes numerics)',
+                'run', '--tf32'),
+    SpeedOption('fused_adam', False, 'bool', 'fused=True for every Adam/AdamW optimizer',
+                'config', '--fused-adam'),
+    SpeedOption('autocast', None, 'choice',
+                'mixed precision in this dtype, one loss scaler per optimizer (the train '
+                'flag --amp picks bfloat16 on CPU, float16 on GPU)',
+                'config', None, ('bfloat16', 'float16')),
+    SpeedOption('num_threads', None, 'int',
+                "torch's intra-op CPU threads while training (None: torch's default); tiny "
+                'networks on a busy CPU often train faster with 1', 'run', '--num-threads'),
+)
+
+#: ``{name: default}`` of :data:`SPEED_OPTIONS` (all off).
+SPEED_DEFAULTS = {o.name: o.default for o in SPEED_OPTIONS}
+
+
+def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flag of every option of :data:`SPEED_OPTIONS` that has one."""
+    for option in SPEED_OPTIONS:
+        if option.flag is None:
             continue
-        if key != 'autocast' and not isinstance(value, bool):
-            raise ConfigError(f'speed.{key} must be True or False, got {value!r}')
-    if speed.get('autocast') not in AUTOCAST_DTYPES:
-        raise ConfigError(f"speed.autocast must be one of {AUTOCAST_DTYPES}, "
-                          f"got {speed['autocast']!r}")
+        if option.kind == 'bool':
+            parser.add_argument(option.flag, dest=option.name, action='store_true',
+                                help=option.help)
+        elif option.kind == 'int':
+            parser.add_argument(option.flag, dest=option.name, type=int, default=None,
+                                metavar='N', help=option.help)
+        else:
+            parser.add_argument(option.flag, dest=option.name, choices=option.choices,
+                                default=None, help=option.help)
+
+
+def speed_from_arguments(args: argparse.Namespace) -> dict:
+    """The options the command line set (flags given), as a ``speed`` dict."""
+    speed = {}
+    for option in SPEED_OPTIONS:
+        value = getattr(args, option.name, None) if option.flag else None
+        if value not in (None, False):
+            speed[option.name] = value
+    return speed
+
+
+def speed_table_markdown() -> str:
+    """:data:`SPEED_OPTIONS` as the Markdown table of docs/config.md (a test compares them)."""
+    def values(o: SpeedOption) -> str:
+        if o.kind == 'bool':
+            return '`True`, `False`'
+        if o.kind == 'int':
+            return 'int >= 1, `None`'
+        return ', '.join(f"`'{c}'`" for c in o.choices) + ', `None`'
+    rows = ['| option | default | values | `gancore train` flag | applies | what it does |',
+            '|---|---|---|---|---|---|']
+    rows += [f"| `{o.name}` | `{o.default!r}` | {values(o)} | "
+             f"{f'`{o.flag}`' if o.flag else '-'} | {o.applies} | {o.help} |"
+             for o in SPEED_OPTIONS]
+    return '\n'.join(rows)
+
+
+def speed_settings(speed: Optional[dict]) -> dict:
+    """``speed`` checked against the table's schema and completed with the defaults.
+
+    Raises:
+        ConfigError: An unknown option or a value the option does not accept.
+    """
+    from ..config_schema import Ctx
+    from ..config_sections import speed_spec
+    speed = {} if speed is None else speed
+    speed_spec().check(speed, 'speed', Ctx('the speed options', lambda name, where: None))
     return {**SPEED_DEFAULTS, **speed}
+
+
+@contextlib.contextmanager
+def torch_settings(speed: Optional[dict]) -> Iterator[None]:
+    """Apply the run-wide options (``num_threads``, ``tf32``, ``cudnn_benchmark``); restore after.
+
+    Everything this context (or mmengine's Runner, which sets
+    ``torch.backends.cudnn.benchmark`` from ``env_cfg``) changes in those
+    torch settings is put back when the block ends, normally or by an
+    exception.
+
+    Args:
+        speed: The config's ``speed`` dict (None: nothing is applied, the
+            settings are still restored).
+    """
+    saved = (torch.get_num_threads(), torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision(),
+             torch.backends.cudnn.benchmark)
+    try:
+        settings = speed_settings(speed)
+        if settings['num_threads']:
+            torch.set_num_threads(settings['num_threads'])
+        if settings['tf32']:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.set_float32_matmul_precision('high')
+        if settings['cudnn_benchmark']:
+            torch.backends.cudnn.benchmark = True
+        yield
+    finally:
+        threads, matmul_tf32, cudnn_tf32, precision, benchmark = saved
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
+        torch.backends.cudnn.allow_tf32 = cudnn_tf32
+        torch.set_float32_matmul_precision(precision)
+        torch.backends.cudnn.benchmark = benchmark
 
 
 def _optimizer_entries(optim_wrapper: dict) -> list:
@@ -95,10 +221,6 @@ def apply_speed_config(cfg) -> None:
         cfg.env_cfg = dict(cfg.get('env_cfg', {}), cudnn_benchmark=True)
     if speed['autocast']:
         use_amp(cfg, speed['autocast'])
-    if speed['num_threads']:
-        # Intra-op CPU threads. Tiny nets (the embedded demos) run faster on one thread:
-        # OpenMP workers spin-wait and, on a busy 2-core machine, steal each other's time.
-        torch.set_num_threads(speed['num_threads'])
 
 
 def dataloader_defaults(cfg) -> None:
@@ -161,14 +283,13 @@ def trained_networks(model: nn.Module) -> list:
 
 
 def apply_speed_to_model(model: nn.Module, speed: Optional[dict]) -> nn.Module:
-    """Apply the model-level options (channels_last, compile, tf32) in place; returns ``model``."""
+    """Apply the model-level options (channels_last, compile) in place; returns ``model``.
+
+    ``tf32`` is a run-wide torch setting: :func:`torch_settings` applies it.
+    """
     if speed is None:
         return model
     speed = speed_settings(speed)
-    if speed['tf32']:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.set_float32_matmul_precision('high')
     if speed['channels_last']:
         model.to(memory_format=torch.channels_last)  # 4-d weights only; keys unchanged
     if speed['compile']:

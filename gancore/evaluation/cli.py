@@ -1,4 +1,4 @@
-"""``tools/eval_fid.py``: FID, KID, IS, precision/recall, SWD and MS-SSIM of image sources.
+"""``gancore eval-fid`` / ``tools/eval_fid.py``: FID, KID, IS, precision/recall, SWD and MS-SSIM of image sources.
 
 A source is
 
@@ -23,7 +23,9 @@ Every value is printed on stdout (``FID: 12.3456``). A JSON record of the run is
 written to ``--json PATH``; by default, when a checkpoint is one of the
 sources, to ``<checkpoint without .pth>_fid<num>.json`` next to it (nothing is
 written otherwise, or with ``--no-json``). Bad input prints one ``error: ...``
-line on stderr and the exit status is 2.
+line on stderr and the exit status is 2 (:func:`gancore.cli.run_command`, the
+runner of every command, which :func:`main` calls; :mod:`gancore.cli.eval_fid`
+is the command).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import torch
 
-from ..errors import ConfigError, DataError, GancoreError
+from ..errors import ConfigError, DataError
 from .fid import small_sample_warning
 from .inception import FEATURE_LAYERS, RESIZE_METHODS, get_inception
 from .kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
@@ -46,17 +48,8 @@ from .metrics import (METRICS, SourceData, check_feature_cache, parse_metrics,
                       save_feature_cache, score, stream_source)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # noqa: D102 - one-line error instead of usage + exit
-        raise ConfigError(f'{message} (see --help)')
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``tools/eval_fid.py``."""
-    p = _Parser(prog='eval_fid.py', description=(
-        'FID between two sources: image folders, .npz statistics, or a checkpoint/config '
-        'that generates --num samples. Prints the FID; with one source and --save-stats, '
-        'only saves its statistics.'))
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``gancore eval-fid`` / ``tools/eval_fid.py``."""
     p.add_argument('sources', nargs='+', metavar='SOURCE',
                    help='image folder, .npz stats, checkpoint .pth or config .py (one or two)')
     p.add_argument('--num', type=int, default=10000,
@@ -97,7 +90,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f'KID subset size (default {KID_SUBSET_SIZE}; capped by the counts)')
     p.add_argument('--kid-seed', type=int, default=KID_SEED,
                    help=f'KID subset seed (default {KID_SEED}, as torch-fidelity)')
-    return p
 
 
 @dataclass
@@ -118,6 +110,9 @@ def classify(path: str) -> Source:
     """
     if os.path.isdir(path):
         return Source(path, 'folder')
+    if not os.path.exists(path) and path.endswith('.py'):
+        from ..config import resolve_config  # a config shipped with gancore or a plugin
+        return Source(resolve_config(path), 'config')
     if not os.path.exists(path):
         raise DataError(f'source {path} does not exist (expected an image folder, .npz '
                         'statistics, a checkpoint .pth or a config .py)')
@@ -302,7 +297,20 @@ def _check(args, sources: list, metrics: tuple) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute a parsed command line; returns the exit status."""
+    """Execute a parsed command line; returns the exit status.
+
+    Warnings print as one ``warning: ...`` line each on stderr.
+    """
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f'warning: {message}', file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('always', UserWarning)
+        warnings.showwarning = show
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     sources = [classify(p) for p in args.sources]
     metrics = parse_metrics(args.metrics)
     _check(args, sources, metrics)
@@ -368,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``tools/eval_fid.py``.
+    """``gancore eval-fid`` (the same as ``tools/eval_fid.py``) through the one runner.
 
     Args:
         argv: Command-line arguments (default ``sys.argv[1:]``).
@@ -376,16 +384,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         0 on success, 2 on bad input (one ``error: ...`` line on stderr).
     """
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f'warning: {message}', file=sys.stderr)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('always', UserWarning)
-            warnings.showwarning = show
-            return run(build_parser().parse_args(argv))
-    except GancoreError as exc:
-        print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
+    from ..cli import eval_fid, run_command
+    return run_command(eval_fid, argv)

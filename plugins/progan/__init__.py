@@ -1,12 +1,13 @@
 """ProGAN plugin: Progressive GAN (Karras et al., ICLR 2018) driven by hooks.
 
 Registers ``ProgressiveGAN`` in gancore's MODELS and ``ProgressiveGrowingHook``,
-``ProgressiveDataHook``, ``LevelGridHook`` and ``RNGStateHook`` in HOOKS. The
+``ProgressiveDataHook`` and ``LevelGridHook`` in HOOKS (and ``RNGStateHook``, removed:
+a config naming it stops with one error line; gancore's runner restores RNG states). The
 growing networks (``ProGANGenerator``, ``ProGANDiscriminator``) live in
 :mod:`gancore.architectures.progan`.
 """
 from .data import BatchStream, ProgressiveDataHook, StreamBatchSampler
-from .hooks import LevelGridHook, ProgressiveGrowingHook, RNGStateHook
+from .hooks import LevelGridHook, ProgressiveGrowingHook
 from .model import ProgressiveGAN
 from .schedule import GrowthSchedule, Phase
 
@@ -19,4 +20,4 @@ PROVIDES = {
 }
 
 __all__ = ['ProgressiveGAN', 'ProgressiveGrowingHook', 'ProgressiveDataHook', 'LevelGridHook',
-           'RNGStateHook', 'GrowthSchedule', 'Phase', 'BatchStream', 'StreamBatchSampler']
+           'GrowthSchedule', 'Phase', 'BatchStream', 'StreamBatchSampler']

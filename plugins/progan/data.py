@@ -2,12 +2,12 @@
 
 Design. The dataset stays at the final resolution; the model average-pools
 each batch down to the current level (``fade_real_images``). Only the batch
-size changes with the resolution, so the hook replaces the loop's
-``dataloader_iterator`` (mmengine's ``IterBasedTrainLoop`` fetches every batch
-with ``next(loop.dataloader_iterator)``, *before* the iteration's hooks run)
-by a :class:`BatchStream`. At each ``next()`` the stream reads the model's
-current stage and the number of real images shown, which
-:class:`~.hooks.ProgressiveGrowingHook` has just updated, and
+size changes with the resolution, so :class:`ProgressiveDataHook` provides the
+run's batch source (``batch_source(runner)``, which gancore's exact-resume
+component installs as the loop's data iterator): a :class:`BatchStream`. At
+each ``next()`` the stream reads the model's current stage and the number of
+real images shown, which :class:`~.hooks.ProgressiveGrowingHook` has just
+updated, and
 
 * returns the next batch of a ``DataLoader`` it built for the current batch
   size (with the configured dataset, collate_fn, workers ...), or
@@ -17,15 +17,16 @@ current stage and the number of real images shown, which
 The order of the images is a fixed function of the seed and the position in
 the stream (``images_shown``): epoch ``e`` is ``randperm(len(dataset))`` seeded
 with ``seed + e``; the ``world_size`` ranks take consecutive slices of each
-global batch. Hence a resumed run sees exactly the batches an uninterrupted run
-would have seen. mmengine's resume "skips" ``iter`` batches by calling
-``next()`` that many times; as the position does not move between those calls,
-the stream returns the same (cached) batch and skipping costs one batch.
+global batch. The stream implements gancore's data-position protocol
+(:class:`gancore.engine.exact_resume.PositionedBatchSource`): its position is
+the model's ``images_shown`` (saved with the weights), so a resumed run sees
+exactly the batches an uninterrupted run would have seen. A ``next()`` while
+the position has not moved returns the same (cached) batch.
 
 The ``sampler`` of ``train_dataloader`` is not used. Random augmentations in the
-dataset use torch's global RNG with ``num_workers=0`` (restored by
-:class:`~.hooks.RNGStateHook`, so exact on resume); with worker processes the
-order stays exact but the augmentations of a resumed run differ.
+dataset use torch's global RNG with ``num_workers=0`` (restored on resume by
+gancore's runner, so exact); with worker processes the order stays exact but
+the augmentations of a resumed run differ.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from mmengine.hooks import Hook
 from torch.utils.data import DataLoader
 
 from gancore.architectures.progan import level_of
-from gancore.errors import ConfigError
+from gancore.errors import CheckpointError, ConfigError
 from gancore.models import unwrap
 from gancore.registry import HOOKS
 
@@ -81,13 +82,39 @@ class StreamBatchSampler:
 
 
 class BatchStream:
-    """The iterator that replaces ``runner.train_loop.dataloader_iterator`` (see module doc)."""
+    """The run's batch source when ProGAN trains (see the module docstring).
+
+    Implements gancore's data-position protocol: :meth:`position` and
+    :meth:`seek`.
+    """
 
     def __init__(self, hook: 'ProgressiveDataHook', runner) -> None:
         self.hook, self.runner = hook, runner
         self._iter: Optional[Iterator] = None
         self._expected = None  # (position, batch size) the current loader yields next
         self._last = None  # (position, batch) returned last
+
+    def position(self) -> int:
+        """Real images shown so far (all ranks): the model's ``images_shown``."""
+        return int(unwrap(self.runner.model).images_shown)
+
+    def seek(self, position: int) -> None:
+        """Continue at ``position``, which must be the model's ``images_shown``.
+
+        The position is part of the model (it also sets the growth stage), so
+        a resume restores it with the weights; this checks that the data
+        position the checkpoint recorded agrees, and builds the next loader
+        afresh.
+
+        Raises:
+            CheckpointError: ``position`` differs from the model's count.
+        """
+        if int(position) != self.position():
+            raise CheckpointError(
+                f'the checkpoint records data position {position} but its model has shown '
+                f'{self.position()} images: the checkpoint is inconsistent; resume from '
+                'another one')
+        self._iter, self._expected, self._last = None, None, None
 
     def __iter__(self) -> 'BatchStream':
         return self
@@ -109,8 +136,8 @@ class BatchStream:
 class ProgressiveDataHook(Hook):
     """Feed batches whose size depends on the current resolution.
 
-    Replaces the train loop's data iterator by a :class:`BatchStream` in
-    ``before_train`` (see the module docstring for the design). The dataset must
+    Provides the run's batch source, a :class:`BatchStream` (see the module
+    docstring for the design). The dataset must
     give images at the final resolution; the model downsamples them.
 
     Args:
@@ -140,14 +167,16 @@ class ProgressiveDataHook(Hook):
         return self.batch_sizes.get(resolution, self.default_batch_size)
 
     def before_train(self, runner) -> None:
-        """Install the stream (after checkpoint loading, so it starts at the right place)."""
+        """Check the set-up; take the default batch size from ``train_dataloader``."""
         progressive_model(runner, self)
         if not any(isinstance(h, ProgressiveGrowingHook) for h in runner.hooks):
             raise ConfigError('ProgressiveDataHook needs a ProgressiveGrowingHook (it counts the '
                               'images shown, which is the position of the data stream)')
-        loader = runner.train_dataloader
-        self.default_batch_size = loader.batch_size or 1
-        runner.train_loop.dataloader_iterator = BatchStream(self, runner)
+        self.default_batch_size = runner.train_dataloader.batch_size or 1
+
+    def batch_source(self, runner) -> BatchStream:
+        """The run's batch source (gancore's runner calls this once training starts)."""
+        return BatchStream(self, runner)
 
     def build_loader(self, runner, batch_size: int, start: int) -> DataLoader:
         """A DataLoader like the configured one, yielding the stream from ``start``."""

@@ -6,8 +6,11 @@
 * :class:`~.data.ProgressiveDataHook` (in :mod:`.data`) feeds batches of the
   current resolution's batch size.
 * :class:`LevelGridHook` writes a sample grid at the end of every resolution.
-* :class:`RNGStateHook` saves/restores the python, numpy and torch RNG states in
-  checkpoints so that a resumed run continues exactly.
+
+Exact resume (RNG states, data position) is gancore's runner's job
+(:mod:`gancore.engine.exact_resume`); the ProGAN data stream implements its
+data-position protocol. ``RNGStateHook`` is gone (a config naming it stops
+with one error line).
 
 Order within an iteration (mmengine calls ``after_train_iter`` by priority,
 then fetches the next batch)::
@@ -15,18 +18,15 @@ then fetches the next batch)::
     after_train_iter  ABOVE_NORMAL  ProgressiveGrowingHook: log stage, count images,
                                     set the next stage (reset Adam on a new level)
                       LOW           LevelGridHook: grid of a finished resolution
-                      VERY_LOW      CheckpointHook (+ RNGStateHook.before_save_checkpoint)
+                      VERY_LOW      CheckpointHook
     next(dataloader_iterator)       ProgressiveDataHook's stream reads the new stage
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
-import random
 from typing import Optional
 
-import numpy as np
-import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
@@ -188,55 +188,19 @@ class LevelGridHook(Hook):
 
 @HOOKS.register_module()
 class RNGStateHook(Hook):
-    """Save the python, numpy and torch RNG states in checkpoints; restore them on resume.
+    """Removed: gancore's runner saves and restores every rank's RNG states itself.
 
-    mmengine re-seeds on resume, so the latents and gradient-penalty mixing
-    weights after a resume would differ from an uninterrupted run. The states
-    are written by ``before_save_checkpoint`` (rank 0's) and restored at the end
-    of ``before_train`` (after every other hook's set-up) when the run resumes
-    (``runner.iter > 0``), so RNG draws continue exactly where they stopped.
-    With ``randomness.diff_rank_seed=True`` every rank gets rank 0's states.
+    Kept only so that an old config naming it stops with one clear error
+    instead of an unknown-type message (it duplicated
+    :class:`gancore.engine.exact_resume.ExactResume`, and restored rank 0's
+    states on every rank).
+
+    Raises:
+        ConfigError: always.
     """
 
-    priority = 'VERY_LOW'
-
     def __init__(self) -> None:
-        self._pending: Optional[dict] = None
-
-    @staticmethod
-    def capture() -> dict:
-        """The current RNG states as checkpoint-safe data (tensors, ints, lists)."""
-        name, keys, pos, has_gauss, gauss = np.random.get_state()
-        version, state, py_gauss = random.getstate()
-        out = {'torch': torch.get_rng_state(),
-               'numpy': [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
-               'python': [version, list(state), py_gauss]}
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            out['cuda'] = torch.cuda.get_rng_state_all()
-        return out
-
-    @staticmethod
-    def restore(states: dict) -> None:
-        """Set the RNG states from :meth:`capture`'s output."""
-        torch.set_rng_state(states['torch'].cpu())
-        name, keys, pos, has_gauss, gauss = states['numpy']
-        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-        version, state, py_gauss = states['python']
-        random.setstate((version, tuple(state), py_gauss))
-        if 'cuda' in states and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(states['cuda'])
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Store the RNG states under ``checkpoint['rng_state']``."""
-        checkpoint['rng_state'] = self.capture()
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Keep the states until training starts (mmengine may re-seed in between)."""
-        self._pending = checkpoint.get('rng_state')
-
-    def before_train(self, runner) -> None:
-        """Restore the saved states when resuming."""
-        if self._pending is not None and runner.iter > 0:
-            self.restore(self._pending)
-            runner.logger.info('restored the RNG states saved with the checkpoint')
-        self._pending = None
+        raise ConfigError(
+            "RNGStateHook was removed: gancore's runner now saves and restores the RNG states "
+            "of every rank in each checkpoint itself. Delete rng_state=dict(type='RNGStateHook') "
+            'from default_hooks (or the entry from custom_hooks) of the config')

@@ -1,6 +1,5 @@
 """Tests of the dataset downloader against tiny archives served on 127.0.0.1 (no other host)."""
 import functools
-import importlib.util
 import io
 import os
 import socket
@@ -186,11 +185,8 @@ def test_incomplete_existing_folder(tmp_path):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('download_tool',
-                                                  REPO / 'tools' / 'download_dataset.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from gancore.cli import download
+    return download
 
 
 def test_tool_in_process(server, tmp_path, capsys):

@@ -1,12 +1,11 @@
 """Truncated, foreign and malicious checkpoints are refused with one clear error; nothing runs."""
-import importlib.util
 import os
 import pickle
 
 import pytest
 import torch
 
-from engine_helpers import REPO, write_config
+from engine_helpers import write_config
 from gancore.cli import run_tool
 from gancore.engine import load_checkpoint_file
 from gancore.errors import CheckpointError
@@ -23,10 +22,8 @@ class Evil:
 
 
 def train_tool():
-    spec = importlib.util.spec_from_file_location('gancore_train_tool', REPO / 'tools/train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from gancore.cli import train
+    return train
 
 
 @pytest.fixture

@@ -59,6 +59,10 @@ def test_two_cpu_processes_match_one_process_on_the_same_global_batch(repo, tmp_
     out = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, out[-4000:]
     assert out.count('done: 3 iterations') == 1  # printed by rank 0 only (rank 1: its record)
+    # the log says once what is true: gloo (the config's NCCL needs GPUs), CPU, 2 processes
+    assert out.count('distributed backend: gloo (2 processes)') == 1
+    assert out.count('device: cpu') == 1 and out.count('world size: 2') == 1
+    assert 'GPU number' not in out and "dist_cfg: {'backend'" not in out
     r0 = torch.load(tmp_path / 'two/record_rank0.pt')
     r1 = torch.load(tmp_path / 'two/record_rank1.pt')
     assert r0['world_size'] == r1['world_size'] == 2
@@ -80,7 +84,7 @@ def test_two_cpu_processes_match_one_process_on_the_same_global_batch(repo, tmp_
     ckpt = load_checkpoint_file(tmp_path / 'two/iter_3.pth')
     assert 'generator.project.weight' in ckpt['state_dict']
     assert not [k for k in ckpt['state_dict'] if '.module.' in k and 'ema' not in k]
-    assert ckpt['meta']['resume_state']['samples_seen'] == 3 * 4 * 2
+    assert ckpt['meta']['resume_state']['data_position'] == 3 * 4 * 2
     cont = build_runner(prepare_config(str(cfg1), work_dir=str(tmp_path / 'cont'),
                                        resume=str(tmp_path / 'two/iter_3.pth'),
                                        cfg_options={'experiment_name': 'one_continues',

@@ -16,6 +16,7 @@ from engine_helpers import write_config, write_image_folder_config
 from gancore.cli import run_tool
 from gancore.engine import checkpoint as ckpt_mod
 from gancore.engine import load_checkpoint_file
+from gancore.engine.exact_resume import SamplerBatchSource
 from test_checkpoint_safety import train_tool
 from test_resume import assert_same_state, optim_tensors, run, state_of
 
@@ -210,6 +211,10 @@ def test_kill_and_resume_on_image_folders_with_the_default_loader_is_bit_exact(t
     assert loader.num_workers == 4 and loader.persistent_workers  # the default loader
     resumed = run(config, work, resume=True)
     assert resumed.iter == reference.iter == 8
+    # through the one resume component: its default source replayed the stream to sample 4
+    # through fresh workers (their RNGs crop and flip), then read on to 8
+    source = resumed.exact_resume.source
+    assert isinstance(source, SamplerBatchSource) and source.position() == 8
     a, b = entries(reference), entries(resumed)
     assert a.keys() == b.keys() and len(a) > 40
     differ = [k for k in a if not torch.equal(a[k], b[k])]

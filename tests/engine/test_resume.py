@@ -1,5 +1,6 @@
 """Exact resume: a run killed mid-checkpoint and resumed ends where an uninterrupted run does."""
 import os
+import shutil
 import signal
 import subprocess
 
@@ -11,16 +12,18 @@ from conftest import tool_cmd
 from engine_helpers import write_config
 from gancore.engine import build_runner, load_checkpoint_file, prepare_config
 from gancore.errors import CheckpointError
-from gancore.engine.resume import ResumableInfiniteSampler, capture_rng_state, restore_rng_state
+from gancore.engine.exact_resume import SamplerBatchSource, capture_rng_state, restore_rng_state
+from gancore.engine.resume import ResumableInfiniteSampler
 
 _count = iter(range(10**6))
 
 
-def run(config, work_dir, **kwargs):
+def run(config, work_dir, restore_rng=True, **kwargs):
     """Train in this process; a fresh experiment name keeps mmengine's global instances apart."""
     cfg = prepare_config(str(config), work_dir=str(work_dir),
                          cfg_options={'experiment_name': f'engine_resume_{next(_count)}'}, **kwargs)
     runner = build_runner(cfg)
+    runner.exact_resume.restore_rng = restore_rng
     runner.train()
     return runner
 
@@ -89,7 +92,8 @@ def test_resume_restores_iteration_optimizer_and_weights_exactly(tmp_path):
     assert model.num_steps == 4 and int(model.generator_ema.steps) == 4
     ckpt = load_checkpoint_file(tmp_path / 'run/iter_4.pth')
     state = ckpt['meta']['resume_state']
-    assert state['world_size'] == 1 and state['samples_seen'] == 4 * 8 and len(state['rng']) == 1
+    assert state['world_size'] == 1 and state['data_position'] == 4 * 8 and len(state['rng']) == 1
+    assert state['sampler'] == {'seed': 0}
     # resuming is strict: a checkpoint of another network size is an error, not a warning
     other = write_config(tmp_path / 'other.py', 6, extra='model = dict(generator=dict('
                          'base_channels=16), discriminator=dict(base_channels=16))\n')
@@ -123,3 +127,20 @@ def test_rng_state_round_trip():
     restore_rng_state(state)
     b = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
+
+
+def test_resume_is_exact_because_the_rng_states_are_restored(tmp_path):
+    # dropout 0.3 and fresh noise every step: the RNG decides the result
+    config = write_config(tmp_path / 'cfg.py', 6, interval=3)
+    reference = run(config, tmp_path / 'reference')
+    run(write_config(tmp_path / 'short.py', 3, interval=3), tmp_path / 'first')  # stops at 3
+    shutil.copytree(tmp_path / 'first', tmp_path / 'no_rng')
+    exact = run(config, tmp_path / 'first', resume=True)
+    assert isinstance(exact.exact_resume.source, SamplerBatchSource)
+    assert exact.exact_resume.source.position() == 6 * 8  # the data stream went on from 24
+    assert_same_state(state_of(exact), state_of(reference))
+    not_exact = run(config, tmp_path / 'no_rng', restore_rng=False, resume=True)
+    assert not_exact.iter == 6
+    differ = [k for k, v in state_of(reference).items()
+              if v.is_floating_point() and not torch.equal(state_of(not_exact)[k], v)]
+    assert len(differ) > 10, differ  # the same data, other noise and dropout masks

@@ -1,12 +1,11 @@
 """Speed options (gancore.engine.speed), tools/train.py's speed flags and --profile."""
-import importlib.util
 import os
 import time
 
 import pytest
 import torch
 
-from engine_helpers import REPO, write_config
+from engine_helpers import write_config
 from gancore.engine import build_runner, prepare_config
 from gancore.engine.speed import (TrainProfilerHook, apply_speed_to_model, conv_weights,
                                   is_compiled, speed_settings, trained_networks)
@@ -36,7 +35,7 @@ def assert_trains_finite(runner, iters=3):
 
 def test_settings_default_off_and_reject_unknown_keys():
     assert not any(speed_settings(None).values())
-    with pytest.raises(ConfigError, match="unknown speed option 'chanels_last'.*channels_last"):
+    with pytest.raises(ConfigError, match="unknown key 'speed.chanels_last'.*channels_last"):
         speed_settings({'chanels_last': True})
     with pytest.raises(ConfigError, match='speed.autocast'):
         speed_settings({'autocast': 'fp8'})
@@ -47,7 +46,7 @@ def test_settings_default_off_and_reject_unknown_keys():
 def test_no_speed_options_leave_the_config_as_written(tmp_path):
     config = write_config(tmp_path / 'cfg.py', 3)
     cfg = prepare_config(str(config), work_dir=str(tmp_path / 'w'))
-    assert cfg.speed == dict(num_threads=1)  # as the digits base config writes it
+    assert cfg.get('speed') is None  # the digits base config sets none
     assert 'fused' not in cfg.optim_wrapper.generator.optimizer
     assert not any(h.get('type') == 'TrainProfilerHook' for h in cfg.custom_hooks)
 
@@ -110,19 +109,22 @@ def test_compiled_training_runs(tmp_path):
 
 
 def test_tf32_and_autocast(tmp_path):
+    from gancore.engine.speed import torch_settings
     before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
               torch.get_float32_matmul_precision())
-    try:
-        runner = make_runner(tmp_path, speed={'tf32': True, 'autocast': 'bfloat16'})
+    speed = {'tf32': True, 'autocast': 'bfloat16'}
+    runner = make_runner(tmp_path, speed=speed)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+            torch.get_float32_matmul_precision()) == before  # building the runner: untouched
+    for wrapper in runner.cfg.optim_wrapper.values():
+        if isinstance(wrapper, dict) and 'optimizer' in wrapper:
+            assert wrapper['type'] == 'PortableAmpOptimWrapper'
+            assert wrapper['dtype'] == 'bfloat16'
+    with torch_settings(runner.cfg.speed):
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-        for wrapper in runner.cfg.optim_wrapper.values():
-            if isinstance(wrapper, dict) and 'optimizer' in wrapper:
-                assert wrapper['type'] == 'PortableAmpOptimWrapper'
-                assert wrapper['dtype'] == 'bfloat16'
         assert_trains_finite(runner)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before[:2]
-        torch.set_float32_matmul_precision(before[2])
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+            torch.get_float32_matmul_precision()) == before
 
 
 def test_apply_speed_to_model_none_is_a_no_op():
@@ -135,7 +137,7 @@ def test_speed_key_in_a_config_file(tmp_path):
     config = write_config(tmp_path / 'cfg.py', 2, extra='speed = dict(channels_last=True)\n')
     cfg = prepare_config(str(config), work_dir=str(tmp_path / 'w'),
                          cfg_options={'speed.fused_adam': True})
-    assert cfg.speed == dict(num_threads=1, channels_last=True, fused_adam=True)
+    assert cfg.speed == dict(channels_last=True, fused_adam=True)
     assert cfg.optim_wrapper.generator.optimizer.fused is True
 
 
@@ -156,9 +158,7 @@ def test_profile_hook_rejects_a_bad_count():
 
 
 def test_train_tool_flags_reach_prepare_config(monkeypatch):
-    spec = importlib.util.spec_from_file_location('tool_train_speed', REPO / 'tools' / 'train.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from gancore.cli import train as tool
     seen = {}
 
     class Done:
@@ -174,9 +174,9 @@ def test_train_tool_flags_reach_prepare_config(monkeypatch):
     import gancore.engine
     monkeypatch.setattr(gancore.engine, 'train', fake_train)
     assert tool.main(['cfg.py', '--channels-last', '--fused-adam', '--tf32', '--compile',
-                      '--cudnn-benchmark', '--profile', '2']) == 0
+                      '--cudnn-benchmark', '--num-threads', '3', '--profile', '2']) == 0
     assert seen['speed'] == dict(channels_last=True, compile=True, cudnn_benchmark=True,
-                                 tf32=True, fused_adam=True)
+                                 tf32=True, fused_adam=True, num_threads=3)
     assert seen['profile'] == 2
     tool.main(['cfg.py'])
     assert seen['speed'] is None and seen['profile'] == 0

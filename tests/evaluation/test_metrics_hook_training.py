@@ -3,7 +3,6 @@ written to TensorBoard once per evaluation, and the best checkpoint is kept."""
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os
 
 import pytest
@@ -16,11 +15,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _train_main():
-    spec = importlib.util.spec_from_file_location('tool_train_metrics',
-                                                  os.path.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    from gancore.cli import train
+    return train.main
 
 
 def _scalars(work_dir: str) -> dict:

@@ -1,6 +1,5 @@
 """Tests of the CycleGAN plugin: built from its real config files with tiny networks,
 trained a few steps on tiny trainA/trainB folders written to ``tmp_path``."""
-import runpy
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +72,8 @@ def changed(module, before) -> bool:
 
 def run_tool_main(tool: str, argv: list) -> int:
     """Run ``tools/<tool>``'s main in this process, as its ``__main__`` block does."""
-    namespace = runpy.run_path(str(ROOT / 'tools' / tool))
-    return run_tool(lambda: namespace['main'](argv))
+    from gancore.cli import tool_module
+    return run_tool(lambda: tool_module(tool).main(argv))
 
 
 # ------------------------------------------------------------------ configs

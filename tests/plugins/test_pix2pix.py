@@ -1,6 +1,5 @@
 """Tests of the pix2pix plugin: built from its real config files with tiny networks,
 trained a few steps on tiny side-by-side A|B images written to ``tmp_path``."""
-import runpy
 from pathlib import Path
 
 import numpy as np
@@ -195,8 +194,8 @@ def test_demo_dataset_is_gray_to_colour_and_split_by_columns():
 
 def run_tool_main(tool: str, argv: list) -> int:
     """Run ``tools/<tool>``'s main in this process, as its ``__main__`` block does."""
-    namespace = runpy.run_path(str(ROOT / 'tools' / tool))
-    return run_tool(lambda: namespace['main'](argv))
+    from gancore.cli import tool_module
+    return run_tool(lambda: tool_module(tool).main(argv))
 
 
 def test_demo_trains_end_to_end_with_tools_train(tmp_path, capsys):

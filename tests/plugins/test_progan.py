@@ -1,6 +1,7 @@
 """ProGAN plugin: growth schedule, data switching, train steps, exact resume mid-fade, configs."""
 import itertools
 import logging
+import shutil
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,10 +13,11 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from gancore.architectures.progan import level_of
 from gancore.config import load_config
 from gancore.engine import GANOptimWrapperConstructor, build_runner, prepare_config
-from gancore.errors import ConfigError, DataError
+from gancore.engine.exact_resume import PositionedBatchSource
+from gancore.errors import CheckpointError, ConfigError, DataError
 from gancore.registry import DATASETS, HOOKS, MODELS
-from gancore_plugins.progan import (GrowthSchedule, ProgressiveDataHook, ProgressiveGAN,
-                                    ProgressiveGrowingHook, StreamBatchSampler)
+from gancore_plugins.progan import (BatchStream, GrowthSchedule, ProgressiveDataHook,
+                                    ProgressiveGAN, ProgressiveGrowingHook, StreamBatchSampler)
 
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / 'configs/progan/progan_digits.py'
@@ -148,7 +150,8 @@ def test_data_hook_switches_batch_size_with_level_and_keeps_one_ordered_stream()
     hook = ProgressiveDataHook(batch_sizes={4: 4, 8: 2})  # 16x16: the loader's 3
     runner = fake_runner(model, loader=loader, hooks=[growing])
     hook.before_train(runner)
-    stream = runner.train_loop.dataloader_iterator
+    stream = hook.batch_source(runner)
+    assert isinstance(stream, PositionedBatchSource)  # gancore's data-position protocol
     ref = StreamBatchSampler(10, 1, seed=runner.seed)
     got = []
     for level, steps in ((0, 3), (1, 4), (2, 3)):
@@ -157,17 +160,21 @@ def test_data_hook_switches_batch_size_with_level_and_keeps_one_ordered_stream()
             batch = next(stream)
             assert batch['img'].shape[-1] == 16  # max resolution: the model pools it
             assert len(batch['idx']) == {0: 4, 1: 2, 2: 3}[level]
-            assert next(stream) is batch  # no images counted: same batch (resume skip)
+            assert next(stream) is batch  # no images counted: same batch
             got += batch['idx'].tolist()
             model.images_shown += len(batch['idx'])
+            assert stream.position() == model.images_shown
     assert got == [ref.index(p) for p in range(len(got))]  # continuous across switches
     assert sorted(got[:10]) == list(range(10)) and sorted(got[10:20]) == list(range(10))
     # a stream built later (resume) continues at the model's position with the same order
     model.images_shown = 13
     model.set_stage(1, 0.0)
     hook.before_train(runner)
-    resumed = runner.train_loop.dataloader_iterator
+    resumed = hook.batch_source(runner)
+    resumed.seek(13)
     assert next(resumed)['idx'].tolist() == [ref.index(13), ref.index(14)]
+    with pytest.raises(CheckpointError, match='data position 20 but its model has shown 13'):
+        resumed.seek(20)  # the position is the model's count: a checkpoint must agree
 
 
 def test_stream_sampler_ranks_split_each_global_batch():
@@ -256,11 +263,12 @@ def write_tiny_config(path: Path) -> Path:
     return path
 
 
-def train(config, work_dir, max_iters, resume=False):
+def train(config, work_dir, max_iters, resume=False, restore_rng=True):
     cfg = prepare_config(str(config), work_dir=str(work_dir), resume=resume or None,
                          cfg_options={'train_cfg.max_iters': max_iters,
                                       'experiment_name': f'progan_resume_{next(_names)}'})
     runner = build_runner(cfg)
+    runner.exact_resume.restore_rng = restore_rng
     runner.train()
     return runner
 
@@ -286,14 +294,35 @@ def test_resume_in_the_middle_of_a_fade_in_matches_the_uninterrupted_run(tmp_pat
     first = train(config, tmp_path / 'resumed', 8)
     assert (first.model.level, first.model.alpha) == (2, 0.5)  # stopped mid 16x16 fade-in
     ckpt = torch.load(tmp_path / 'resumed' / 'iter_8.pth', weights_only=False)
-    assert ckpt['state_dict']['_extra_state']['images_shown'] == 56 and 'rng_state' in ckpt
+    assert ckpt['state_dict']['_extra_state']['images_shown'] == 56
+    assert ckpt['meta']['resume_state']['data_position'] == 56  # the stream's position
+    shutil.copytree(tmp_path / 'resumed', tmp_path / 'no_rng')
 
     resumed = train(config, tmp_path / 'resumed', 12, resume=True)
+    assert isinstance(resumed.exact_resume.source, BatchStream)  # installed by the one owner
     state, stage = model_and_optim_state(resumed)
     assert stage == ref_stage
     assert state.keys() == ref_state.keys()
     for key, value in ref_state.items():  # G, D, EMA(G) and both Adam states
         torch.testing.assert_close(state[key], value, rtol=0, atol=0, msg=key)
+
+    # the same resume without restoring the RNG states draws other latents: not exact
+    no_rng = train(config, tmp_path / 'no_rng', 12, resume=True, restore_rng=False)
+    state, stage = model_and_optim_state(no_rng)
+    assert stage == ref_stage  # same schedule and data ...
+    differ = [k for k, v in ref_state.items() if not torch.equal(state[k], v)]
+    assert len(differ) > len(ref_state) // 2, differ  # ... but other weights
+
+
+def test_a_config_naming_the_removed_rng_state_hook_stops_with_one_clear_error(tmp_path):
+    config = write_tiny_config(tmp_path / 'tiny.py')
+    config.write_text(config.read_text() + textwrap.dedent('''\
+        default_hooks = dict(rng_state=dict(type='RNGStateHook'))
+        '''))
+    cfg = prepare_config(str(config), work_dir=str(tmp_path / 'w'))
+    with pytest.raises(ConfigError, match=r"RNGStateHook was removed.*Delete rng_state="):
+        build_runner(cfg)
+    assert not list((tmp_path / 'w').glob('*.pth'))
 
 
 # -------------------------------------------------------------------- configs

@@ -23,7 +23,6 @@ default_hooks = dict(
     progressive_data=dict(type='ProgressiveDataHook', shuffle=True, batch_sizes={
         4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4, 1024: 4}),
     level_grid=dict(type='LevelGridHook', upscale=True),  # a grid per finished resolution
-    rng_state=dict(type='RNGStateHook'),  # exact resume: RNG states in the checkpoints
 )
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=100_000)
 # distributed: the blocks of resolutions not grown yet receive no gradient

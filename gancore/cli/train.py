@@ -1,0 +1,71 @@
+"""``gancore train CONFIG [options]`` (also ``tools/train.py``): train a GAN from a config.
+
+CONFIG is a config file, or the name of a config shipped with gancore or a
+plugin (``cgan/cgan_digits.py``, ``pkg:PACKAGE/configs/x.py``; see
+:func:`gancore.config.resolve_config`). The speed flags come from
+:data:`gancore.engine.speed.SPEED_OPTIONS`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = 'train'
+DESCRIPTION = 'Train a GAN from a gancore config.'
+
+
+def add_cfg_options_argument(p: argparse.ArgumentParser) -> None:
+    """``--cfg-options KEY=VALUE ...``: kept as strings, parsed by gancore.config."""
+    p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
+                   help='override config keys with Python literals, e.g. '
+                        'train_cfg.max_iters=100 model.generator.latent_dim=64')
+
+
+def add_config_argument(p: argparse.ArgumentParser) -> None:
+    """The CONFIG argument of train and print-config."""
+    p.add_argument('config', help='config file, or a config shipped with gancore or a plugin: '
+                                  'e.g. configs/cgan/cgan_digits.py, cgan/cgan_digits.py, '
+                                  'pkg:PACKAGE/configs/NAME.py')
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``gancore train``."""
+    from ..engine.speed import add_speed_arguments
+    add_config_argument(p)
+    p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
+    p.add_argument('--resume', nargs='?', const=True, default=None, metavar='CKPT',
+                   help='resume from CKPT, or from the newest loadable checkpoint in the work '
+                        'dir (an lr changed in the config replaces the checkpoint\'s)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='start afresh in a work dir that holds checkpoints of an earlier run, '
+                        'deleting them (without it such a run stops with an error)')
+    p.add_argument('--amp', action='store_true', help='mixed precision (bf16 CPU, fp16 GPU)')
+    add_speed_arguments(p)
+    p.add_argument('--profile', type=int, default=0, metavar='N',
+                   help='write a torch.profiler trace of N iterations to <work_dir>/profile/')
+    add_cfg_options_argument(p)
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    p.add_argument('--seed', type=int, default=None, help='random seed')
+    p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; the main process prints the run's summary line."""
+    from mmengine.dist import is_main_process
+
+    from .. import engine
+    from ..engine.speed import speed_from_arguments
+    speed = speed_from_arguments(args)
+    runner = engine.train(args.config, overwrite=args.overwrite, work_dir=args.work_dir,
+                          resume=args.resume, amp=args.amp, cfg_options=args.cfg_options,
+                          launcher=args.launcher, seed=args.seed, speed=speed or None,
+                          profile=args.profile)
+    if is_main_process():
+        print(runner.summary())
+    return 0
+
+
+def main(argv=None) -> int:
+    """``gancore train`` through the one runner (see :func:`gancore.cli.run_command`)."""
+    from . import run_command
+    return run_command(sys.modules[__name__], argv)
