@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, MODEL_WRAPPERS, Registry
+from mmengine.registry import DefaultScope, Registry
 
+from . import discovery
 from .config_data import literal_value
+from .configs_folder import configs_env
 from .config_schema import Ctx
 from .errors import ConfigError
 from .registry import GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry, suggest
@@ -171,15 +173,16 @@ def load_config(path: str, cfg_options: Union[dict, Sequence[str], None] = None)
     if cfg_options is not None and not isinstance(cfg_options, dict):
         cfg_options = parse_cfg_options(cfg_options)
     try:
-        cfg = Config.fromfile(str(file), import_custom_modules=False)
+        with configs_env():  # '{{$GANCORE_CONFIGS:}}' in plugin configs, only while reading
+            cfg = Config.fromfile(str(file), import_custom_modules=False)
     except Exception as exc:  # the user's own file: any failure is theirs to fix
         detail = ' '.join(str(exc).split())[:300]
         raise ConfigError(f"could not read config '{path}': {type(exc).__name__}: "
                           f'{detail}') from None
     if cfg_options:
         _merge_options(cfg, cfg_options, str(path))
-    from . import plugins  # after --cfg-options, which may set custom_imports
-    plugins.import_custom_modules(cfg.get('custom_imports'), source=str(path))
+    # after --cfg-options, which may set custom_imports
+    discovery.import_custom_modules(cfg.get('custom_imports'), source=str(path))
     validate_config(cfg, source=str(path))
     return cfg
 
@@ -260,7 +263,7 @@ def validate_config(cfg: Union[Config, dict], source: str = 'config') -> None:
 
 def _lookup(type_name: str) -> tuple[Optional[Any], Optional[Registry]]:
     """Find ``type_name`` in gancore's registries, then mmengine's (with plugins imported)."""
-    registries = list(GANCORE_REGISTRIES.values()) + list(MMENGINE_REGISTRIES) + [MODEL_WRAPPERS]
+    registries = list(GANCORE_REGISTRIES.values()) + list(MMENGINE_REGISTRIES)
     for reg in registries:
         try:
             obj = Registry.get(reg, type_name)  # plain lookup: no error on a miss
@@ -274,15 +277,14 @@ def _lookup(type_name: str) -> tuple[Optional[Any], Optional[Registry]]:
 def _resolve(type_name: str, where: str, source: str) -> Any:
     """The class/function registered as ``type_name``; ConfigError with close matches if none."""
     obj, _ = _lookup(type_name)
-    if obj is None:
-        from . import plugins
-        if plugins.import_plugins():
+    # the plugins that may provide the name first; then every plugin
+    for load in (lambda: discovery.import_providers(type_name), discovery.import_plugins):
+        if obj is None and load():
             obj, _ = _lookup(type_name)
     if obj is None:
         names = set()
         for r in GANCORE_REGISTRIES.values():
             names |= r._all_names() if isinstance(r, GancoreRegistry) else set(r._module_dict)
-        from . import plugins
         raise ConfigError(f"unknown type '{type_name}' at {where} in {source}."
-                          f'{suggest(type_name, names)} {plugins.summary()}')
+                          f'{suggest(type_name, names)} {discovery.summary()}')
     return obj

@@ -9,8 +9,10 @@ their own: models build their parts from them.
 
 All of them are :class:`GancoreRegistry` objects, which
 
-* import the plugins lazily the first time a name is missing (no import
-  cascade at ``import gancore``),
+* import, the first time a name is missing, only the plugins that may provide
+  it (:func:`gancore.discovery.import_providers`: those whose index lists it,
+  and plugins without an index), then every plugin if it is still missing (no
+  import cascade at ``import gancore``),
 * raise an error that lists close matches and the plugins found when a name
   is unknown,
 * refuse a second registration of one name by another module, naming both
@@ -21,9 +23,12 @@ All of them are :class:`GancoreRegistry` objects, which
 * reject unknown constructor arguments with the accepted ones and a
   suggestion (:func:`check_arguments`).
 
-Importing this module also sets ``$GANCORE_CONFIGS`` (see
-:func:`gancore.plugins.export_configs_dir`) so that plugin configs can inherit
-gancore's base configs.
+gancore registers its engine components (optimizer wrappers, data samplers,
+model wrappers) here too, never into mmengine's roots, so ``gancore list``
+shows them. Importing this module only creates gancore's registries (children
+of mmengine's roots, as every mmengine downstream package does); the other
+roots get their empty ``gancore`` child from :func:`mirror_remaining_roots`,
+part of the run's set-up (:func:`gancore.engine.setup.setup_runtime`).
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ import inspect
 from typing import Any, Callable, Optional
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
@@ -50,7 +56,7 @@ from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import Registry
 from mmengine.registry.build_functions import build_scheduler_from_cfg
 
-from . import plugins
+from . import discovery
 from .errors import ConfigError, PluginError
 
 SCOPE = 'gancore'
@@ -121,8 +127,10 @@ class GancoreRegistry(Registry):
       error. Asking for a name two plugins fought over raises that error again.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, section: Optional[str] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        #: The section name of plugin indexes and listings (e.g. ``'models'``).
+        self.section = section
         self._conflicts: dict[str, str] = {}  # name -> message of the clash
 
     def get(self, key):  # noqa: D102 (same contract as Registry.get, but raises on a miss)
@@ -131,12 +139,16 @@ class GancoreRegistry(Registry):
         obj = super().get(key)
         if obj is not None or not isinstance(key, str):
             return obj
-        if plugins.import_plugins():  # something new was imported: try again
-            if key in self._conflicts:
-                raise PluginError(self._conflicts[key])
-            obj = super().get(key)
-            if obj is not None:
-                return obj
+        # first the plugins that may provide the name; if still missing, every plugin (so the
+        # error lists all names, and a plugin whose index forgot the name still works)
+        for load in (lambda: discovery.import_providers(key, self.section),
+                     discovery.import_plugins):
+            if load():  # something new was imported: try again
+                if key in self._conflicts:
+                    raise PluginError(self._conflicts[key])
+                obj = super().get(key)
+                if obj is not None:
+                    return obj
         raise ConfigError(self.unknown_message(key))
 
     def __contains__(self, key) -> bool:
@@ -156,7 +168,7 @@ class GancoreRegistry(Registry):
         if elsewhere:
             msg += f" ('{key}' is registered as a {' and a '.join(elsewhere)}.)"
         msg += f' Registered {self.name}s: {", ".join(names) or "none"}.'
-        msg += ' ' + plugins.summary()
+        msg += ' ' + discovery.summary()
         return msg
 
     def _all_names(self) -> set[str]:
@@ -216,7 +228,7 @@ def _where(obj: Any) -> str:
 
 
 def _describe(obj: Any) -> str:
-    return f"plugin '{plugins.plugin_of(obj)}' ({_where(obj)})"
+    return f"plugin '{discovery.plugin_of(obj)}' ({_where(obj)})"
 
 
 def build_strict(cfg: dict, registry: Registry, default_args: Optional[dict] = None):
@@ -242,52 +254,67 @@ def build_strict(cfg: dict, registry: Registry, default_args: Optional[dict] = N
     return obj_cls(**args)
 
 
-def _child(name: str, parent: Registry, locations: list[str]) -> GancoreRegistry:
+def _child(name: str, parent: Registry, locations: list[str], section: str) -> GancoreRegistry:
     return GancoreRegistry(name, parent=parent, scope=SCOPE, build_func=build_strict,
-                           locations=locations)
+                           locations=locations, section=section)
 
 
-def _root(name: str, locations: list[str]) -> GancoreRegistry:
-    return GancoreRegistry(name, scope=SCOPE, build_func=build_strict, locations=locations)
+def _root(name: str, locations: list[str], section: str) -> GancoreRegistry:
+    return GancoreRegistry(name, scope=SCOPE, build_func=build_strict, locations=locations,
+                           section=section)
 
 
 # ``locations``: gancore's own modules that fill a registry, imported by mmengine
 # the first time the registry is searched (not at ``import gancore``).
-MODELS = _child('model', MMENGINE_MODELS, ['gancore.models'])
-DATASETS = _child('dataset', MMENGINE_DATASETS, ['gancore.datasets'])
-HOOKS = _child('hook', MMENGINE_HOOKS, ['gancore.hooks', 'gancore.engine'])  # engine: its hooks
-METRICS = _child('metric', MMENGINE_METRICS, [])  # FID/IS run in FIDHook
-TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['gancore.datasets'])
+MODELS = _child('model', MMENGINE_MODELS, ['gancore.models'], 'models')
+DATASETS = _child('dataset', MMENGINE_DATASETS, ['gancore.datasets'], 'datasets')
+HOOKS = _child('hook', MMENGINE_HOOKS, ['gancore.hooks', 'gancore.engine'],  # engine: its hooks
+               'hooks')
+METRICS = _child('metric', MMENGINE_METRICS, [], 'metrics')  # FID/IS run in FIDHook
+TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['gancore.datasets'], 'transforms')
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
-                                    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['gancore.engine'])
+                                    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['gancore.engine'],
+                                    'optim_wrapper_constructors')
+# gancore's engine components that mmengine's Runner builds by type name
+OPTIM_WRAPPERS = _child('optimizer wrapper', MMENGINE_OPTIM_WRAPPERS, ['gancore.engine.amp'],
+                        'optim_wrappers')
+DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['gancore.engine.resume'],
+                       'data_samplers')
+MODEL_WRAPPERS = _child('model wrapper', MMENGINE_MODEL_WRAPPERS, ['gancore.engine.dist'],
+                        'model_wrappers')
 
 # e.g. the reference's per-epoch lr decay; built with mmengine's scheduler build
 # function, which converts epoch-based configs (convert_to_iter_based)
 PARAM_SCHEDULERS = GancoreRegistry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
                                    scope=SCOPE, build_func=build_scheduler_from_cfg,
-                                   locations=['gancore.engine.lr_schedule'])
+                                   locations=['gancore.engine.lr_schedule'],
+                                   section='param_schedulers')
 
-GENERATORS = _root('generator', ['gancore.architectures'])
-DISCRIMINATORS = _root('discriminator', ['gancore.architectures'])
-LOSSES = _root('loss', ['gancore.losses'])
-IMAGE_POOLS = _root('image pool', ['gancore.image_pools'])
+GENERATORS = _root('generator', ['gancore.architectures'], 'generators')
+DISCRIMINATORS = _root('discriminator', ['gancore.architectures'], 'discriminators')
+LOSSES = _root('loss', ['gancore.losses'], 'losses')
+IMAGE_POOLS = _root('image pool', ['gancore.image_pools'], 'image_pools')
 
 
-def _mirror_remaining_roots() -> None:
-    """Give every other mmengine root a plain ``gancore`` child.
+def mirror_remaining_roots() -> list[str]:
+    """Give every other mmengine root a plain ``gancore`` child (idempotent).
 
     With ``default_scope='gancore'`` mmengine looks for a ``gancore`` child in each
     root it builds from (loops, optimizers, visualizers ...) and warns when there
     is none; these children hold nothing and fall back to mmengine's entries.
+    Part of :func:`gancore.engine.setup.setup_runtime`, never run at import.
+
+    Returns:
+        The names of the roots that got a child now.
     """
     import mmengine.registry as mmreg
+    added = []
     for name in dir(mmreg):
         root = getattr(mmreg, name)
         if isinstance(root, Registry) and root.parent is None and SCOPE not in root.children:
             Registry(root.name, parent=root, scope=SCOPE)
-
-
-_mirror_remaining_roots()
+            added.append(name)
+    return added
 
 #: gancore's own registries, by the section name used in listings.
 GANCORE_REGISTRIES = {
@@ -295,7 +322,8 @@ GANCORE_REGISTRIES = {
     'losses': LOSSES, 'datasets': DATASETS, 'hooks': HOOKS,
     'image_pools': IMAGE_POOLS, 'metrics': METRICS, 'transforms': TRANSFORMS,
     'optim_wrapper_constructors': OPTIM_WRAPPER_CONSTRUCTORS,
-    'param_schedulers': PARAM_SCHEDULERS,
+    'optim_wrappers': OPTIM_WRAPPERS, 'data_samplers': DATA_SAMPLERS,
+    'model_wrappers': MODEL_WRAPPERS, 'param_schedulers': PARAM_SCHEDULERS,
 }
 
 #: mmengine registries whose types may appear in a config (checked by the config validator).
@@ -303,8 +331,5 @@ MMENGINE_REGISTRIES = (
     MMENGINE_OPTIMIZERS, MMENGINE_OPTIM_WRAPPERS, MMENGINE_PARAM_SCHEDULERS, MMENGINE_LOOPS,
     MMENGINE_VISBACKENDS, MMENGINE_VISUALIZERS, MMENGINE_LOG_PROCESSORS, MMENGINE_DATA_SAMPLERS,
     MMENGINE_FUNCTIONS, MMENGINE_HOOKS, MMENGINE_DATASETS, MMENGINE_MODELS,
-    MMENGINE_TRANSFORMS, MMENGINE_METRICS, MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
-
-# Plugin configs inherit gancore's base configs with '{{$GANCORE_CONFIGS:}}/_base_/...':
-# every config is loaded after this module is imported (gancore.config imports it).
-plugins.export_configs_dir()
+    MMENGINE_TRANSFORMS, MMENGINE_METRICS, MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    MMENGINE_MODEL_WRAPPERS)

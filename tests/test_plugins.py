@@ -4,6 +4,7 @@ Every plugin here is a package written into a temporary folder under a unique
 module name, so no test sees a module another test (or an earlier run) imported.
 """
 import importlib
+import logging
 import os
 import subprocess
 import sys
@@ -302,15 +303,54 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both(tmp_path, sand
 
 
 # ------------------------------------------------------ gancore's base configs
-def test_plugin_configs_inherit_gancore_base_configs(tmp_path):
+class _Messages(logging.Handler):
+    """Collects the messages of mmengine's current logger."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def _load_logging(path):
+    """``load_config(path)`` and the messages mmengine's current logger got meanwhile."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Messages()
+    logger.addHandler(handler)
+    try:
+        return load_config(str(path)), handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_plugin_configs_inherit_gancore_base_configs(tmp_path, monkeypatch):
+    """``{{$GANCORE_CONFIGS:}}`` works without the variable set; the environment stays as it was."""
+    monkeypatch.delenv(plugins.CONFIGS_ENV, raising=False)
     assert plugins.configs_dir() == REPO / 'configs'
-    assert os.environ[plugins.CONFIGS_ENV] == str(REPO / 'configs')  # set by gancore.registry
     config = tmp_path / 'outside_the_repo.py'
     config.write_text("_base_ = ['{{$GANCORE_CONFIGS:}}/cgan/cgan_digits.py']\n"
                       'train_cfg = dict(max_iters=5)\n')
-    cfg = load_config(str(config))
+    cfg, messages = _load_logging(config)
     assert cfg.model.type == 'ConditionalGAN' and cfg.train_cfg.max_iters == 5
     assert cfg.default_scope == 'gancore'
+    assert plugins.CONFIGS_ENV not in os.environ  # provided only while the files were read
+    assert not [m for m in messages if 'GANCORE_CONFIGS' in m], messages  # nothing is wrong
+
+
+def test_a_gancore_configs_value_the_user_set_is_used_and_named(tmp_path, monkeypatch):
+    base = tmp_path / 'my_configs'
+    (base / '_base_').mkdir(parents=True)
+    (base / '_base_' / 'mine.py').write_text("default_scope = 'gancore'\n_mine = 1\n")
+    monkeypatch.setenv(plugins.CONFIGS_ENV, str(base))
+    config = tmp_path / 'uses_mine.py'
+    config.write_text("_base_ = ['{{$GANCORE_CONFIGS:}}/_base_/mine.py']\n")
+    cfg, messages = _load_logging(config)
+    assert cfg.default_scope == 'gancore'
+    assert os.environ[plugins.CONFIGS_ENV] == str(base)
+    assert len([m for m in messages if f'`GANCORE_CONFIGS` with value of {base}' in m]) == 1
 
 
 # ------------------------------------------------------ listing and print_config

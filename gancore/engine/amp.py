@@ -6,9 +6,9 @@ from typing import Union
 import torch
 from mmengine.device import get_device
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
-from mmengine.registry import OPTIM_WRAPPERS
 
 from ..errors import ConfigError
+from ..registry import OPTIM_WRAPPERS
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -43,9 +43,9 @@ def _numpy_allow_list() -> list:
     return allowed
 
 
-#: Every non-tensor type a gancore checkpoint may contain.
+#: Every non-tensor type a gancore checkpoint may contain (passed to each load, never
+#: added to torch's process-wide allow-list).
 SAFE_GLOBALS = [HistoryBuffer] + _numpy_allow_list()
-torch.serialization.add_safe_globals(SAFE_GLOBALS)
 
 
 #: How a torch checkpoint starts: a zip archive, or (legacy format) a pickle
@@ -164,10 +164,26 @@ def check_training_checkpoint(checkpoint: Mapping, filename: str) -> None:
         meta.pop('config', None)
 
 
-@CheckpointLoader.register_scheme(prefixes='', force=True)
 def _load_local(filename: str, map_location: Optional[Any] = None) -> dict:
     """mmengine's loader for local paths, replaced by the safe loader."""
     return load_checkpoint_file(filename, map_location)
+
+
+def install_checkpoint_loader() -> bool:
+    """Make :func:`load_checkpoint_file` mmengine's loader for local paths (idempotent).
+
+    mmengine's ``Runner`` loads ``load_from`` and resume checkpoints through
+    ``CheckpointLoader``; with this loader they get gancore's allow-list and
+    error messages. Called by :func:`gancore.engine.setup.setup_runtime`, never
+    at import.
+
+    Returns:
+        True if the loader was installed now, False if it already was.
+    """
+    if CheckpointLoader._schemes.get('') is _load_local:
+        return False
+    CheckpointLoader.register_scheme(prefixes='', loader=_load_local, force=True)
+    return True
 
 
 def atomic_replace(tmp_path: str, final_path: str) -> None:

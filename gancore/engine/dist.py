@@ -16,10 +16,10 @@ import torch
 import torch.distributed as dist
 from mmengine.device import get_device
 from mmengine.model import MMDistributedDataParallel, MMSeparateDistributedDataParallel
-from mmengine.registry import MODEL_WRAPPERS
 from torch import nn
 
 from ..errors import ConfigError
+from ..registry import MODEL_WRAPPERS
 
 LAUNCHERS = ('none', 'pytorch', 'slurm')
 
@@ -117,6 +117,20 @@ class GANSeparateDistributedDataParallel(MMSeparateDistributedDataParallel):
                 module._modules[name] = NetworkDDP(
                     module=sub_module.to(device), broadcast_buffers=broadcast_buffers,
                     find_unused_parameters=find_unused_parameters, **kwargs)
+
+
+def scoped_wrapper_cfg(cfg):
+    """``cfg`` with a gancore wrapper's type written ``'gancore.<name>'`` (a copy; else ``cfg``).
+
+    gancore's wrappers live in its own ``MODEL_WRAPPERS`` (scope ``gancore``);
+    mmengine's ``Runner.wrap_model`` looks the type up in its root registry
+    without the default scope, which finds a child's name only when it is
+    scope-prefixed.
+    """
+    kind = cfg.get('type') if isinstance(cfg, dict) else None
+    if not isinstance(kind, str) or '.' in kind or kind not in MODEL_WRAPPERS.module_dict:
+        return cfg
+    return {**cfg, 'type': f'{MODEL_WRAPPERS.scope}.{kind}'}
 
 
 def model_wrapper_cfg(find_unused_parameters: bool = False) -> dict:

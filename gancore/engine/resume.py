@@ -25,9 +25,9 @@ import torch
 from mmengine.dataset import InfiniteSampler
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapperDict
-from mmengine.registry import DATA_SAMPLERS
 
 from ..errors import GancoreError, WorkDirError
+from ..registry import DATA_SAMPLERS
 
 
 @DATA_SAMPLERS.register_module()

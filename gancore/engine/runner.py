@@ -29,10 +29,11 @@ from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_fin
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
 from .checkpoint import (AtomicCheckpointHook, atomic_replace, check_training_checkpoint,
                          load_checkpoint_file, remove_stale_temp_files, temp_name, write_failed)
-from .dist import model_wrapper_cfg, setup_distributed
+from .dist import model_wrapper_cfg, scoped_wrapper_cfg, setup_distributed
 from .exact_resume import META_KEY, ExactResume
 from .portable_state import PortableStateHook
 from .resume import check_work_dir, configured_lrs, find_resume_checkpoint
+from .setup import setup_runtime
 from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
                     torch_settings, use_amp)
 
@@ -58,7 +59,9 @@ class GANRunner(Runner):
       (:func:`~gancore.engine.resume.find_resume_checkpoint`), and a learning
       rate changed in the config replaces the checkpoint's.
     * Local checkpoints load through gancore's safe loader
-      (:func:`~gancore.engine.checkpoint.load_checkpoint_file`).
+      (:func:`~gancore.engine.checkpoint.load_checkpoint_file`), also installed
+      as mmengine's local loader by :func:`~gancore.engine.setup.setup_runtime`
+      when the runner is created.
     * :class:`PortableStateHook` and :class:`NonFiniteGuardHook` (default
       ``action='stop'``) are added unless the config lists them.
     * The log starts with what is true of the run: the distributed backend
@@ -75,6 +78,7 @@ class GANRunner(Runner):
         runs = next(_RUNNERS)
         if runs and kwargs.get('experiment_name') is None:
             kwargs['experiment_name'] = f'run{runs}'
+        setup_runtime()  # gancore's checkpoint loader and registry scope in mmengine
         self.exact_resume = ExactResume()
         super().__init__(*args, **kwargs)
 
@@ -105,7 +109,7 @@ class GANRunner(Runner):
     def wrap_model(self, model_wrapper_cfg, model):
         """Apply the config's ``speed`` options (channels_last, compile, tf32), then wrap."""
         apply_speed_to_model(model, self.cfg.get('speed'))
-        return super().wrap_model(model_wrapper_cfg, model)
+        return super().wrap_model(scoped_wrapper_cfg(model_wrapper_cfg), model)
 
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args=None,
                         save_optimizer: bool = True, save_param_scheduler: bool = True,

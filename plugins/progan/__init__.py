@@ -11,5 +11,13 @@ from .hooks import LevelGridHook, ProgressiveGrowingHook
 from .model import ProgressiveGAN
 from .schedule import GrowthSchedule, Phase
 
+# What this plugin registers, by registry section: read (not imported) by gancore's
+# discovery, so that a lookup of one of these names imports this plugin only.
+# tests/test_plugin_index.py fails if it disagrees with what the import registers.
+PROVIDES = {
+    'models': ['ProgressiveGAN'],
+    'hooks': ['LevelGridHook', 'ProgressiveDataHook', 'ProgressiveGrowingHook', 'RNGStateHook'],
+}
+
 __all__ = ['ProgressiveGAN', 'ProgressiveGrowingHook', 'ProgressiveDataHook', 'LevelGridHook',
            'GrowthSchedule', 'Phase', 'BatchStream', 'StreamBatchSampler']

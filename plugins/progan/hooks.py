@@ -29,7 +29,6 @@ from typing import Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from torchvision.utils import save_image
 
 from gancore.architectures.progan import resolution_of
 from gancore.errors import ConfigError
@@ -181,6 +180,7 @@ class LevelGridHook(Hook):
         res = resolution_of(level)
         path = osp.join(runner.work_dir, self.out_dir, f'level_{res}x{res}.png')
         os.makedirs(osp.dirname(path), exist_ok=True)
+        from torchvision.utils import save_image  # lazy: torchvision is slow to import
         save_image((images.float().cpu() + 1) / 2, path, nrow=nrow, padding=2, pad_value=1.0)
         runner.logger.info(f'wrote {path}')
         return path

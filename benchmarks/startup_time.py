@@ -1,0 +1,118 @@
+"""Start-up time of gancore's tools against ``python -c "import torch, mmengine"``, in one run.
+
+    python benchmarks/startup_time.py                       # 5 repetitions of each command
+    python benchmarks/startup_time.py --repeat 9 --checkpoint work_dirs/cgan_digits/iter_3000.pth
+
+Each command runs as a fresh process, ``--repeat`` times, the commands interleaved (one
+repetition of every command, then the next), so that a change in the machine's load hits
+all of them alike:
+
+* ``baseline``: ``python -c "import torch, mmengine"``, the floor every tool stands on;
+* ``generate``: ``python tools/generate.py CKPT --num 4 --out DIR`` (without ``--checkpoint``
+  a tiny cGAN checkpoint is trained first, untimed);
+* ``list``: ``python -m gancore list``;
+* ``first iteration``: ``python tools/train.py configs/cgan/cgan_digits.py`` with
+  ``train_cfg.max_iters=1``: start-up, one training iteration of the digits default and
+  its final checkpoint.
+
+The table gives the minimum and median wall time, the median CPU time (user + system of
+the child) and, per command, the minimum wall time minus the baseline's; beside it the
+1-minute load average before the first and after the last repetition. Time it on an
+otherwise idle machine: on a shared one the figures mean little.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_checkpoint(folder: Path) -> Path:
+    """Train a 2-iteration cGAN on the bundled digits (untimed); its checkpoint."""
+    work = folder / 'tiny_cgan'
+    cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), 'configs/cgan/cgan_digits.py',
+           '--work-dir', str(work), '--cfg-options', 'train_cfg.max_iters=2',
+           'default_hooks.checkpoint.interval=2', 'custom_hooks=[]',
+           'model.generator.base_channels=8', 'model.discriminator.base_channels=8']
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True)
+    return work / 'iter_2.pth'
+
+
+def commands(checkpoint: Path, folder: Path) -> dict[str, list[str]]:
+    """The timed command lines, by name."""
+    py = sys.executable
+    return {
+        'baseline': [py, '-c', 'import torch, mmengine'],
+        'generate': [py, str(REPO / 'tools' / 'generate.py'), str(checkpoint), '--num', '4',
+                     '--out', str(folder / 'samples')],
+        'list': [py, '-m', 'gancore', 'list'],
+        'first iteration': [py, str(REPO / 'tools' / 'train.py'), 'configs/cgan/cgan_digits.py',
+                            '--work-dir', str(folder / 'first_iter'), '--overwrite',
+                            '--cfg-options', 'train_cfg.max_iters=1'],
+    }
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd``; (wall seconds, CPU seconds of the child). Raises if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f'error: {" ".join(cmd)} exited with {proc.returncode}:\n'
+                         f'{proc.stderr[-2000:]}')
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def table(results: dict[str, list[tuple[float, float]]], load: tuple[float, float]) -> str:
+    """The figures as a Markdown table."""
+    base = min(w for w, _ in results['baseline'])
+    lines = [f'load average (1 min): {load[0]:.2f} before, {load[1]:.2f} after; '
+             f'{len(results["baseline"])} repetitions; {os.cpu_count()} CPUs',
+             '',
+             '| command | wall min (s) | wall median (s) | CPU median (s) | min - baseline (s) |',
+             '|---|---|---|---|---|']
+    for name, runs in results.items():
+        walls = [w for w, _ in runs]
+        cpus = [c for _, c in runs]
+        extra = '' if name == 'baseline' else f'{min(walls) - base:+.2f}'
+        lines.append(f'| {name} | {min(walls):.2f} | {statistics.median(walls):.2f} | '
+                     f'{statistics.median(cpus):.2f} | {extra} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--repeat', type=int, default=5, help='repetitions of each command')
+    p.add_argument('--checkpoint', help='cGAN checkpoint for generate (default: train a tiny one)')
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error(f'--repeat must be at least 1, got {args.repeat}')
+    with tempfile.TemporaryDirectory(prefix='gancore_startup_') as tmp:
+        folder = Path(tmp)
+        checkpoint = Path(args.checkpoint) if args.checkpoint else tiny_checkpoint(folder)
+        if not checkpoint.is_file():
+            p.error(f"--checkpoint '{checkpoint}' does not exist: give an iter_N.pth")
+        cmds = commands(checkpoint, folder)
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+        load_before = os.getloadavg()[0]
+        for _ in range(args.repeat):
+            for name, cmd in cmds.items():
+                results[name].append(timed(cmd))
+        load_after = os.getloadavg()[0]
+    print(table(results, (load_before, load_after)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
