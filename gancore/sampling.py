@@ -9,6 +9,25 @@ import torch
 from .errors import ConfigError
 
 
+def save_png(image: torch.Tensor, path) -> None:
+    """Write one image with values in [0, 1] as an 8-bit RGB PNG.
+
+    The same file as ``torchvision.utils.save_image`` writes for one image
+    (a 1-channel image is repeated into RGB, values rounded to 8 bits), without
+    importing torchvision (most of a sampling tool's start-up).
+
+    Args:
+        image: ``C x H x W`` with 1 or 3 channels.
+        path: The PNG file to write.
+    """
+    from PIL import Image
+    img = image.detach().float().cpu()
+    if img.size(0) == 1:
+        img = img.expand(3, -1, -1)
+    pixels = img.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8).numpy()
+    Image.fromarray(pixels).save(path)
+
+
 def write_samples(model, num: int, out_dir: str, label: Optional[int] = None, seed: int = 0,
                   batch_size: int = 64, use_ema: bool = True) -> list[Path]:
     """Generate ``num`` images (of class ``label`` if given) as ``out_dir/NNNNN.png``.
@@ -21,7 +40,6 @@ def write_samples(model, num: int, out_dir: str, label: Optional[int] = None, se
         raise ConfigError(f'--label {label} is out of range: the model has '
                           f'{num_classes} classes (0..{num_classes - 1})' if num_classes else
                           f'--label {label}: this model is not class-conditional')
-    from torchvision.utils import save_image  # lazy: torchvision is slow to import
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -34,6 +52,6 @@ def write_samples(model, num: int, out_dir: str, label: Optional[int] = None, se
         images = model.sample(n, seed=seed + start, labels=labels, use_ema=use_ema)
         for i, img in enumerate(images):
             path = out / f'{start + i:05d}.png'
-            save_image((img.float().cpu().clamp(-1, 1) + 1) / 2, path)
+            save_png((img.float().cpu().clamp(-1, 1) + 1) / 2, path)
             paths.append(path)
     return paths
