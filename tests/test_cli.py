@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import shlex
 import os
 import subprocess
 import sys
@@ -211,3 +212,14 @@ def test_plugin_entry_point_configs_by_bare_name(tmp_path, monkeypatch):
     found = resolve_config('fake_digits.py')
     assert Path(found) == package / 'configs' / 'fake_digits.py'
     assert 'gancore_fakeconfigs' not in sys.modules
+
+
+def test_output_piped_into_a_reader_that_stops_prints_no_traceback():
+    script = ('import sys\nfrom gancore.cli import run_tool\n'
+              'def work():\n    for i in range(200000):\n        print(i)\n    return 0\n'
+              'sys.exit(run_tool(work))\n')
+    result = subprocess.run(f'{shlex.quote(sys.executable)} -c {shlex.quote(script)} | head -1',
+                            shell=True, capture_output=True, text=True, timeout=120)
+    assert result.stdout == '0\n'
+    assert 'Traceback' not in result.stderr and 'BrokenPipeError' not in result.stderr, \
+        result.stderr

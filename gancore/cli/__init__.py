@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import sys
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -81,7 +82,8 @@ def run_tool(work: Callable[[], int]) -> int:
         work: The command's work; returns the exit status.
 
     Returns:
-        ``work()``'s status; 2 after a ``GancoreError``, 130 after Ctrl-C.
+        ``work()``'s status; 2 after a ``GancoreError``, 130 after Ctrl-C, 1 when
+        the reader of a pipe stopped reading (no traceback).
     """
     try:
         return work()
@@ -92,6 +94,12 @@ def run_tool(work: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `gancore list | head`: the reader left, nothing is wrong
+        try:  # keep Python's final flush of stdout from raising (and printing) it again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
 
 
 def build_parser(module, prog: Optional[str] = None) -> CommandParser:
