@@ -401,6 +401,32 @@ class GANPluginTestCase(unittest.TestCase):
         if names:
             self.fail(f'{type(module).__name__}: changed: {sorted(names)}')
 
+    def assert_index_matches(self, package: str) -> None:
+        """Assert that ``package``'s ``PROVIDES`` index lists exactly what it registers.
+
+        gancore reads the index (without importing the plugin) to import only the
+        plugin that provides a missing name; an index that lacks a name makes that
+        lookup import every plugin, one that lists a name wrongly imports this one.
+
+        Args:
+            package: The plugin's entry-point module, imported (``plugin_modules``).
+        """
+        import importlib
+
+        from .discovery import read_index
+        from .registry import GANCORE_REGISTRIES
+        module = importlib.import_module(package)
+        index = read_index(module.__file__)
+        self.assertIsNotNone(index, f'{module.__file__} has no PROVIDES dict literal')
+        registered = {}
+        for section, registry in GANCORE_REGISTRIES.items():
+            names = {name for name, obj in registry._module_dict.items()
+                     if (getattr(obj, '__module__', '') or '').split('.')[0] == package}
+            if names:
+                registered[section] = names
+        self.assertEqual({s: set(n) for s, n in index.items() if n}, registered,
+                         f'PROVIDES of {package} should be {registered}')
+
     def train_config(self, cfg: Any, max_iters: int = 2, cfg_options: Optional[dict] = None):
         """Train a config with the real Runner for ``max_iters`` iterations in ``self.work_dir``.
 

@@ -15,4 +15,14 @@ from .losses import TemplateLogisticLoss
 from .model import TemplateGAN
 from .networks import TemplateDiscriminator, TemplateGenerator
 
+# What this plugin registers, by registry section: gancore reads it (without importing the
+# plugin) so that a lookup of one of these names imports this plugin only. Keep it in step
+# with the @register_module() lines (the test_index test checks it).
+PROVIDES = {
+    'models': ['TemplateGAN'],
+    'generators': ['TemplateGenerator'],
+    'discriminators': ['TemplateDiscriminator'],
+    'losses': ['TemplateLogisticLoss'],
+}
+
 __all__ = ['TemplateGenerator', 'TemplateDiscriminator', 'TemplateLogisticLoss', 'TemplateGAN']

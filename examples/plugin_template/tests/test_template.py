@@ -33,6 +33,9 @@ class TestTemplatePlugin(GANPluginTestCase):
     plugin_paths = [str(ROOT)]                  # not needed once pip-installed
     plugin_modules = ['gancore_template_plugin']
 
+    def test_index_lists_what_the_plugin_registers(self):
+        self.assert_index_matches('gancore_template_plugin')
+
     def test_networks_give_images_and_logits(self):
         model = self.build_model(self.load_config(CONFIG, TINY))
         fake = model.generator(torch.randn(3, model.latent_dim))
