@@ -2,6 +2,7 @@
 machine more threads only add contention) and helpers to build tiny configs."""
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,28 @@ REPO = Path(__file__).resolve().parents[1]
 def repo() -> Path:
     """The repository root."""
     return REPO
+
+
+def write_tiny_progan(path: Path, checkpoint_interval: int = 8, extra: str = '') -> Path:
+    """The ProGAN digits config shrunk: 4 -> 8 -> 16, 8 feature maps, a few images per phase.
+
+    Iterations: 4x4 0-1 (batch 8), 8x8 fade 2-3 and stable 4-5 (batch 8), 16x16 fade 6-9
+    (batch 4, 16 images), then stable. It logs integer scalars (level, resolution).
+    ``extra``: config lines appended.
+    """
+    path.write_text(textwrap.dedent(f'''\
+        _base_ = ['{REPO}/configs/progan/progan_digits.py']
+        _nets = dict(max_resolution=16, channels=None, base_channels=128, max_channels=8)
+        model = dict(generator=dict(latent_dim=8, **_nets), discriminator=dict(**_nets))
+        train_dataloader = dict(dataset=dict(image_size=16))
+        default_hooks = dict(
+            progressive_growing=dict(fade_images=16, stable_images=16, schedule=None),
+            progressive_data=dict(batch_sizes={{4: 8, 8: 8, 16: 4}}),
+            logger=dict(interval=1), checkpoint=dict(interval={checkpoint_interval}))
+        custom_hooks = []
+        visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
+        ''') + textwrap.dedent(extra))
+    return path
 
 
 def tool_cmd(tool: str, *args) -> list:

@@ -1,9 +1,8 @@
 """The training log says what is true, once, and none of mmengine's false or deprecated lines."""
 import re
 import subprocess
-import textwrap
 
-from conftest import REPO, tool_cmd
+from conftest import tool_cmd, write_tiny_progan
 
 #: What mmengine would print that is false on a CPU run, or a deprecation gancore triggered.
 FALSE_OR_DEPRECATED = [
@@ -19,19 +18,7 @@ FALSE_OR_DEPRECATED = [
 
 def tiny_progan(path):
     """A 3-level ProGAN on 16x16 digits (it logs integer scalars: level, resolution)."""
-    path.write_text(textwrap.dedent(f'''\
-        _base_ = ['{REPO}/configs/progan/progan_digits.py']
-        _nets = dict(max_resolution=16, channels=None, base_channels=128, max_channels=8)
-        model = dict(generator=dict(latent_dim=8, **_nets), discriminator=dict(**_nets))
-        train_dataloader = dict(dataset=dict(image_size=16))
-        default_hooks = dict(
-            progressive_growing=dict(fade_images=16, stable_images=16, schedule=None),
-            progressive_data=dict(batch_sizes={{4: 8, 8: 8, 16: 4}}),
-            logger=dict(interval=1), checkpoint=dict(interval=4))
-        custom_hooks = []
-        visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
-        '''))
-    return path
+    return write_tiny_progan(path, checkpoint_interval=4)
 
 
 def train(config, work, *extra):

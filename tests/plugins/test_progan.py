@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from conftest import write_tiny_progan
 from gancore.architectures.progan import level_of
 from gancore.config import load_config
 from gancore.engine import GANOptimWrapperConstructor, build_runner, prepare_config
@@ -236,25 +237,9 @@ def test_model_rejects_mismatched_networks_and_data():
 
 # ------------------------------------------------------------- exact resume
 def write_tiny_config(path: Path) -> Path:
-    """The digits config shrunk: 4 -> 8 -> 16, 8 feature maps, a few images per phase.
-
-    Iterations: 4x4 0-1 (batch 8), 8x8 fade 2-3 and stable 4-5 (batch 8), 16x16 fade 6-9
-    (batch 4, 16 images), then stable.
-    """
-    path.write_text(textwrap.dedent(f'''\
-        _base_ = ['{DIGITS}']
-        _nets = dict(max_resolution=16, channels=None, base_channels=128, max_channels=8)
-        model = dict(generator=dict(latent_dim=8, **_nets), discriminator=dict(**_nets))
-        train_dataloader = dict(dataset=dict(image_size=16))
-        default_hooks = dict(
-            progressive_growing=dict(fade_images=16, stable_images=16, schedule=None),
-            progressive_data=dict(batch_sizes={{4: 8, 8: 8, 16: 4}}),
-            logger=dict(interval=1), checkpoint=dict(interval=8))
-        custom_hooks = []
-        visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
-        randomness = dict(seed=3, deterministic=True)
-        '''))
-    return path
+    """conftest's tiny ProGAN (4 -> 8 -> 16), checkpoints every 8 iterations, seed 3."""
+    return write_tiny_progan(path, checkpoint_interval=8,
+                             extra="randomness = dict(seed=3, deterministic=True)\n")
 
 
 def train(config, work_dir, max_iters, resume=False, restore_rng=True):
