@@ -194,8 +194,16 @@ def _merge_options(cfg: Config, options: dict, path: str) -> None:
         if root not in cfg and root not in allowed:
             raise ConfigError(f"--cfg-options key '{key}': '{root}' is not a key of "
                               f"'{path}'.{suggest(root, list(cfg.keys()) + sorted(allowed))}")
+    # mmengine reads every key of a merged value as a possible list index (key.isdigit()),
+    # which fails for dicts with int keys (ProGAN's channels={4: 64, ...}): list indices are
+    # only allowed for the options whose key path has one (custom_hooks.0.interval)
+    indexed = {k: v for k, v in options.items() if any(p.isdigit() for p in k.split('.'))}
     try:
-        cfg.merge_from_dict(options)
+        if indexed:
+            cfg.merge_from_dict(indexed, allow_list_keys=True)
+        plain = {k: v for k, v in options.items() if k not in indexed}
+        if plain:
+            cfg.merge_from_dict(plain, allow_list_keys=False)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise ConfigError(f'--cfg-options {" ".join(f"{k}={v!r}" for k, v in options.items())}'
                           f' cannot be applied to \'{path}\' ({type(exc).__name__}: {exc}): '

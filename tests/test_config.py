@@ -85,3 +85,15 @@ def test_cfg_options_override_and_reject_unknown_root(repo):
     assert cfg.train_cfg.max_iters == 7
     with pytest.raises(ConfigError, match="'trian_cfg'.*Did you mean 'train_cfg'"):
         load_config(str(repo / DIGITS), {'trian_cfg.max_iters': 7})
+
+
+def test_cfg_options_take_dicts_with_int_keys_beside_list_indices():
+    # ProGAN's per-resolution dicts have int keys; mmengine took every key of a merged value
+    # for a possible list index (int has no isdigit) and the override failed
+    from pathlib import Path
+    cfg = load_config(str(Path(__file__).resolve().parents[1] / 'configs/progan/progan_digits.py'),
+                      cfg_options={'model.generator.channels': {4: 64, 8: 64, 16: 16, 32: 16},
+                                   'custom_hooks.0.interval': 5})
+    assert cfg.model.generator.channels == {4: 64, 8: 64, 16: 16, 32: 16}
+    assert cfg.custom_hooks[0].interval == 5
+    assert cfg.model.discriminator.channels == {4: 32, 8: 32, 16: 16, 32: 16}  # untouched
