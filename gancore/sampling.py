@@ -1,4 +1,9 @@
-"""Write generated samples to PNG files (tools/generate.py)."""
+"""Write generated samples and sample grids to PNG files (tools/generate.py, grid hooks).
+
+Without torchvision: importing it is most of a sampling tool's start-up, and the
+grid hooks would pay it at their first grid. :func:`make_grid` and :func:`save_png`
+give the tensors and bytes ``torchvision.utils.make_grid``/``save_image`` give.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,12 +14,47 @@ import torch
 from .errors import ConfigError
 
 
+def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2,
+              pad_value: float = 0.0) -> torch.Tensor:
+    """Tile ``images`` (N, C, H, W) into one ``C' x H' x W'`` image, as torchvision does.
+
+    ``nrow`` images per row, ``padding`` pixels of ``pad_value`` around each; a
+    1-channel batch becomes 3 channels; a single image is returned as it is (no
+    padding). Equal to ``torchvision.utils.make_grid`` with the same arguments (no
+    normalisation).
+    """
+    if images.dim() != 4:
+        raise ValueError(f'make_grid needs (N, C, H, W) images, got shape {tuple(images.shape)}')
+    if images.size(1) == 1:
+        images = torch.cat((images, images, images), 1)
+    num = images.size(0)
+    if num == 1:
+        return images[0]
+    cols = min(nrow, num)
+    rows = -(-num // cols)
+    height, width = images.size(2) + padding, images.size(3) + padding
+    grid = images.new_full((images.size(1), height * rows + padding, width * cols + padding),
+                           pad_value)
+    for k in range(num):
+        y, x = divmod(k, cols)
+        grid[:, y * height + padding:(y + 1) * height,
+             x * width + padding:(x + 1) * width] = images[k]
+    return grid
+
+
+def save_grid(images: torch.Tensor, path, nrow: int = 8, padding: int = 2,
+              pad_value: float = 0.0) -> torch.Tensor:
+    """:func:`make_grid` of ``images`` in [0, 1] written as a PNG; returns the grid."""
+    grid = make_grid(images, nrow, padding, pad_value)
+    save_png(grid, path)
+    return grid
+
+
 def save_png(image: torch.Tensor, path) -> None:
     """Write one image with values in [0, 1] as an 8-bit RGB PNG.
 
     The same file as ``torchvision.utils.save_image`` writes for one image
-    (a 1-channel image is repeated into RGB, values rounded to 8 bits), without
-    importing torchvision (most of a sampling tool's start-up).
+    (a 1-channel image is repeated into RGB, values rounded to 8 bits).
 
     Args:
         image: ``C x H x W`` with 1 or 3 channels.

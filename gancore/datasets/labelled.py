@@ -5,6 +5,9 @@ images are decoded once, at construction, into one uint8 tensor.
 """
 from __future__ import annotations
 
+import gzip
+import importlib.util
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -87,15 +90,32 @@ class SklearnDigitsDataset(InMemoryLabelledDataset):
         super().__init__(imgs.unsqueeze(1), torch.from_numpy(labels[idx]), image_size)
 
 
+def digits_file() -> str:
+    """Path of scikit-learn's bundled ``datasets/data/digits.csv.gz``, found without importing it.
+
+    Importing ``sklearn.datasets`` costs most of a second; the digits are one small
+    gzipped CSV inside the installed package (64 pixel columns in [0, 16], then the
+    label), which :func:`load_digits_arrays` reads as scikit-learn's ``load_digits`` does.
+    """
+    spec = importlib.util.find_spec('sklearn')  # locates the package; executes nothing
+    path = (os.path.join(spec.submodule_search_locations[0], 'datasets', 'data', 'digits.csv.gz')
+            if spec is not None and spec.submodule_search_locations else None)
+    if path is None or not os.path.isfile(path):
+        raise DataError('SklearnDigitsDataset needs scikit-learn (its bundled digits are the '
+                        'data): pip install scikit-learn, or pip install -e ".[dev]"'
+                        + (f' (no {path} in the installed scikit-learn)' if path else ''))
+    return path
+
+
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as (images float (N, 8, 8) in [0, 16], labels int (N,))."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise DataError('SklearnDigitsDataset needs scikit-learn (its bundled digits are the '
-                        'data): pip install scikit-learn, or pip install -e ".[dev]"') from None
-    digits = load_digits()
-    return digits.images.astype(np.float64), digits.target.astype(np.int64)
+    path = digits_file()
+    with gzip.open(path, 'rt') as f:
+        data = np.loadtxt(f, delimiter=',')
+    if data.ndim != 2 or data.shape[1] != 65:
+        raise DataError(f'{path}: expected rows of 64 pixels and a label, got shape {data.shape}; '
+                        'reinstall scikit-learn')
+    return data[:, :-1].reshape(-1, 8, 8).astype(np.float64), data[:, -1].astype(np.int64)
 
 
 def _torchvision_error(cls_name: str, root: str, exc: object, layout: str) -> DataError:

@@ -12,16 +12,13 @@ from typing import Optional, Sequence, Union
 
 import mmengine
 import torch
-import torch.distributed as torch_dist
-from mmengine.device import get_device
-from mmengine.dist import broadcast, is_distributed, is_main_process
+from mmengine.dist import broadcast, is_main_process
 from mmengine.fileio import get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import load_state_dict, weights_to_cpu
 from mmengine.utils import apply_to
-from mmengine.utils.dl_utils import collect_env
 
 from ..config import load_config, validate_config
 from ..errors import CheckpointError, ConfigError
@@ -30,6 +27,7 @@ from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
 from .checkpoint import (AtomicCheckpointHook, atomic_replace, check_training_checkpoint,
                          load_checkpoint_file, remove_stale_temp_files, temp_name, write_failed)
 from .dist import model_wrapper_cfg, scoped_wrapper_cfg, setup_distributed
+from .environment import run_environment, system_environment
 from .exact_resume import META_KEY, ExactResume
 from .portable_state import PortableStateHook
 from .resume import check_work_dir, configured_lrs, find_resume_checkpoint
@@ -100,7 +98,7 @@ class GANRunner(Runner):
         mmengine prints the config's ``dist_cfg`` (NCCL, even where gloo is
         used) and the number of processes as "GPU number".
         """
-        system = '\n    '.join(f'{k}: {v}' for k, v in collect_env().items())
+        system = '\n    '.join(f'{k}: {v}' for k, v in system_environment().items())
         self.logger.info(f'System environment:\n    {system}')
         self.logger.info(run_environment(self))
         if self.cfg._cfg_dict:
@@ -280,22 +278,6 @@ class GANRunner(Runner):
             for value in model.state_dict().values():
                 if isinstance(value, torch.Tensor):  # skip ``_extra_state`` entries
                     broadcast(value)
-
-
-def run_environment(runner) -> str:
-    """One log entry with what the run really uses: backend, device, processes, seed."""
-    if is_distributed():
-        backend = f'{torch_dist.get_backend()} ({runner.world_size} processes)'
-    else:
-        backend = 'none (1 process)'
-    device = get_device()  # where mmengine puts the model
-    if device == 'cuda':
-        device = f'cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})'
-    randomness = dict(runner._randomness_cfg, seed=runner.seed)
-    lines = [f'distributed backend: {backend}', f'device: {device}',
-             f'world size: {runner.world_size}', f'launcher: {runner.launcher}',
-             'randomness: ' + ', '.join(f'{k}={v}' for k, v in randomness.items())]
-    return 'Run environment:\n    ' + '\n    '.join(lines)
 
 
 def prepare_config(config: str, work_dir: Optional[str] = None,

@@ -12,6 +12,7 @@ from mmengine.hooks import Hook
 from ..models.base_gan import unwrap
 from ..models.modes import eval_mode
 from ..registry import HOOKS
+from ..sampling import save_grid
 
 
 @HOOKS.register_module()
@@ -59,7 +60,6 @@ class SampleGridHook(Hook):
         """Render and save one grid; returns its path (rank 0) or None."""
         if not is_main_process():
             return None
-        from torchvision.utils import make_grid, save_image  # lazy: torchvision is slow to import
         model = unwrap(runner.model)
         batch = model.data_preprocessor(self._batch, False) if self._batch else None
         with eval_mode(model), torch.no_grad():
@@ -67,8 +67,7 @@ class SampleGridHook(Hook):
         images = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
         path = osp.join(runner.work_dir, self.out_dir, f'iter_{step}.png')
         os.makedirs(osp.dirname(path), exist_ok=True)
-        save_image(images, path, nrow=nrow, padding=2, pad_value=1.0)
-        grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
+        grid = save_grid(images, path, nrow=nrow, padding=2, pad_value=1.0)
         runner.visualizer.add_image('samples', (grid.permute(1, 2, 0) * 255).round()
                                     .to(torch.uint8).numpy(), step=step)
         return path

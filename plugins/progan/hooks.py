@@ -34,6 +34,7 @@ from gancore.architectures.progan import resolution_of
 from gancore.errors import ConfigError
 from gancore.models import unwrap
 from gancore.registry import HOOKS
+from gancore.sampling import save_grid
 
 from .schedule import GrowthSchedule, Overrides
 
@@ -180,8 +181,7 @@ class LevelGridHook(Hook):
         res = resolution_of(level)
         path = osp.join(runner.work_dir, self.out_dir, f'level_{res}x{res}.png')
         os.makedirs(osp.dirname(path), exist_ok=True)
-        from torchvision.utils import save_image  # lazy: torchvision is slow to import
-        save_image((images.float().cpu() + 1) / 2, path, nrow=nrow, padding=2, pad_value=1.0)
+        save_grid((images.float().cpu() + 1) / 2, path, nrow=nrow, padding=2, pad_value=1.0)
         runner.logger.info(f'wrote {path}')
         return path
 

@@ -26,6 +26,34 @@ def test_digits_bad_split():
         SklearnDigitsDataset('val')
 
 
+def test_digits_are_scikit_learns_load_digits_read_without_importing_it():
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from gancore.datasets.labelled import load_digits_arrays
+    images, labels = load_digits_arrays()
+    reference = load_digits()
+    assert np.array_equal(images, reference.images) and images.dtype == np.float64
+    assert np.array_equal(labels, reference.target) and labels.dtype == np.int64
+    code = ('import sys; from gancore.datasets.labelled import load_digits_arrays; '
+            'load_digits_arrays(); print(sorted(m for m in sys.modules if m.startswith("sklearn")))')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == '[]'
+
+
+def test_digits_file_missing_names_the_fix(monkeypatch):
+    import importlib.util
+
+    from gancore.datasets import labelled
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
+    with pytest.raises(DataError, match='needs scikit-learn.*pip install scikit-learn'):
+        labelled.load_digits_arrays()
+
+
 def write_idx(path, array):
     dims = array.shape
     code = 0x08  # unsigned byte

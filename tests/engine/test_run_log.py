@@ -2,7 +2,7 @@
 import re
 import subprocess
 
-from conftest import tool_cmd, write_tiny_progan
+from conftest import REPO, tool_cmd, write_tiny_progan
 
 #: What mmengine would print that is false on a CPU run, or a deprecation gancore triggered.
 FALSE_OR_DEPRECATED = [
@@ -52,3 +52,32 @@ def test_a_run_and_its_resume_log_the_truth_once_and_ints_as_ints(tmp_path):
     for line in lines:
         assert re.search(r'  level: \d  ', line) and re.search(r'  resolution: \d+  ', line), line
     assert '[5/6]' in iteration_lines(resumed)[0]
+
+
+def test_the_digits_default_starts_without_torchvision_or_scikit_learn(tmp_path):
+    """Its first iteration imports neither (about 1.5 s of start-up: mmengine's collect_env
+    imported torchvision, the digits came through sklearn.datasets), and the log still
+    names their versions."""
+    import sys
+    from importlib import metadata
+
+    from gancore.engine.environment import system_environment
+    probe = tmp_path / 'probe.py'
+    probe.write_text(
+        'import atexit, sys, runpy\n'
+        'atexit.register(lambda: print("LOADED", sorted({m.split(".")[0] for m in sys.modules}'
+        ' & {"torchvision", "sklearn"})))\n'
+        'sys.argv = sys.argv[1:]\n'
+        'runpy.run_path(sys.argv[0], run_name="__main__")\n')
+    cmd = tool_cmd('train', 'configs/cgan/cgan_digits.py', '--work-dir', tmp_path / 'w',
+                   '--cfg-options', 'train_cfg.max_iters=1')
+    proc = subprocess.run([sys.executable, str(probe), *cmd[1:]], capture_output=True,
+                          text=True, timeout=300, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'LOADED []' in proc.stdout, proc.stdout[-500:]
+    out = proc.stdout + proc.stderr
+    assert out.count('System environment:') == 1
+    for line in (f'torchvision: {metadata.version("torchvision")}',
+                 f'mmengine: {metadata.version("mmengine")}', 'PyTorch: '):
+        assert line in out, line
+    assert set(system_environment()) >= {'platform', 'Python', 'PyTorch', 'CUDA available'}
