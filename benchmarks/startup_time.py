@@ -2,6 +2,7 @@
 
     python benchmarks/startup_time.py                       # 5 repetitions of each command
     python benchmarks/startup_time.py --repeat 9 --checkpoint work_dirs/cgan_digits/iter_3000.pth
+    python benchmarks/startup_time.py --before /tmp/old   # also a checkout of an older commit
 
 Each command runs as a fresh process, ``--repeat`` times, the commands interleaved (one
 repetition of every command, then the next), so that a change in the machine's load hits
@@ -18,7 +19,10 @@ all of them alike:
 The table gives the minimum and median wall time, the median CPU time (user + system of
 the child) and, per command, the minimum wall time minus the baseline's; beside it the
 1-minute load average before the first and after the last repetition. Time it on an
-otherwise idle machine: on a shared one the figures mean little.
+otherwise idle machine: on a shared one the figures mean little. ``--before TREE`` adds
+the same tool commands run from another checkout (e.g. ``git worktree add /tmp/old
+COMMIT``; its ``gancore`` first on ``PYTHONPATH``), interleaved with these, so a change is
+measured against its parent under the same load.
 """
 from __future__ import annotations
 
@@ -46,25 +50,41 @@ def tiny_checkpoint(folder: Path) -> Path:
     return work / 'iter_2.pth'
 
 
-def commands(checkpoint: Path, folder: Path) -> dict[str, list[str]]:
-    """The timed command lines, by name."""
+def commands(checkpoint: Path, folder: Path, tree: Path = REPO,
+             suffix: str = '') -> dict[str, tuple[list[str], Path, list[str]]]:
+    """The timed commands of the checkout ``tree``: ``{name: (cmd, cwd, python_path)}``.
+
+    Another checkout runs with its ``gancore`` and its ``plugins/`` (as ``gancore_plugins``,
+    through a symlink in ``folder``) first on ``PYTHONPATH``, ahead of the installed ones.
+    """
+    path: list[str] = []
+    if tree != REPO:
+        shim = folder / 'before_path'
+        shim.mkdir(exist_ok=True)
+        (shim / 'gancore_plugins').symlink_to(tree / 'plugins', target_is_directory=True)
+        path = [str(tree), str(shim)]
     py = sys.executable
-    return {
-        'baseline': [py, '-c', 'import torch, mmengine'],
-        'generate': [py, str(REPO / 'tools' / 'generate.py'), str(checkpoint), '--num', '4',
-                     '--out', str(folder / 'samples')],
+    tools = {
+        'generate': [py, str(tree / 'tools' / 'generate.py'), str(checkpoint), '--num', '4',
+                     '--out', str(folder / f'samples{suffix}')],
         'list': [py, '-m', 'gancore', 'list'],
-        'first iteration': [py, str(REPO / 'tools' / 'train.py'), 'configs/cgan/cgan_digits.py',
-                            '--work-dir', str(folder / 'first_iter'), '--overwrite',
+        'first iteration': [py, str(tree / 'tools' / 'train.py'), 'configs/cgan/cgan_digits.py',
+                            '--work-dir', str(folder / f'first_iter{suffix}'), '--overwrite',
                             '--cfg-options', 'train_cfg.max_iters=1'],
     }
+    out = {} if suffix else {'baseline': ([py, '-c', 'import torch, mmengine'], tree, path)}
+    out.update({name + suffix: (cmd, tree, path) for name, cmd in tools.items()})
+    return out
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd``; (wall seconds, CPU seconds of the child). Raises if it fails."""
+def timed(cmd: list[str], cwd: Path = REPO, python_path: tuple = ()) -> tuple[float, float]:
+    """Run ``cmd`` in ``cwd``; (wall seconds, CPU seconds of the child). Raises if it fails."""
+    env = dict(os.environ)
+    if python_path:
+        env['PYTHONPATH'] = os.pathsep.join([*python_path, env.get('PYTHONPATH', '')])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -95,20 +115,28 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--repeat', type=int, default=5, help='repetitions of each command')
     p.add_argument('--checkpoint', help='cGAN checkpoint for generate (default: train a tiny one)')
+    p.add_argument('--before', metavar='TREE',
+                   help='also time the tools of this checkout (e.g. a git worktree of an '
+                   'older commit), interleaved, as "<command> (before)"')
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error(f'--repeat must be at least 1, got {args.repeat}')
+    before_tree = Path(args.before).resolve() if args.before else None
+    if before_tree is not None and not (before_tree / 'tools' / 'train.py').is_file():
+        p.error(f"--before '{args.before}' is not a gancore checkout (no tools/train.py)")
     with tempfile.TemporaryDirectory(prefix='gancore_startup_') as tmp:
         folder = Path(tmp)
         checkpoint = Path(args.checkpoint) if args.checkpoint else tiny_checkpoint(folder)
         if not checkpoint.is_file():
             p.error(f"--checkpoint '{checkpoint}' does not exist: give an iter_N.pth")
         cmds = commands(checkpoint, folder)
+        if before_tree is not None:
+            cmds.update(commands(checkpoint, folder, before_tree, ' (before)'))
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
         load_before = os.getloadavg()[0]
         for _ in range(args.repeat):
-            for name, cmd in cmds.items():
-                results[name].append(timed(cmd))
+            for name, (cmd, cwd, path) in cmds.items():
+                results[name].append(timed(cmd, cwd, tuple(path)))
         load_after = os.getloadavg()[0]
     print(table(results, (load_before, load_after)))
     return 0
