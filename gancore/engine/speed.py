@@ -218,6 +218,11 @@ def apply_speed_config(cfg) -> None:
             opt['fused'] = True
             opt.pop('foreach', None)  # torch refuses fused together with foreach
     if speed['cudnn_benchmark']:
+        if (cfg.get('randomness') or {}).get('deterministic'):
+            # mmengine's deterministic set-up turns the benchmark off again, silently
+            raise ConfigError('speed.cudnn_benchmark=True (--cudnn-benchmark) and '
+                              'randomness.deterministic=True contradict each other: a '
+                              'deterministic run uses no cuDNN benchmark. Drop one of them')
         cfg.env_cfg = dict(cfg.get('env_cfg', {}), cudnn_benchmark=True)
     if speed['autocast']:
         use_amp(cfg, speed['autocast'])

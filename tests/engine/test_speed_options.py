@@ -123,6 +123,15 @@ def test_compiled_networks_are_what_training_runs(tmp_path, monkeypatch):
     torch._dynamo.reset()
 
 
+def test_cudnn_benchmark_with_a_deterministic_run_is_refused_before_any_work(tmp_path):
+    """mmengine's deterministic set-up would turn the benchmark off again without a word."""
+    with pytest.raises(ConfigError, match='speed.cudnn_benchmark=True.*randomness.deterministic'
+                                          '=True contradict.*Drop one of them'):
+        make_runner(tmp_path, iters=1, speed={'cudnn_benchmark': True},
+                    cfg_options={'randomness.deterministic': True})
+    assert not (tmp_path / 'w').exists()
+
+
 def test_cudnn_benchmark_reaches_env_cfg_and_torch(tmp_path):
     before = torch.backends.cudnn.benchmark
     try:

@@ -14,6 +14,8 @@ from gancore.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_WIDE = dict(num_threads=3, tf32=True, cudnn_benchmark=True)
+#: write_config's runs are deterministic, which refuses the cuDNN benchmark
+NOT_DETERMINISTIC = {'randomness.deterministic': False}
 
 
 def torch_state():
@@ -77,12 +79,14 @@ def test_shared_configs_set_no_machine_specific_threads():
 def test_prepare_and_print_config_leave_torch_settings_unchanged(tmp_path, capsys):
     config = write_config(tmp_path / 'cfg.py', 2)
     before = torch_state()
-    cfg = prepare_config(str(config), work_dir=str(tmp_path / 'w'), speed=RUN_WIDE)
+    cfg = prepare_config(str(config), work_dir=str(tmp_path / 'w'), speed=RUN_WIDE,
+                         cfg_options=NOT_DETERMINISTIC)
     assert cfg.speed == RUN_WIDE and cfg.env_cfg.cudnn_benchmark is True
     assert torch_state() == before
     options = [f'speed.{k}={v}' for k, v in RUN_WIDE.items()]
     from gancore.cli import main
-    assert main(['print-config', str(config), '--cfg-options', *options]) == 0
+    assert main(['print-config', str(config), '--cfg-options', *options,
+                 'randomness.deterministic=False']) == 0
     assert 'num_threads=3' in capsys.readouterr().out
     assert torch_state() == before
 
@@ -111,11 +115,12 @@ def test_train_applies_run_wide_settings_and_restores_them(tmp_path, monkeypatch
     monkeypatch.setattr(runner_module, 'build_runner', build_runner)
     before = torch_state()
     if exc is None:
-        assert runner_module.train(str(config), work_dir=str(tmp_path / 'w'),
-                                   speed=RUN_WIDE) is fake
+        assert runner_module.train(str(config), work_dir=str(tmp_path / 'w'), speed=RUN_WIDE,
+                                   cfg_options=NOT_DETERMINISTIC) is fake
     else:
         with pytest.raises(ConfigError, match='stop'):
-            runner_module.train(str(config), work_dir=str(tmp_path / 'w'), speed=RUN_WIDE)
+            runner_module.train(str(config), work_dir=str(tmp_path / 'w'), speed=RUN_WIDE,
+                                cfg_options=NOT_DETERMINISTIC)
     threads, matmul_tf32, cudnn_tf32, precision, benchmark = fake.seen
     assert (threads, matmul_tf32, cudnn_tf32, precision, benchmark) == (
         3, True, True, 'high', True)
