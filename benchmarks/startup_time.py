@@ -81,7 +81,7 @@ def timed(cmd: list[str], cwd: Path = REPO, python_path: tuple = ()) -> tuple[fl
     """Run ``cmd`` in ``cwd``; (wall seconds, CPU seconds of the child). Raises if it fails."""
     env = dict(os.environ)
     if python_path:
-        env['PYTHONPATH'] = os.pathsep.join([*python_path, env.get('PYTHONPATH', '')])
+        env['PYTHONPATH'] = os.pathsep.join(filter(None, [*python_path, env.get('PYTHONPATH')]))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)

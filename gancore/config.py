@@ -23,7 +23,6 @@ looked up in the ``configs/`` folder of each plugin declared by an entry point.
 """
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -58,28 +57,13 @@ def _package_folder(name: str) -> Optional[Path]:
     if name == 'gancore.configs':
         from . import plugins
         return plugins.configs_dir()
-    top, *rest = name.split('.')
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return None
-    locations = list(getattr(spec, 'submodule_search_locations', None) or []) if spec else []
-    for location in locations:
-        folder = Path(location).joinpath(*rest)
-        if folder.is_dir():
-            return folder
-    return None
+    return discovery.package_folder(name)
 
 
 def _plugin_config_folders() -> list:
     """``<package>/configs`` of every plugin declared in the ``gancore.plugins`` entry points."""
-    from importlib.metadata import entry_points
-    try:
-        found = entry_points(group='gancore.plugins')
-    except TypeError:  # Python 3.9: entry_points() takes no group
-        found = entry_points().get('gancore.plugins', [])
     folders = []
-    for ep in found:
+    for ep in discovery.discover().values():
         folder = _package_folder(ep.value.split(':')[0])
         if folder is not None and (folder / 'configs').is_dir() and \
                 folder / 'configs' not in folders:

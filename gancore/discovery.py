@@ -39,6 +39,7 @@ import sys
 import traceback
 import warnings
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from .errors import ConfigError
@@ -270,6 +271,25 @@ def _source_file(module: str) -> Optional[str]:
         return None
     origin = getattr(spec, 'origin', None) if spec is not None else None
     return origin if origin and origin.endswith('.py') else None
+
+
+def package_folder(name: str) -> Optional[Path]:
+    """The folder of package ``name`` (dotted), found without importing it; None if absent.
+
+    Only the top-level package is located (``importlib.util.find_spec`` runs none of its
+    code); the rest of the dotted name is a folder inside it.
+    """
+    top, *rest = name.split('.')
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    locations = list(getattr(spec, 'submodule_search_locations', None) or []) if spec else []
+    for location in locations:
+        folder = Path(location).joinpath(*rest)
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def read_index(path: str) -> Optional[dict]:

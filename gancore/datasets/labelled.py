@@ -6,7 +6,6 @@ images are decoded once, at construction, into one uint8 tensor.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 from pathlib import Path
 from typing import Optional
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..discovery import package_folder
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
 from .safe_pickle import load_data_pickle
@@ -97,9 +97,8 @@ def digits_file() -> str:
     gzipped CSV inside the installed package (64 pixel columns in [0, 16], then the
     label), which :func:`load_digits_arrays` reads as scikit-learn's ``load_digits`` does.
     """
-    spec = importlib.util.find_spec('sklearn')  # locates the package; executes nothing
-    path = (os.path.join(spec.submodule_search_locations[0], 'datasets', 'data', 'digits.csv.gz')
-            if spec is not None and spec.submodule_search_locations else None)
+    folder = package_folder('sklearn.datasets.data')
+    path = None if folder is None else os.path.join(folder, 'digits.csv.gz')
     if path is None or not os.path.isfile(path):
         raise DataError('SklearnDigitsDataset needs scikit-learn (its bundled digits are the '
                         'data): pip install scikit-learn, or pip install -e ".[dev]"'
