@@ -8,6 +8,10 @@ One iteration (BaseGAN's skeleton, ``disc_steps=1`` as in the paper)::
     L_G = -D(fake)                                [+ CE(D_cls(fake), y)]
     L_D = D(fake) - D(x) + 10 * GP + 0.001 * D(x)^2  [+ CE(D_cls(x), y) + CE(D_cls(fake), y)]
 
+With ``gp_interval=k > 1`` the penalty is lazy (Karras et al., CVPR 2020, the
+StyleGAN2 paper, appendix B): ``k * GP`` on every k-th D step and no GP on the
+others, the same penalty on average for about a third less D work per step.
+
 The networks hold every level from the start; which ones run is decided by
 ``level`` and ``alpha``, which the hooks of this plugin set between
 iterations (see :mod:`.hooks`). ``level``, ``alpha`` and the number of real
@@ -45,6 +49,9 @@ class ProgressiveGAN(NoiseGAN):
             class of real and fake images, G makes its samples classifiable), or
             None. Default None. Needs ``num_classes > 0`` in both networks.
         disc_steps: D updates per G update. Default 1 (the paper).
+        gp_interval: Lazy regularisation: the gradient penalty on every
+            ``gp_interval``-th D step only, weighted by ``gp_interval``. Default 1
+            (every step, the paper).
         ema_decay: EMA decay of G's weights used for sampling. Default 0.999.
         ema_start: Iteration at which EMA averaging starts. Default 0.
         data_preprocessor: mmengine data preprocessor config. Default None.
@@ -53,9 +60,14 @@ class ProgressiveGAN(NoiseGAN):
     def __init__(self, generator: dict, discriminator: dict,
                  gan_loss: Optional[dict] = None, gp_loss: Optional[dict] = None,
                  drift_loss: Optional[dict] = None, aux_loss: Optional[dict] = None,
-                 disc_steps: int = 1, ema_decay: Optional[float] = 0.999,
-                 ema_start: int = 0, data_preprocessor: Optional[dict] = None) -> None:
+                 disc_steps: int = 1, gp_interval: int = 1,
+                 ema_decay: Optional[float] = 0.999, ema_start: int = 0,
+                 data_preprocessor: Optional[dict] = None) -> None:
         super().__init__(disc_steps, ema_decay, ema_start, data_preprocessor)
+        if isinstance(gp_interval, bool) or not isinstance(gp_interval, int) or gp_interval < 1:
+            raise ConfigError(f'model.gp_interval must be an integer >= 1, got {gp_interval!r}: '
+                              '1 applies the gradient penalty on every D step')
+        self.gp_interval = gp_interval
         self.generator = GENERATORS.build(generator)
         self.discriminator = DISCRIMINATORS.build(discriminator)
         self.gan_loss = LOSSES.build(gan_loss or dict(type='WGANLoss'))
@@ -137,14 +149,19 @@ class ProgressiveGAN(NoiseGAN):
         return sum(losses.values()), losses
 
     def discriminator_loss(self, batch: dict, fake: dict):
-        """L_D = D(G(z)) - D(x) + GP + drift * D(x)^2 [+ CE on real and fake classes]."""
+        """L_D = D(G(z)) - D(x) + GP + drift * D(x)^2 [+ CE on real and fake classes].
+
+        ``loss_gp`` is logged on the steps that apply it (every ``gp_interval``-th).
+        """
         real = fade_real_images(batch['img'], self.level, self.alpha)
         real_score, real_cls = self._critic(real)
         fake_score, fake_cls = self._critic(fake['img'])
         losses = {'loss_d_real': self.gan_loss(real_score, True),
                   'loss_d_fake': self.gan_loss(fake_score, False),
-                  'loss_gp': self.gp_loss(lambda x: self._critic(x)[0], real, fake['img']),
                   'loss_drift': self.drift_loss(real_score)}
+        if self.num_steps % self.gp_interval == 0:
+            losses['loss_gp'] = self.gp_interval * self.gp_loss(
+                lambda x: self._critic(x)[0], real, fake['img'])
         if self.aux_loss is not None:
             losses['loss_d_aux'] = (self.aux_loss(real_cls, batch['label'])
                                     + self.aux_loss(fake_cls, fake['label']))

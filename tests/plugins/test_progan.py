@@ -211,6 +211,25 @@ def test_train_step_runs_with_finite_losses_at_every_level(num_classes):
     assert images.shape[-1] == 16 and nrow == 8 and images.abs().max() <= 1
 
 
+def test_lazy_gradient_penalty_is_applied_every_kth_step_weighted_by_k():
+    batch = {'img': torch.rand(8, 1, 16, 16) * 2 - 1}
+    penalties = {}
+    for interval in (1, 3):
+        torch.manual_seed(0)
+        model = tiny_model(gp_interval=interval)
+        model.set_stage(1, 0.5)
+        ow = adam(model)
+        penalties[interval] = [model.train_step(batch, ow).get('loss_gp') for _ in range(4)]
+    every, lazy = penalties[1], penalties[3]
+    assert all(p is not None for p in every)
+    assert [p is not None for p in lazy] == [True, False, False, True]
+    # step 0: same weights, same random numbers, so the lazy penalty is 3x the plain one
+    torch.testing.assert_close(lazy[0], 3 * every[0])
+    for bad in (0, 1.5, True):
+        with pytest.raises(ConfigError, match='model.gp_interval must be an integer >= 1'):
+            tiny_model(gp_interval=bad)
+
+
 def test_stage_and_images_shown_are_saved_with_the_weights():
     model = tiny_model()
     model.set_stage(1, 0.25)
