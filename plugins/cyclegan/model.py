@@ -51,6 +51,11 @@ class CycleGAN(TranslationGAN):
             Default 0.5.
         image_pool: Config of each discriminator's history pool. Default
             ``dict(type='HistoryImagePool', pool_size=50)``.
+        cycle_noise_std: Standard deviation of Gaussian noise added to G_AB(a) and
+            G_BA(b) before they are translated back in training (Chu et al., 2017,
+            "CycleGAN, a Master of Steganography"): a generator can no longer pass
+            the cycle by hiding its input in a low-amplitude signal. 0 (the paper,
+            the default) adds none.
         data_preprocessor: mmengine data preprocessor config. Default None.
     """
 
@@ -68,9 +73,14 @@ class CycleGAN(TranslationGAN):
     def __init__(self, generator_ab: dict, generator_ba: dict, discriminator_a: dict,
                  discriminator_b: dict, gan_loss: Optional[dict] = None,
                  lambda_a: float = 10.0, lambda_b: float = 10.0, lambda_identity: float = 0.5,
-                 image_pool: Optional[dict] = None,
+                 image_pool: Optional[dict] = None, cycle_noise_std: float = 0.0,
                  data_preprocessor: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
+        if (isinstance(cycle_noise_std, bool) or not isinstance(cycle_noise_std, (int, float))
+                or cycle_noise_std < 0):
+            raise ConfigError(f'model.cycle_noise_std must be a number >= 0, got '
+                              f'{cycle_noise_std!r}: 0 adds no noise (the paper)')
+        self.cycle_noise_std = float(cycle_noise_std)
         self.generator_ab = GENERATORS.build(generator_ab)
         self.generator_ba = GENERATORS.build(generator_ba)
         self.discriminator_a = DISCRIMINATORS.build(discriminator_a)
@@ -106,11 +116,17 @@ class CycleGAN(TranslationGAN):
 
     # --------------------------------------------------------------- training
     def generate(self, batch: dict) -> dict:
-        """Both translations and both reconstructions."""
+        """Both translations and both reconstructions (of the noised translations)."""
         fake_b = self.generator_ab(batch['img_A'])
         fake_a = self.generator_ba(batch['img_B'])
-        return {'fake_B': fake_b, 'rec_A': self.generator_ba(fake_b),
-                'fake_A': fake_a, 'rec_B': self.generator_ab(fake_a)}
+        return {'fake_B': fake_b, 'rec_A': self.generator_ba(self._cycle_input(fake_b)),
+                'fake_A': fake_a, 'rec_B': self.generator_ab(self._cycle_input(fake_a))}
+
+    def _cycle_input(self, translated: Tensor) -> Tensor:
+        """``translated + N(0, cycle_noise_std^2)`` (itself when the std is 0)."""
+        if not self.cycle_noise_std:
+            return translated
+        return translated + self.cycle_noise_std * torch.randn_like(translated)
 
     def generator_loss(self, batch: dict, fake: dict):
         """GAN terms for both generators, both cycle terms, and the identity terms."""

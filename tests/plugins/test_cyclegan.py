@@ -144,6 +144,26 @@ def test_losses_follow_the_paper(tmp_path):
     torch.testing.assert_close(total, sum(d_log.values()))
 
 
+def test_cycle_noise_is_added_to_the_translations_before_they_are_translated_back(tmp_path):
+    cfg = tiny_cfg(write_domains(tmp_path / 'h2z'), **{'model.cycle_noise_std': 0.5})
+    model, _ = build_model_and_optim(cfg)
+    data = model.data_preprocessor(batch_of(cfg), True)
+    a, b = data['img_A'], data['img_B']
+    torch.manual_seed(3)
+    fake = model.generate(data)
+    torch.manual_seed(3)
+    noise_b = torch.randn_like(fake['fake_B'])
+    noise_a = torch.randn_like(fake['fake_A'])
+    torch.testing.assert_close(fake['rec_A'],
+                               model.generator_ba(model.generator_ab(a) + 0.5 * noise_b))
+    torch.testing.assert_close(fake['rec_B'],
+                               model.generator_ab(model.generator_ba(b) + 0.5 * noise_a))
+    assert not torch.allclose(fake['rec_A'], model.generator_ba(fake['fake_B']))
+    for bad in (-0.1, True, '0.1'):
+        with pytest.raises(ConfigError, match='model.cycle_noise_std must be a number >= 0'):
+            MODELS.build(dict(cfg.model.to_dict(), cycle_noise_std=bad))
+
+
 def test_discriminator_step_sees_images_from_the_pool(tmp_path):
     cfg = tiny_cfg(write_domains(tmp_path / 'h2z', n_a=8, n_b=8))
     model, optim = build_model_and_optim(cfg)
