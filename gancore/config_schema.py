@@ -409,8 +409,9 @@ class Component(Spec):
 #: Bounds of argument names wherever their annotation says int/float.
 POSITIVE = {'batch_size', 'max_iters', 'max_epochs', 'latent_dim', 'image_size', 'num_classes',
             'base_channels', 'accumulative_counts', 'window_size', 'val_interval',
-            'prefetch_factor'}
-NON_NEGATIVE = {'lr', 'num_workers', 'weight_decay', 'eps', 'momentum', 'timeout', 'val_begin'}
+            'prefetch_factor', 'gp_interval'}
+NON_NEGATIVE = {'lr', 'num_workers', 'weight_decay', 'eps', 'momentum', 'timeout', 'val_begin',
+                'cycle_noise_std'}
 
 
 def _bounded(name: str, spec: Spec) -> Spec:

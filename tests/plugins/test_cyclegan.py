@@ -162,6 +162,9 @@ def test_cycle_noise_is_added_to_the_translations_before_they_are_translated_bac
     for bad in (-0.1, True, '0.1'):
         with pytest.raises(ConfigError, match='model.cycle_noise_std must be a number >= 0'):
             MODELS.build(dict(cfg.model.to_dict(), cycle_noise_std=bad))
+    # in a config, the schema refuses it before anything is built or written
+    with pytest.raises(ConfigError, match=r'model.cycle_noise_std=-0.1 in .* a number >= 0'):
+        load_config(str(DEMO), {'model.cycle_noise_std': -0.1})
 
 
 def test_discriminator_step_sees_images_from_the_pool(tmp_path):

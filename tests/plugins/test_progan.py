@@ -228,6 +228,9 @@ def test_lazy_gradient_penalty_is_applied_every_kth_step_weighted_by_k():
     for bad in (0, 1.5, True):
         with pytest.raises(ConfigError, match='model.gp_interval must be an integer >= 1'):
             tiny_model(gp_interval=bad)
+    # in a config, the schema refuses it before anything is built or written
+    with pytest.raises(ConfigError, match=r'model.gp_interval=0 in .* expected an int >= 1'):
+        load_config(str(DIGITS), {'model.gp_interval': 0})
 
 
 def test_stage_and_images_shown_are_saved_with_the_weights():
