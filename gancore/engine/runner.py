@@ -257,7 +257,13 @@ class GANRunner(Runner):
             self.logger.warning(self.nothing_to_train)
 
     def train(self):
-        """Train; a non-finite stop first sets aside a checkpoint that was not confirmed."""
+        """Train; a non-finite stop first sets aside a checkpoint that was not confirmed.
+
+        When training returns or fails, the training data's worker processes
+        are shut down (:meth:`ExactResume.release`): a runner used in a longer
+        process (a notebook, a sweep, the tests) does not leave them to the
+        garbage collector.
+        """
         try:
             return super().train()
         except NonFiniteLossError:
@@ -265,6 +271,8 @@ class GANRunner(Runner):
                 if isinstance(hook, AtomicCheckpointHook):
                     hook.set_aside_unconfirmed(self)
             raise
+        finally:
+            self.exact_resume.release(self)
 
     def summary(self) -> str:
         """The one line tools/train.py prints when training returns."""

@@ -84,8 +84,8 @@ class StreamBatchSampler:
 class BatchStream:
     """The run's batch source when ProGAN trains (see the module docstring).
 
-    Implements gancore's data-position protocol: :meth:`position` and
-    :meth:`seek`.
+    Implements gancore's data-position protocol: :meth:`position`,
+    :meth:`seek` and :meth:`close`.
     """
 
     def __init__(self, hook: 'ProgressiveDataHook', runner) -> None:
@@ -114,6 +114,16 @@ class BatchStream:
                 f'the checkpoint records data position {position} but its model has shown '
                 f'{self.position()} images: the checkpoint is inconsistent; resume from '
                 'another one')
+        self._iter, self._expected, self._last = None, None, None
+
+    def close(self) -> None:
+        """Shut down the current loader's worker processes (training has returned).
+
+        Now rather than when the runner is garbage collected, which takes a
+        5-second timeout per worker (see ``gancore.engine.exact_resume.shutdown_workers``).
+        """
+        if hasattr(self._iter, '_shutdown_workers'):  # a DataLoader iterator with workers
+            self._iter._shutdown_workers()
         self._iter, self._expected, self._last = None, None, None
 
     def __iter__(self) -> 'BatchStream':
