@@ -2,7 +2,8 @@
 # 1 channel) <-> MNIST-M-style digits on colour photo patches (B: 3 channels), 32x32,
 # unpaired (disjoint digits). Small ResNet generators (16 base channels, 2 blocks) and the
 # paper's 3-layer PatchGANs (16 base channels). A and B differ in channels, so there is no
-# identity loss; the B cycle is weighted lower than the A cycle (seeds and figures of each choice: docs/benchmarks.md "Demo quality").
+# identity loss; the B cycle is weighted lower than the A cycle (seeds and figures of each
+# choice: docs/benchmarks.md "Demo quality").
 # The grid shows real A | G_AB(A) | G_BA(G_AB(A)) | real B | G_BA(B) | G_AB(G_BA(B)).
 _base_ = [
     '../_base_/models/cyclegan_resnet9.py',

@@ -75,6 +75,7 @@ class PositionedBatchSource(Protocol):
     def seek(self, position: int) -> None:
         """Continue so that the next batch starts at ``position`` (loaded data stays exact)."""
 
+
 class SamplerBatchSource:
     """The default batch source: the train DataLoader over a :class:`ResumableInfiniteSampler`.
 

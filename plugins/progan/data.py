@@ -37,6 +37,7 @@ from mmengine.hooks import Hook
 from torch.utils.data import DataLoader
 
 from gancore.architectures.progan import level_of
+from gancore.engine.exact_resume import shutdown_workers
 from gancore.errors import CheckpointError, ConfigError
 from gancore.models import unwrap
 from gancore.registry import HOOKS
@@ -117,13 +118,8 @@ class BatchStream:
         self._iter, self._expected, self._last = None, None, None
 
     def close(self) -> None:
-        """Shut down the current loader's worker processes (training has returned).
-
-        Now rather than when the runner is garbage collected, which takes a
-        5-second timeout per worker (see ``gancore.engine.exact_resume.shutdown_workers``).
-        """
-        if hasattr(self._iter, '_shutdown_workers'):  # a DataLoader iterator with workers
-            self._iter._shutdown_workers()
+        """Shut down the current loader's worker processes (training has returned)."""
+        shutdown_workers(self._iter)
         self._iter, self._expected, self._last = None, None, None
 
     def __iter__(self) -> 'BatchStream':

@@ -25,10 +25,12 @@ import signal
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import torch
 from mmengine.dist import get_rank
 from mmengine.fileio.backends.local_backend import LocalBackend
 from mmengine.hooks import Hook
+from PIL import Image
 
 from gancore.engine import checkpoint as _checkpoint
 from gancore.engine.portable_state import unwrapped_state_dict
@@ -125,6 +127,27 @@ def write_image_folder_config(path: Path, model: str, data_root: Path, max_iters
         randomness = dict(seed=0, deterministic=True)
         ''') + extra)
     return path
+
+
+def write_unpaired(root, n_a=5, n_b=6, size=36):
+    """``n_a`` / ``n_b`` random RGB PNGs in ``root/trainA`` / ``root/trainB`` (CycleGAN's layout)."""
+    rng = np.random.default_rng(0)
+    for split, n in (('trainA', n_a), ('trainB', n_b)):
+        (root / split).mkdir(parents=True)
+        for i in range(n):
+            img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(img).save(root / split / f'{i}.png')
+    return root
+
+
+def write_paired(root, n=5, size=36):
+    """``n`` side-by-side A|B PNGs in ``root/train`` (pix2pix's layout)."""
+    rng = np.random.default_rng(1)
+    (root / 'train').mkdir(parents=True)
+    for i in range(n):
+        a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(np.concatenate([a, 255 - a], axis=1)).save(root / 'train' / f'{i}.png')
+    return root
 
 
 def write_config(path: Path, max_iters: int, batch_size: int = 8, interval: int = 2,

@@ -5,14 +5,13 @@ import os
 import signal
 import subprocess
 
-import numpy as np
 import pytest
 import torch
 from mmengine.fileio.backends.local_backend import LocalBackend
-from PIL import Image
 
 from conftest import tool_cmd
-from engine_helpers import write_config, write_image_folder_config
+from engine_helpers import (write_config, write_image_folder_config, write_paired,
+                            write_unpaired)
 from gancore.cli import run_tool
 from gancore.engine import checkpoint as ckpt_mod
 from gancore.engine import load_checkpoint_file
@@ -165,25 +164,6 @@ def test_failed_write_stops_with_one_line_and_keeps_the_previous_checkpoint(
 
 
 # ------------------------------------------------------------------ image folders, bit-exact
-def write_unpaired(root, n_a=5, n_b=6, size=36):
-    rng = np.random.default_rng(0)
-    for split, n in (('trainA', n_a), ('trainB', n_b)):
-        (root / split).mkdir(parents=True)
-        for i in range(n):
-            img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-            Image.fromarray(img).save(root / split / f'{i}.png')
-    return root
-
-
-def write_paired(root, n=5, size=36):
-    rng = np.random.default_rng(1)
-    (root / 'train').mkdir(parents=True)
-    for i in range(n):
-        a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        Image.fromarray(np.concatenate([a, 255 - a], axis=1)).save(root / 'train' / f'{i}.png')
-    return root
-
-
 def entries(runner):
     """Every state-dict entry (weights, buffers, pools) and optimizer tensor of a runner."""
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model

@@ -5,29 +5,17 @@ loses the stop signal and waits a 5-second join timeout per worker before killin
 """
 import multiprocessing
 
-import numpy as np
 import pytest
 from mmengine.hooks import Hook
-from PIL import Image
 
 from conftest import write_tiny_progan
-from engine_helpers import write_image_folder_config
+from engine_helpers import write_image_folder_config, write_unpaired
 from gancore.engine import build_runner, prepare_config
 
 
 def workers():
     """This process's live child processes (DataLoader workers are the only ones here)."""
     return {p.pid for p in multiprocessing.active_children()}
-
-
-def write_unpaired(root, n=4, size=36):
-    rng = np.random.default_rng(0)
-    for split in ('trainA', 'trainB'):
-        (root / split).mkdir(parents=True)
-        for i in range(n):
-            img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-            Image.fromarray(img).save(root / split / f'{i}.png')
-    return root
 
 
 class Spy(Hook):
