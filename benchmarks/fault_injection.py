@@ -54,7 +54,7 @@ try:  # in a training child: the hook that kills it (patches installed when trai
         def before_train(self, runner) -> None:
             if self.kind == 'write':
                 from mmengine.fileio.backends.local_backend import LocalBackend
-                put, name = LocalBackend.put, f'.iter_{self.at}.pth.tmp'
+                put, name = LocalBackend.put, f'.iter_{self.at}.tmp'
 
                 def half_then_die(backend, obj, filepath):
                     if os.path.basename(str(filepath)).startswith(name):
@@ -64,7 +64,7 @@ try:  # in a training child: the hook that kills it (patches installed when trai
                     put(backend, obj, filepath)
                 LocalBackend.put = half_then_die
             elif self.kind == 'rename':
-                from gancore.engine import checkpoint
+                from gancore import checkpoint
                 write, target = checkpoint.write_text_atomic, f'iter_{self.at}.pth'
 
                 def die_before_naming(path, text):
@@ -137,7 +137,7 @@ def train(config: Path, work: Path, fault: str = '', resume: bool = False, kill_
 
 def loadable(work: Path) -> dict:
     """{iteration: path} of the checkpoints in ``work`` that load."""
-    from gancore.engine import load_checkpoint_file
+    from gancore.checkpoint import load_checkpoint_file
     from gancore.errors import GancoreError
     found = {}
     for path in work.glob('iter_*.pth'):
@@ -159,7 +159,7 @@ def completed_saves(output: str) -> int:
 
 
 def tensors(path: Path) -> dict:
-    from gancore.engine import load_checkpoint_file
+    from gancore.checkpoint import load_checkpoint_file
     ckpt = load_checkpoint_file(path)
     out = {f'model.{k}': v for k, v in ckpt['state_dict'].items()}
     for name, opt in ckpt['optimizer'].items():

@@ -1,109 +1,16 @@
 """Build a trained model for inference (sampling, translation, FID)."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
 import torch
-from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
-from . import config_data
-from .config import load_config, validate_config
-from .engine.checkpoint import load_checkpoint_file
-from .errors import CheckpointError, ConfigError
+from .checkpoint import config_from_checkpoint, load_checkpoint_file, load_inference_weights
+from .config import load_config
+from .errors import ConfigError
 from .model_file import is_model_file, load_model_file
 from .registry import MODELS, SCOPE
-
-
-def config_from_checkpoint(checkpoint: dict, filename: str) -> Config:
-    """The config stored in a checkpoint's ``meta['cfg']``, rebuilt as data and validated.
-
-    Nothing of it is executed (see :mod:`gancore.config_data`).
-    """
-    cfg = config_data.config_from_checkpoint(checkpoint, filename)
-    validate_config(cfg, source=f"the config stored in '{filename}'")
-    return cfg
-
-
-def stored_config(cfg: Config) -> dict:
-    """The form in which a checkpoint's ``meta['cfg']`` holds ``cfg``: plain data.
-
-    The one place that writes a config into a checkpoint outside training
-    (:func:`gancore.convert.convert_reference`; training checkpoints get theirs
-    from :class:`gancore.engine.PortableStateHook`); :func:`config_from_checkpoint`
-    reads it back without executing anything.
-    """
-    return config_data.config_to_data(cfg)
-
-
-def _networks(model) -> Dict[str, List[str]]:
-    """Top-level child modules that hold parameters -> their state-dict keys."""
-    nets: Dict[str, List[str]] = {}
-    for key in model.state_dict():
-        name = key.split('.', 1)[0]
-        child = getattr(model, name, None)
-        if isinstance(child, torch.nn.Module) and any(True for _ in child.parameters()):
-            nets.setdefault(name, []).append(key)
-    return nets
-
-
-def load_inference_weights(model, weights: dict, filename: str) -> Tuple[str, ...]:
-    """Load the networks ``weights`` holds into ``model``; return their names.
-
-    For inference a checkpoint may hold only some networks (e.g. the generators
-    of a converted reference model): each network is loaded completely or not at
-    all, at least one generator must be there, and a network it lacks keeps its
-    built weights. Training's resume stays strict (it does not come here). Logs
-    one line naming the networks loaded and those left out; the names are also
-    kept in ``model.loaded_networks``.
-
-    Raises:
-        CheckpointError: Unknown keys, a network only partly present, shapes that
-            do not fit, or no generator at all.
-    """
-    def unfit(detail: str) -> CheckpointError:
-        return CheckpointError(
-            f"checkpoint '{filename}' does not fit the model {type(model).__name__} ({detail}): "
-            'check that the config matches the checkpoint')
-
-    nets = _networks(model)
-    own = set(model.state_dict())
-    unexpected = [k for k in weights if k not in own]
-    if unexpected:
-        if all(k.split('.', 1)[0] not in nets for k in weights):
-            raise CheckpointError(
-                f"checkpoint '{filename}' holds none of the networks of {type(model).__name__} "
-                f'({", ".join(sorted(nets))}); its keys look like {unexpected[:3]}. A state dict '
-                "of one network (e.g. the reference code's latest_net_G.pth) must be converted "
-                'first: tools/convert_checkpoint.py CONFIG OUT.pth FILE.pth')
-        raise unfit(f'unexpected keys: {unexpected[:5]}')
-    loaded = tuple(n for n, keys in nets.items() if any(k in weights for k in keys))
-    for name in loaded:
-        missing = [k for k in nets[name] if k not in weights]
-        if missing:
-            raise unfit(f'network {name} is incomplete, missing keys: {missing[:5]}')
-    generators = [n for n in getattr(model, 'generator_names', ()) if n in nets]
-    if generators and not any(n in loaded for n in generators):
-        raise CheckpointError(
-            f"checkpoint '{filename}' holds none of the generators of {type(model).__name__} "
-            f'({", ".join(generators)}), only {", ".join(loaded) or "no network"}: '
-            'pass a checkpoint written by training or by tools/convert_checkpoint.py')
-    for ema in (f'{n}_ema' for n in getattr(model, 'ema_names', ('generator',))):
-        if ema in nets and ema not in loaded:
-            raise CheckpointError(
-                f"checkpoint '{filename}' has no {ema} but the config builds one "
-                '(model.ema_decay is set): use the config the checkpoint was trained with')
-    try:
-        model.load_state_dict(weights, strict=False)
-    except RuntimeError as exc:  # shape mismatch
-        raise unfit(str(exc).splitlines()[-1].strip()) from None
-    left_out = [n for n in nets if n not in loaded]
-    print_log(f"loaded {', '.join(loaded)} from '{filename}'"
-              + (f" (not in it, left as built: {', '.join(left_out)})" if left_out else ''),
-              logger='current')
-    model.loaded_networks = loaded
-    return loaded
 
 
 def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
@@ -113,7 +20,8 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
     Args:
         config: Config file; None to use the config stored in ``checkpoint``.
         checkpoint: A ``.pth`` written by training or by tools/convert_checkpoint.py
-            (which may hold only the generators: see :func:`load_inference_weights`),
+            (which may hold only the generators: see
+            :func:`gancore.checkpoint.load_inference_weights`),
             or a ``.safetensors`` model file written by ``tools/export.py`` (weights and
             config, no pickle; see :mod:`gancore.model_file`); None leaves the weights
             random.

@@ -9,7 +9,7 @@ without executing anything:
 * :func:`config_to_data` turns a resolved :class:`~mmengine.config.Config`
   into nested ``dict``/``list``/``tuple`` of ``str``/``int``/``float``/
   ``bool``/``None`` (anything else is refused, naming its key path);
-  :class:`gancore.engine.PortableStateHook` stores it in every checkpoint.
+  every checkpoint stores its config so (:func:`gancore.checkpoint.stored_config`).
 * :func:`config_from_data` checks the same and builds ``Config(dict)``.
 * :func:`data_from_text` reads the config text of checkpoints written before
   this change. It parses the text with :mod:`ast` and evaluates nothing but
@@ -18,7 +18,9 @@ without executing anything:
   negated number. Calls, attribute access, names, imports, subscripts,
   lambdas, f-strings and comprehensions are refused with one line that names
   the checkpoint and the line.
-* :func:`config_from_checkpoint` picks the right one for a loaded checkpoint.
+
+Which of the two a loaded checkpoint needs is the checkpoint format's business:
+:func:`gancore.checkpoint.read_stored_config`.
 """
 from __future__ import annotations
 
@@ -220,25 +222,3 @@ def data_from_text(text: str, source: str) -> dict:
                 'dict(...), lists, tuples) are read; nothing was executed. Use a checkpoint '
                 f'you trust, or pass the config file too ({PASS_CONFIG})') from None
     return data
-
-
-def config_from_checkpoint(checkpoint: Any, filename: str) -> Config:
-    """The config stored in a loaded checkpoint's ``meta['cfg']``, rebuilt without executing it.
-
-    Reads the plain data of checkpoints written by gancore, and the literal-only
-    text of older ones (:func:`data_from_text`).
-
-    Raises:
-        CheckpointError: the checkpoint holds no config, or its text is not literal-only.
-        ConfigError: the stored data is not plain config data.
-    """
-    meta = checkpoint.get('meta') if isinstance(checkpoint, Mapping) else None
-    stored = meta.get('cfg') if isinstance(meta, Mapping) else None
-    if stored is None or stored == '' or stored == {}:
-        raise CheckpointError(f"checkpoint '{filename}' holds no config: pass the config file "
-                              f'too ({PASS_CONFIG}), or convert weights of the reference code '
-                              'with tools/convert_checkpoint.py')
-    source = f"the config stored in '{filename}'"
-    if isinstance(stored, str):
-        stored = data_from_text(stored, source)
-    return config_from_data(stored, source)

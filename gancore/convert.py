@@ -29,7 +29,6 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 from torch import Tensor, nn
 
 from .errors import CheckpointError, ConfigError
@@ -78,7 +77,7 @@ def drop_legacy_instance_norm_keys(net: nn.Module, state: Dict[str, Tensor]) -> 
 
 def read_reference_file(path: str) -> Dict[str, Tensor]:
     """A reference ``.pth``: a plain state dict of tensors (``module.`` prefixes removed)."""
-    from .engine.checkpoint import load_checkpoint_file
+    from .checkpoint import load_checkpoint_file
     state = load_checkpoint_file(path, map_location='cpu')
     if not isinstance(state, dict) or 'state_dict' in state or 'meta' in state:
         raise CheckpointError(
@@ -136,9 +135,8 @@ def convert_reference(config: str, sources: Sequence[str], out: str,
     """
     from mmengine.registry import DefaultScope
 
-    from .apis import stored_config
+    from .checkpoint import save_checkpoint_file, stored_config
     from .config import load_config
-    from .engine.checkpoint import atomic_replace
     from .registry import MODELS, SCOPE
     cfg = load_config(config, cfg_options)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', SCOPE)):
@@ -168,10 +166,9 @@ def convert_reference(config: str, sources: Sequence[str], out: str,
         weights.update({f'{attr}.{k}': v for k, v in net.state_dict().items()})
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + '.tmp')
-    torch.save({'meta': {'cfg': stored_config(cfg), 'converted_from': dict(targets)},
-                'state_dict': weights}, tmp)
-    atomic_replace(str(tmp), str(out_path))
+    save_checkpoint_file({'meta': {'cfg': stored_config(cfg), 'converted_from': dict(targets)},
+                          'state_dict': weights}, str(out_path),
+                         advice='nothing was written; free disk space or choose another OUT')
     return dropped
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib.util
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
+from .checkpoint import atomic_replace, discard, temp_path
 from .errors import ConfigError, ExportError
 from .models.inference import InferenceNetwork
 
@@ -256,10 +256,6 @@ def output_paths(out: str, nets: Sequence[InferenceNetwork]) -> List[Path]:
     return [path.with_name(f'{path.stem}_{n.name}{path.suffix}') for n in nets]
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-
-
 def export_model(model, cfg, out: str, fmt: str,
                  direction: Optional[str] = None) -> List[ExportResult]:
     """Export ``model`` (built from ``cfg``) to ``out``; every file is checked before it is kept.
@@ -291,7 +287,7 @@ def export_model(model, cfg, out: str, fmt: str,
     try:
         for net, path in zip(nets, paths):
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = _temporary(path)
+            tmp = temp_path(path)
             staged.append((tmp, path))
             module = frozen_copy(net)
             metadata = {'model': type(model).__name__, 'network': net.name,
@@ -300,11 +296,10 @@ def export_model(model, cfg, out: str, fmt: str,
             diffs = check_export(fmt, tmp, net, module)
             results.append(ExportResult(path, fmt, net.name, signature(net), diffs, net.note))
         for tmp, path in staged:  # all checked: keep them
-            os.replace(tmp, path)
+            atomic_replace(tmp, path)
     finally:
         for tmp, _ in staged:
-            if tmp.exists():
-                tmp.unlink()
+            discard(tmp)
     return results
 
 
@@ -334,14 +329,13 @@ def _export_model_file(model, cfg, path: Path) -> ExportResult:
         raise ConfigError(f"output '{path}': a safetensors model file must end in .safetensors "
                           '(init_model recognises it by the suffix)')
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.tmp-{os.getpid()}-{path.name}')
+    tmp = temp_path(path)  # keeps the suffix: init_model reads it as a model file
     try:
         save_model_file(stored_state(model), cfg, str(tmp))
         diffs = check_model_file(tmp, model)
-        os.replace(tmp, path)
+        atomic_replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        discard(tmp)
     return ExportResult(path, 'safetensors', 'model', 'weights + config (JSON), no pickle', diffs)
 
 

@@ -178,7 +178,7 @@ def test_checkpoint_hook_kwargs_are_what_save_checkpoint_accepts():
     from mmengine.hooks import CheckpointHook
 
     from gancore.config_schema import component_params
-    from gancore.engine.checkpoint import AtomicCheckpointHook
+    from gancore.engine.checkpoint_hook import AtomicCheckpointHook
     for hook in (CheckpointHook, AtomicCheckpointHook):
         params = component_params(hook)
         assert 'max_keep_ckpts' in params and 'interval' in params

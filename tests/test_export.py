@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from gancore import export as gexport
-from gancore.apis import init_model, stored_config
+from gancore.apis import init_model
+from gancore.checkpoint import stored_config
 from gancore.cli import run_tool, tool_module
 from gancore.config import load_config
 from gancore.errors import CheckpointError, ConfigError, ExportError

@@ -123,7 +123,7 @@ def test_importing_every_gancore_module_changes_no_global_state():
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     # the walk really imported the modules that used to change global state
-    for module in ('gancore.registry', 'gancore.engine.checkpoint', 'gancore.engine.amp',
+    for module in ('gancore.registry', 'gancore.checkpoint.files', 'gancore.engine.amp',
                    'gancore.engine.resume', 'gancore.engine.dist', 'gancore.engine.runner',
                    'gancore.engine.speed', 'gancore.config'):
         assert module in result['modules'], module
@@ -137,7 +137,7 @@ SETUP_SCRIPT = textwrap.dedent('''
     from torch import nn
     import mmengine.registry as mmreg
     from mmengine.runner.checkpoint import CheckpointLoader
-    from gancore.engine.checkpoint import _load_local
+    from gancore.checkpoint.files import _load_local
     from gancore.errors import CheckpointError
     from gancore.engine.setup import setup_runtime
 

@@ -7,8 +7,7 @@ import torch
 
 from conftest import REPO
 from gancore.apis import init_model
-from gancore.engine import load_checkpoint_file
-from gancore.engine.checkpoint import check_training_checkpoint
+from gancore.checkpoint import check_training_checkpoint, load_checkpoint_file
 from gancore.errors import CheckpointError
 from test_train_tool import run_in_process
 

@@ -18,7 +18,7 @@ from mmengine.config import Config
 from conftest import REPO, tool_cmd
 from gancore.apis import init_model
 from gancore.datasets import CIFAR10Dataset
-from gancore.engine import load_checkpoint_file
+from gancore.checkpoint import load_checkpoint_file
 from gancore.errors import CheckpointError, DataError
 from gancore.evaluation import cli as fid_cli
 from gancore.evaluation.fid import load_stats, save_stats
