@@ -14,6 +14,7 @@ from typing import Any
 
 from .config_schema import (ANY, BOOL, DICT, PATH, STR, Choice, Component, Ctx, Fields,
                             Instance, Int, Number, OneOf, Opt, Seq, Spec, Value, _fail)
+from .speed_options import speed_spec
 
 #: The runner tools/train.py builds (``GANRunner.from_cfg``): the only ``runner_type``.
 RUNNER_TYPES = ('GANRunner',)
@@ -164,15 +165,6 @@ def env_spec() -> Spec:
         dist_cfg=Fields(dist_fields),
         resource_limit=Int(1),
     )))
-
-
-@lru_cache(maxsize=None)
-def speed_spec() -> Spec:
-    """``speed``: the options of :data:`gancore.engine.speed.SPEED_OPTIONS`, typed from the table."""
-    from .engine.speed import SPEED_OPTIONS
-    kinds = dict(bool=lambda o: BOOL, int=lambda o: Opt(Int(1)),
-                 choice=lambda o: Opt(Choice(*o.choices)))
-    return Opt(Fields({o.name: kinds[o.kind](o) for o in SPEED_OPTIONS}, what='speed options'))
 
 
 @lru_cache(maxsize=None)

@@ -261,9 +261,9 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         seed: Random seed (overrides ``randomness.seed``).
         speed: Speed options merged over the config's ``speed`` dict (see
-            :mod:`gancore.engine.speed`), e.g. ``{'channels_last': True}``.
+            :mod:`gancore.speed_options`), e.g. ``{'channels_last': True}``.
         profile: Profile this many iterations into ``<work_dir>/profile/``
-            (:class:`~gancore.engine.speed.TrainProfilerHook`); 0: no profiling.
+            (:class:`~gancore.hooks.TrainProfilerHook`); 0: no profiling.
 
     Returns:
         The resolved mmengine ``Config``: what tools/train.py trains and
