@@ -33,9 +33,10 @@ from mmengine.registry import DefaultScope, Registry
 from . import discovery
 from .config_data import literal_value
 from .configs_folder import configs_env
-from .config_schema import Ctx
+from .config_schema import Choice, Ctx
 from .errors import ConfigError
-from .registry import GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry, suggest
+from .registry import (GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry,
+                       SCOPES, not_a_path, registered, suggest)
 
 
 def runner_keys() -> set[str]:
@@ -249,18 +250,22 @@ def validate_config(cfg: Union[Config, dict], source: str = 'config') -> None:
     from .config_sections import top_level_spec
     data = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
     ctx = Ctx(source, lambda name, where: _resolve(name, where, source))
-    with DefaultScope.overwrite_default_scope(data.get('default_scope') or SCOPE):
+    scope = data.get('default_scope') or SCOPE
+    if scope not in SCOPES:  # before mmengine is ever switched to it
+        Choice(*SCOPES).check(scope, 'default_scope', ctx)
+    with DefaultScope.overwrite_default_scope(scope):
         top_level_spec().check(data, '', ctx)
 
 
 def _lookup(type_name: str) -> tuple[Optional[Any], Optional[Registry]]:
-    """Find ``type_name`` in gancore's registries, then mmengine's (with plugins imported)."""
+    """Find ``type_name`` in gancore's registries, then mmengine's; registered names only.
+
+    :func:`gancore.registry.registered` imports nothing the name chooses (mmengine's
+    ``Registry.get`` would import ``'os.system'`` and return it).
+    """
     registries = list(GANCORE_REGISTRIES.values()) + list(MMENGINE_REGISTRIES)
     for reg in registries:
-        try:
-            obj = Registry.get(reg, type_name)  # plain lookup: no error on a miss
-        except (KeyError, ImportError):
-            obj = None
+        obj = registered(reg, type_name)
         if obj is not None:
             return obj, reg
     return None, None
@@ -278,5 +283,6 @@ def _resolve(type_name: str, where: str, source: str) -> Any:
         for r in GANCORE_REGISTRIES.values():
             names |= r._all_names() if isinstance(r, GancoreRegistry) else set(r._module_dict)
         raise ConfigError(f"unknown type '{type_name}' at {where} in {source}."
-                          f'{suggest(type_name, names)} {discovery.summary()}')
+                          f'{suggest(type_name, names)}{not_a_path(type_name)} '
+                          f'{discovery.summary()}')
     return obj

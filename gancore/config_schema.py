@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import ConfigError
-from .registry import suggest
+from .registry import SCOPES, suggest
 
 
 class Ctx:
@@ -197,6 +197,9 @@ class Seq(Spec):
         for i, item in enumerate(value):
             self.item.check(item, f'{where}[{i}]', ctx)
 
+
+#: A ``_scope_`` of a component: gancore's or mmengine's (see gancore.registry.SCOPES).
+SCOPE_NAME = Opt(Choice(*SCOPES))
 
 DICT = Instance(dict)
 DICT.expected = 'a dict'
@@ -384,6 +387,8 @@ class Component(Spec):
             _fail(ctx, where, value, self.expected, f"Add type='...' to {where}.")
         if not isinstance(type_name, str) and not callable(type_name):
             _fail(ctx, f'{where}.type', type_name, 'a registered type name (a string)')
+        if '_scope_' in value:  # mmengine would import <scope>.registry when building it
+            SCOPE_NAME.check(value['_scope_'], f'{where}._scope_', ctx)
         obj = ctx.lookup(type_name, where) if isinstance(type_name, str) else type_name
         label = type_name if isinstance(type_name, str) else getattr(obj, '__name__', obj)
         params = component_params(obj)

@@ -115,12 +115,15 @@ def classify(path: str) -> Source:
         return Source(resolve_config(path), 'config')
     if not os.path.exists(path):
         raise DataError(f'source {path} does not exist (expected an image folder, .npz '
-                        'statistics, a checkpoint .pth or a config .py)')
+                        'statistics, a checkpoint .pth, a model file .safetensors or a '
+                        'config .py)')
     ext = os.path.splitext(path)[1].lower()
-    kinds = {'.npz': 'stats', '.pth': 'checkpoint', '.pt': 'checkpoint', '.py': 'config'}
+    kinds = {'.npz': 'stats', '.pth': 'checkpoint', '.pt': 'checkpoint',
+             '.safetensors': 'checkpoint', '.py': 'config'}  # a model file loads like one
     if ext not in kinds:
         raise ConfigError(f"source {path}: unknown file type '{ext}'; use an image folder, "
-                          '.npz statistics, a checkpoint .pth or a config .py')
+                          '.npz statistics, a checkpoint .pth, a model file .safetensors or '
+                          'a config .py')
     return Source(path, kinds[ext])
 
 
