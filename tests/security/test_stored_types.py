@@ -15,8 +15,8 @@ import torch
 from mmengine.config import Config
 
 from gancore.apis import init_model
+from gancore.checkpoint import load_checkpoint_file
 from gancore.config import validate_config
-from gancore.engine import load_checkpoint_file
 from gancore.errors import ConfigError, GancoreError
 from gancore.evaluation import cli as fid_cli
 from gancore.evaluation.fid import save_stats
