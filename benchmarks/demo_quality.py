@@ -371,7 +371,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         except (ValueError, SyntaxError):
             overrides[key] = value
 
-    from gancore.apis import init_model
+    from gancore.inference.model import init_model
     from gancore.config import load_config
     record = {'amp': args.amp, 'seed': args.seed, 'cfg_options': overrides, 'demos': {}}
     for demo in demos:

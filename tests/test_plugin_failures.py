@@ -95,9 +95,8 @@ def test_gancore_list_shows_everything_and_blames_the_thief(thief, extra):
 # Import orders: each snippet ends with the bookkeeping printed as JSON.
 REPORT = '''
 import json
-from gancore import plugins
-from gancore.registry import LOSSES, MODELS
-print(json.dumps(dict(failed=plugins.failed(), imported=sorted(plugins.imported()),
+from gancore.registry import LOSSES, MODELS, discovery
+print(json.dumps(dict(failed=discovery.failed(), imported=sorted(discovery.imported()),
                       hinge=LOSSES.get('HingeGANLoss').__module__,
                       cgan=MODELS.get('ConditionalGAN').__module__)))
 '''
@@ -109,13 +108,13 @@ ORDERS = {
             import thief_plugin
         except PluginError as exc:
             print('refused:', exc)
-        from gancore import plugins
-        plugins.import_plugins()
+        from gancore.registry import discovery
+        discovery.import_plugins()
     ''',
     'cgan-first': '''
         import gancore_plugins.cgan
-        from gancore import plugins
-        plugins.import_plugins()
+        from gancore.registry import discovery
+        discovery.import_plugins()
     ''',
     # a name no plugin's index lists: every plugin is imported
     'lookup-miss': '''
@@ -193,7 +192,7 @@ def test_plugin_tests_of_cgan_pass_with_the_thief_installed(thief):
 
 def test_the_failure_warning_is_one_clean_line(thief):
     """One line: no source line of gancore's printed under it, no double period."""
-    proc = run([sys.executable, '-c', 'from gancore import discovery; discovery.import_plugins()'],
+    proc = run([sys.executable, '-c', 'from gancore.registry import discovery; discovery.import_plugins()'],
                thief)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -121,7 +121,7 @@ LAZY_SCRIPT = textwrap.dedent('''
     import gancore
     early = loaded('gancore.', 'gancore_plugins', 'torch', 'mmengine')
     assert not early, early
-    import gancore.config, gancore.plugins, gancore.registry
+    import gancore.config, gancore.registry.discovery, gancore.registry.listing
     from gancore.registry import GENERATORS, MODELS
     assert not loaded('gancore_plugins', 'torchvision'), loaded('gancore_plugins', 'torchvision')
     GENERATORS.get('ConditionalGenerator')     # gancore's own: from the registry's location
@@ -129,8 +129,8 @@ LAZY_SCRIPT = textwrap.dedent('''
     assert 'torchvision.models' not in sys.modules
     MODELS.get('ConditionalGAN')               # missing name: plugins are discovered and imported
     assert 'gancore_plugins.cgan' in sys.modules
-    from gancore import plugins
-    assert 'cgan' in plugins.imported(), plugins.imported()
+    from gancore.registry import discovery
+    assert 'cgan' in discovery.imported(), discovery.imported()
     print('LAZY-OK')
 ''')
 

@@ -1,7 +1,7 @@
 """Checkpoints: the one owner of the checkpoint format and of safe reading and atomic writing.
 
 Below both the training engine and inference: :mod:`gancore.engine` writes and
-resumes through it, :mod:`gancore.apis`, ``tools/convert_checkpoint.py`` and
+resumes through it, :mod:`gancore.inference.model`, ``tools/convert_checkpoint.py`` and
 the exporters read and write through it; nothing else calls ``torch.save`` or
 ``torch.load`` on a checkpoint.
 

@@ -34,7 +34,7 @@ from mmengine.runner.checkpoint import weights_to_cpu
 from mmengine.utils import apply_to
 
 from ..config import validate_config
-from ..config_data import (PASS_CONFIG, config_from_data, config_to_data,
+from ..config.data import (PASS_CONFIG, config_from_data, config_to_data,
                            data_from_text)
 from ..errors import CheckpointError
 
@@ -190,7 +190,7 @@ def stored_config(cfg: Any, source: str = 'the config') -> dict:
 
     What training (:class:`gancore.engine.PortableStateHook`) and
     ``tools/convert_checkpoint.py`` write; :func:`config_from_checkpoint` reads
-    it back without executing anything (see :mod:`gancore.config_data`).
+    it back without executing anything (see :mod:`gancore.config.data`).
 
     Raises:
         ConfigError: a value is not plain data; the message names its key path.
@@ -202,7 +202,7 @@ def read_stored_config(checkpoint: Any, filename: str) -> Config:
     """The config in a loaded checkpoint's ``meta['cfg']``, rebuilt without executing it.
 
     Reads the plain data of checkpoints written by gancore, and the literal-only
-    text of older ones (:func:`gancore.config_data.data_from_text`). The types it
+    text of older ones (:func:`gancore.config.data.data_from_text`). The types it
     names are not checked: :func:`config_from_checkpoint` does that.
 
     Raises:

@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert, then print what was converted and how to translate with it."""
-    from ..convert import convert_reference
+    from ..inference.convert import convert_reference
     dropped = convert_reference(args.config, args.files, args.out, args.cfg_options)
     for net, keys in dropped.items():
         note = f' (dropped {len(keys)} legacy InstanceNorm keys)' if keys else ''

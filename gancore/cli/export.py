@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and print one line per file written."""
-    from ..export import export_checkpoint
+    from ..inference.export import export_checkpoint
     for result in export_checkpoint(args.checkpoint, args.out, args.format, args.direction,
                                     args.config):
         print(result.summary())

@@ -26,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and write ``--num`` PNGs into ``--out``."""
-    from ..apis import init_model
-    from ..sampling import write_samples
+    from ..inference.model import init_model
+    from ..inference.sampling import write_samples
     is_config = args.source.endswith('.py')
     model = init_model(args.source if is_config else None,
                        args.checkpoint if is_config else args.source, args.device)

@@ -3,7 +3,7 @@
 CONFIG is a config file, or the name of a config shipped with gancore or a
 plugin (``cgan/cgan_digits.py``, ``pkg:PACKAGE/configs/x.py``; see
 :func:`gancore.config.resolve_config`). The speed flags come from
-:data:`gancore.speed_options.SPEED_OPTIONS` (:func:`add_speed_arguments`).
+:data:`gancore.config.speed_options.SPEED_OPTIONS` (:func:`add_speed_arguments`).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def add_config_argument(p: argparse.ArgumentParser) -> None:
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flag of each speed option that has one (:data:`~gancore.speed_options.SPEED_OPTIONS`)."""
-    from ..speed_options import SPEED_OPTIONS
+    """Add the flag of each speed option that has one (:data:`~gancore.config.speed_options.SPEED_OPTIONS`)."""
+    from ..config.speed_options import SPEED_OPTIONS
     for option in SPEED_OPTIONS:
         if option.flag is None:
             continue
@@ -47,7 +47,7 @@ def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
 
 def speed_from_arguments(args: argparse.Namespace) -> dict:
     """The speed options the command line set (flags given), as a ``speed`` dict."""
-    from ..speed_options import SPEED_OPTIONS
+    from ..config.speed_options import SPEED_OPTIONS
     speed = {}
     for option in SPEED_OPTIONS:
         value = getattr(args, option.name, None) if option.flag else None

@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the translator and translate the folder."""
-    from ..translation import load_translator, translate_folder
+    from ..inference.translate import load_translator, translate_folder
     model = load_translator(args.checkpoint, args.config, args.device)
     written = translate_folder(model, args.input_dir, args.out_dir, args.direction,
                                preprocess=args.preprocess, load_size=args.load_size,

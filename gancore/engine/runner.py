@@ -261,7 +261,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         seed: Random seed (overrides ``randomness.seed``).
         speed: Speed options merged over the config's ``speed`` dict (see
-            :mod:`gancore.speed_options`), e.g. ``{'channels_last': True}``.
+            :mod:`gancore.config.speed_options`), e.g. ``{'channels_last': True}``.
         profile: Profile this many iterations into ``<work_dir>/profile/``
             (:class:`~gancore.hooks.TrainProfilerHook`); 0: no profiling.
 

@@ -17,7 +17,7 @@ calls when it is created:
 Tools that only read checkpoints call
 :func:`~gancore.checkpoint.load_checkpoint_file` directly and need no
 set-up. Torch settings of a run (threads, TF32) belong to
-:mod:`gancore.engine.speed` (the table: :mod:`gancore.speed_options`). Calling :func:`setup_runtime` again changes nothing.
+:mod:`gancore.engine.speed` (the table: :mod:`gancore.config.speed_options`). Calling :func:`setup_runtime` again changes nothing.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What the speed options do to a run: config edits, model edits, torch settings.
 
-The options and their one table are :mod:`gancore.speed_options`; this module
+The options and their one table are :mod:`gancore.config.speed_options`; this module
 applies them (the table's ``applies`` column). They never change checkpoint key
 names: ``compile`` uses :meth:`torch.nn.Module.compile` (in place, no
 ``_orig_mod.`` prefix) and ``channels_last`` only changes the memory layout of
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..speed_options import speed_settings
+from ..config.speed_options import speed_settings
 
 FUSABLE_OPTIMIZERS = ('Adam', 'AdamW')
 

@@ -86,7 +86,7 @@ def split_from_dataset(dataset, paired: bool, source: str = 'dataset') -> Transl
 
 def export_split(dataset, out_dir: str) -> TranslationSplit:
     """Write a dataset's test split as ``out_dir/testA`` and ``out_dir/testB`` PNGs."""
-    from ..translation import tensor_to_image
+    from ..inference.translate import tensor_to_image
     split = split_from_dataset(dataset, paired=False, source=out_dir)
     for side in 'AB':
         folder = os.path.join(out_dir, f'test{side}')
@@ -108,9 +108,9 @@ def translated_batches(model, images: Sequence[Tensor], direction: str, batch_si
     """``model.translate`` of ``images`` in batches (each image at its own size), in [-1, 1].
 
     The model's own randomness (pix2pix's test-time dropout) is seeded with
-    :func:`gancore.translation.seeded`; the caller's RNG is restored afterwards.
+    :func:`gancore.models.translation.seeded`; the caller's RNG is restored afterwards.
     """
-    from ..translation import seeded
+    from ..models.translation import seeded
     device = next(model.parameters()).device
     channels = model.input_channels(direction)
     with seeded(seed, device), torch.no_grad():

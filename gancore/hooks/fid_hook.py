@@ -241,7 +241,7 @@ class MetricsHook(Hook):
     def compute_fid(self, runner) -> dict:
         """All metric values of ``runner.model`` (call on rank 0); keys as ``score``'s."""
         from ..models.modes import eval_mode
-        from ..translation import TranslationModel
+        from ..models.translation import TranslationModel
         model = _unwrap(runner.model)
         translates = self.test_split is not None
         if translates and not isinstance(model, TranslationModel):

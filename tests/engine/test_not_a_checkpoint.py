@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from gancore.apis import init_model
+from gancore.inference.model import init_model
 from gancore.checkpoint import check_training_checkpoint, load_checkpoint_file
 from gancore.errors import CheckpointError
 from test_train_tool import run_in_process

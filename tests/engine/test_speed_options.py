@@ -11,7 +11,7 @@ from gancore.engine import build_runner, prepare_config
 from gancore.engine.speed import apply_speed_to_model, trained_networks
 from gancore.errors import ConfigError
 from gancore.hooks import TrainProfilerHook
-from gancore.speed_options import speed_settings
+from gancore.config.speed_options import speed_settings
 
 
 def is_compiled(module: nn.Module) -> bool:

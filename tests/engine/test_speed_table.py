@@ -10,7 +10,7 @@ from gancore.cli.train import speed_from_arguments
 from gancore.engine import prepare_config, runner as runner_module
 from gancore.engine.speed import torch_settings
 from gancore.errors import ConfigError
-from gancore.speed_options import SPEED_DEFAULTS, SPEED_OPTIONS, speed_settings, speed_spec
+from gancore.config.speed_options import SPEED_DEFAULTS, SPEED_OPTIONS, speed_settings, speed_spec
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_WIDE = dict(num_threads=3, tf32=True, cudnn_benchmark=True)

@@ -1,11 +1,11 @@
-"""gancore.config_data: configs as plain data, and the literal-only reader of old config text."""
+"""gancore.config.data: configs as plain data, and the literal-only reader of old config text."""
 import pytest
 from mmengine.config import Config
 
 from conftest import REPO
 from gancore.checkpoint import read_stored_config, stored_config
 from gancore.config import load_config
-from gancore.config_data import config_from_data, config_to_data, data_from_text
+from gancore.config.data import config_from_data, config_to_data, data_from_text
 from gancore.errors import CheckpointError, ConfigError
 
 

@@ -1,17 +1,14 @@
-"""Image-to-image translation: the model protocol, padding helpers and folder translation.
+"""Folder translation (``tools/translate.py``): a trained translator over a folder of images.
 
-A model *translates* when it has the three members of :class:`TranslationModel`
-(Pix2Pix and CycleGAN do; a plugin's model only needs the same three)::
+:func:`translate_folder` runs a trained model (a
+:class:`~gancore.models.translation.TranslationModel`, e.g. from
+:func:`load_translator`) over every image in a folder, writes one PNG per image
+and an ``index.html`` showing input | output side by side. Each image keeps its
+size: the models pad their input by reflection to a multiple of their
+generator's stride and crop the output back
+(:func:`gancore.models.translation.translate_padded`).
 
-    model.directions                    # e.g. ('AtoB',) or ('AtoB', 'BtoA')
-    model.input_channels('AtoB')        # channels the input images must have
-    model.translate(images, 'AtoB')     # (N, C, H, W) in [-1, 1] -> (N, C', H, W) in [-1, 1]
-
-``translate`` accepts any height and width: the models pad their input by
-reflection to a multiple of their generator's stride and crop the output back
-(:func:`translate_padded`), so an image keeps its size and is never resized.
-
-Test-time conventions of :func:`translate_folder` (``tools/translate.py``):
+Test-time conventions of :func:`translate_folder`:
 
 * gancore's (default): each image at its own size, 8-bit output by rounding;
 * the reference code's ``test.py``: every image resized to ``load_size`` x
@@ -24,139 +21,32 @@ Test-time conventions of :func:`translate_folder` (``tools/translate.py``):
 A model may also declare ``translation_networks`` (direction -> the attribute
 of the network it runs); when the model was loaded from a checkpoint holding
 only some networks (``model.loaded_networks``, set by
-:func:`gancore.apis.init_model`), a direction whose network was not loaded is
-refused.
-
-:func:`translate_folder` (``tools/translate.py``) runs a trained model over every
-image in a folder, writes one PNG per image and an ``index.html`` showing
-input | output side by side.
+:func:`gancore.inference.model.init_model`), a direction whose network was not
+loaded is refused.
 """
 from __future__ import annotations
 
-import contextlib
 import html
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Protocol, Tuple, runtime_checkable
+from typing import Optional
 from urllib.parse import quote
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import Tensor, nn
+from torch import Tensor
 
-from .errors import CheckpointError, ConfigError
-from .registry import suggest
-
-#: The direction names. ``'AtoB'`` is the model's input side to its output side.
-DIRECTIONS = ('AtoB', 'BtoA')
-
-
-@runtime_checkable
-class TranslationModel(Protocol):
-    """What :func:`translate_folder` needs from a model (BaseGAN subclasses that translate)."""
-
-    #: The directions :meth:`translate` accepts, a subset of :data:`DIRECTIONS`.
-    directions: Tuple[str, ...]
-
-    def input_channels(self, direction: str) -> int:
-        """Channels (1 or 3) of the images ``translate(images, direction)`` takes."""
-
-    def translate(self, images: Tensor, direction: str = 'AtoB') -> Tensor:
-        """Translate ``images`` (N, C, H, W) in [-1, 1], any H and W; same H and W out."""
-
-
-def check_direction(direction: str, allowed: Tuple[str, ...], model_name: str) -> str:
-    """Return ``direction`` if ``allowed`` has it, else raise a :class:`ConfigError`."""
-    if direction not in allowed:
-        raise ConfigError(f"{model_name} translates in the direction(s) {', '.join(allowed)}, "
-                          f"not '{direction}'.{suggest(direction, allowed)}")
-    return direction
-
-
-# ------------------------------------------------------------------ network facts
-
-def io_channels(net: nn.Module) -> Tuple[int, int]:
-    """(input, output) channels of an image-to-image network.
-
-    Uses the network's ``in_channels`` / ``out_channels`` attributes when it has
-    them, else its first and last convolution (U-Net, ResNet and PatchGAN nets).
-    """
-    convs = [m for m in net.modules() if isinstance(m, nn.modules.conv._ConvNd)]
-    c_in = getattr(net, 'in_channels', None) or (convs[0].in_channels if convs else None)
-    c_out = getattr(net, 'out_channels', None) or (convs[-1].out_channels if convs else None)
-    if c_in is None or c_out is None:
-        raise ConfigError(f'{type(net).__name__} has no convolution and no in_channels/'
-                          'out_channels attributes: cannot tell its image channels')
-    return int(c_in), int(c_out)
-
-
-def size_multiple(net: nn.Module) -> int:
-    """The side length multiple a generator needs: ``2 ** (number of stride-2 convolutions)``.
-
-    A network may state it with a ``size_multiple`` attribute instead. U-Net
-    with ``num_downs=8`` gives 256; the ResNet generator gives 4.
-    """
-    stated = getattr(net, 'size_multiple', None)
-    if stated:
-        return int(stated)
-    downs = sum(1 for m in net.modules() if isinstance(m, nn.Conv2d) and m.stride[0] == 2)
-    return 2 ** downs
-
-
-# ------------------------------------------------------------------ padding
-
-def reflect_pad_to_multiple(images: Tensor, multiple: int) -> Tensor:
-    """Pad ``images`` at the bottom and right by reflection to sides that are multiples.
-
-    Padding wider than the image is done in several reflections (a 100-pixel
-    image padded to 256 is mirrored, then mirrored again).
-    """
-    h, w = images.shape[-2:]
-    pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    while pad_h or pad_w:
-        cur_h, cur_w = images.shape[-2:]
-        step_h, step_w = min(pad_h, cur_h - 1), min(pad_w, cur_w - 1)
-        if step_h == step_w == 0:  # a 1-pixel side cannot be reflected: repeat it
-            return F.pad(images, (0, pad_w, 0, pad_h), mode='replicate')
-        images = F.pad(images, (0, step_w, 0, step_h), mode='reflect')
-        pad_h, pad_w = pad_h - step_h, pad_w - step_w
-    return images
-
-
-def translate_padded(net: Callable[[Tensor], Tensor], images: Tensor, multiple: int) -> Tensor:
-    """``net(images)`` for any H and W: reflection-pad to ``multiple``, run, crop back."""
-    h, w = images.shape[-2:]
-    if h % multiple == 0 and w % multiple == 0:
-        return net(images)
-    return net(reflect_pad_to_multiple(images, multiple))[..., :h, :w]
-
-
-@contextlib.contextmanager
-def seeded(seed: Optional[int], device: torch.device) -> Iterator[None]:
-    """Run the block with torch's RNG seeded (and restored after); no-op for ``seed=None``."""
-    if seed is None:
-        yield
-        return
-    devices = [device] if device.type == 'cuda' else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-def to_rgb(images: Tensor) -> Tensor:
-    """Repeat 1-channel images to 3 channels (for grids mixing gray and colour)."""
-    return images.expand(-1, 3, -1, -1) if images.size(1) == 1 else images
-
+from ..errors import CheckpointError, ConfigError
+from ..models.translation import TranslationModel, check_direction, seeded
 
 # ------------------------------------------------------------------ folders
 
 def load_translator(checkpoint: str, config: Optional[str] = None, device: str = 'cpu'):
-    """Load a trained model with :func:`gancore.apis.init_model` and check it translates.
+    """Load a trained model with :func:`gancore.inference.model.init_model`; check it translates.
 
-    Weights that do not fit the model are :func:`~gancore.apis.init_model`'s
+    Weights that do not fit the model are :func:`~gancore.inference.model.init_model`'s
     :class:`~gancore.errors.CheckpointError` (one line naming the checkpoint).
     """
-    from .apis import init_model
+    from .model import init_model
     model = init_model(config, checkpoint, device)
     if not isinstance(model, TranslationModel):
         raise ConfigError(f'{type(model).__name__} does not translate images (it has no '
@@ -247,7 +137,7 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
 
     Each image is read with the channels the model takes (``input_channels``),
     translated (at its own size with reflection padding, see
-    :func:`translate_padded`, or resized to ``load_size`` x ``load_size``) and
+    :func:`~gancore.models.translation.translate_padded`, or resized to ``load_size`` x ``load_size``) and
     written as ``out_dir/<stem>.png``; the input as the model saw it is
     written to ``out_dir/inputs/<stem>.png`` and ``out_dir/index.html`` shows
     both side by side. The defaults are gancore's convention; the reference
@@ -274,8 +164,8 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
         CheckpointError: If the network of ``direction`` was not in the checkpoint.
         DataError: If ``input_dir`` is missing, holds no image, or an image is unreadable.
     """
-    from .datasets.image_io import list_images, load_image
-    from .datasets.transforms import to_tensor
+    from ..datasets.image_io import list_images, load_image
+    from ..datasets.transforms import to_tensor
     check_direction(direction, tuple(model.directions), type(model).__name__)
     _check_options(preprocess, load_size, num, to_8bit)
     check_loaded(model, direction)
@@ -300,7 +190,5 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
     return written
 
 
-__all__ = ['DIRECTIONS', 'TranslationModel', 'check_direction', 'io_channels', 'size_multiple',
-           'reflect_pad_to_multiple', 'translate_padded', 'seeded', 'to_rgb', 'load_translator',
-           'tensor_to_image', 'write_index', 'translate_folder', 'check_loaded', 'TO_8BIT',
-           'PREPROCESS']
+__all__ = ['load_translator', 'tensor_to_image', 'write_index', 'translate_folder',
+           'check_loaded', 'TO_8BIT', 'PREPROCESS']

@@ -8,7 +8,7 @@ turns such files plus a gancore config into a gancore checkpoint::
 
     {'meta': {'cfg': <the config>}, 'state_dict': {'<network>.<key>': tensor, ...}}
 
-which :func:`gancore.apis.init_model` (``tools/translate.py``, ``tools/generate.py``)
+which :func:`gancore.inference.model.init_model` (``tools/translate.py``, ``tools/generate.py``)
 loads; it may hold only some networks (e.g. one generator).
 
 A model says which reference name each of its networks has with the class
@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch import Tensor, nn
 
-from .errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 
 #: ``latest_net_G_A.pth`` -> ``G_A``; ``200_net_D.pth`` -> ``D``.
 _FILE_NAME = re.compile(r'(?:^|_)net_([A-Za-z0-9]+(?:_[A-Za-z0-9]+)?)\.pth$')
@@ -77,7 +77,7 @@ def drop_legacy_instance_norm_keys(net: nn.Module, state: Dict[str, Tensor]) -> 
 
 def read_reference_file(path: str) -> Dict[str, Tensor]:
     """A reference ``.pth``: a plain state dict of tensors (``module.`` prefixes removed)."""
-    from .checkpoint import load_checkpoint_file
+    from ..checkpoint import load_checkpoint_file
     state = load_checkpoint_file(path, map_location='cpu')
     if not isinstance(state, dict) or 'state_dict' in state or 'meta' in state:
         raise CheckpointError(
@@ -135,9 +135,9 @@ def convert_reference(config: str, sources: Sequence[str], out: str,
     """
     from mmengine.registry import DefaultScope
 
-    from .checkpoint import save_checkpoint_file, stored_config
-    from .config import load_config
-    from .registry import MODELS, SCOPE
+    from ..checkpoint import save_checkpoint_file, stored_config
+    from ..config import load_config
+    from ..registry import MODELS, SCOPE
     cfg = load_config(config, cfg_options)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', SCOPE)):
         model = MODELS.build(cfg.model.to_dict())

@@ -10,7 +10,7 @@ their own: models build their parts from them.
 All of them are :class:`GancoreRegistry` objects, which
 
 * import, the first time a name is missing, only the plugins that may provide
-  it (:func:`gancore.discovery.import_providers`: those whose index lists it,
+  it (:func:`gancore.registry.discovery.import_providers`: those whose index lists it,
   and plugins without an index), then every plugin if it is still missing (no
   import cascade at ``import gancore``),
 * raise an error that lists close matches and the plugins found when a name
@@ -56,8 +56,8 @@ from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import Registry
 from mmengine.registry.build_functions import build_scheduler_from_cfg
 
+from ..errors import ConfigError, PluginError
 from . import discovery
-from .errors import ConfigError, PluginError
 
 SCOPE = 'gancore'
 #: The scopes a config may name (``default_scope``, ``_scope_``, ``'mmengine.Adam'``):

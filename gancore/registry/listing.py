@@ -5,9 +5,9 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+from ..errors import ConfigError
 from . import discovery
-from .errors import ConfigError
-from .registry import GANCORE_REGISTRIES, suggest
+from .registries import GANCORE_REGISTRIES, suggest
 
 
 @dataclass

@@ -5,7 +5,7 @@
 (:meth:`gancore.models.BaseGAN.inference_networks`); this module knows no model
 class. Every export is checked before it is kept: the file is written next to
 ``OUT`` under a temporary name, run (onnxruntime / ``torch.jit.load`` /
-:func:`gancore.apis.init_model`) on two input shapes that differ in every
+:func:`gancore.inference.model.init_model`) on two input shapes that differ in every
 dynamic axis, compared with PyTorch (max abs difference <= :data:`TOLERANCE`)
 and only then renamed to ``OUT``; a failed check leaves existing files alone.
 
@@ -15,7 +15,7 @@ and only then renamed to ``OUT``; a failed check leaves existing files alone.
 * ``torchscript``: ``torch.jit.trace``; the traced graph has no shape constants
   for these convolutional networks, which the second shape checks.
 * ``safetensors``: the whole model (all networks) and its config as JSON, no
-  pickle (:mod:`gancore.model_file`); ``init_model`` loads it.
+  pickle (:mod:`gancore.inference.model_file`); ``init_model`` loads it.
 """
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
-from .checkpoint import atomic_replace, discard, temp_path
-from .errors import ConfigError, ExportError
-from .models.inference import InferenceNetwork
+from ..checkpoint import atomic_replace, discard, temp_path
+from ..errors import ConfigError, ExportError
+from ..models.inference import InferenceNetwork
 
 FORMATS = ('onnx', 'torchscript', 'safetensors')
 SUFFIXES = {'onnx': '.onnx', 'torchscript': '.pt', 'safetensors': '.safetensors'}
@@ -214,7 +214,7 @@ def check_export(fmt: str, path: Path, net: InferenceNetwork,
 
 def check_model_file(path: Path, model) -> List[Tuple[str, float]]:
     """Load the safetensors file with ``init_model``; compare every inference network."""
-    from .apis import init_model
+    from .model import init_model
     loaded = init_model(None, str(path))
     diffs = []
     for mine, theirs in zip(model.inference_networks(), loaded.inference_networks()):
@@ -341,7 +341,7 @@ def _export_model_file(model, cfg, path: Path) -> ExportResult:
 
 def load_for_export(checkpoint: str, config: Optional[str] = None):
     """(model, resolved config) from a checkpoint (``.pth`` or ``.safetensors``) [+ config]."""
-    from .apis import init_model_and_config
+    from .model import init_model_and_config
     return init_model_and_config(config, checkpoint)
 
 

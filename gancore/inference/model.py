@@ -6,11 +6,11 @@ from typing import Optional
 import torch
 from mmengine.registry import DefaultScope
 
-from .checkpoint import config_from_checkpoint, load_checkpoint_file, load_inference_weights
-from .config import load_config
-from .errors import ConfigError
+from ..checkpoint import config_from_checkpoint, load_checkpoint_file, load_inference_weights
+from ..config import load_config
+from ..errors import ConfigError
+from ..registry import MODELS, SCOPE
 from .model_file import is_model_file, load_model_file
-from .registry import MODELS, SCOPE
 
 
 def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
@@ -23,7 +23,7 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
             (which may hold only the generators: see
             :func:`gancore.checkpoint.load_inference_weights`),
             or a ``.safetensors`` model file written by ``tools/export.py`` (weights and
-            config, no pickle; see :mod:`gancore.model_file`); None leaves the weights
+            config, no pickle; see :mod:`gancore.inference.model_file`); None leaves the weights
             random.
         device: Torch device.
 

@@ -7,7 +7,7 @@ modules; :func:`restore_state` undoes what happened since.
 ``gancore.testing.registry_sandbox`` is built on this pair, so tests and
 third-party plugin tests never edit registry internals themselves.
 
-It sits above :mod:`gancore.registry` and :mod:`gancore.discovery` (it needs
+It sits above :mod:`gancore.registry` and :mod:`gancore.registry.discovery` (it needs
 both); neither imports it.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _registries() -> list:
     import mmengine.registry as mmreg
     from mmengine.registry import Registry
 
-    from .registry import GANCORE_REGISTRIES, SCOPE
+    from .registries import GANCORE_REGISTRIES, SCOPE
     regs = {id(r): r for r in GANCORE_REGISTRIES.values()}
     for name in dir(mmreg):
         root = getattr(mmreg, name)
@@ -42,7 +42,7 @@ def state() -> dict:
     """A copy of the plugin state, for :func:`restore_state`.
 
     Returns:
-        Discovery's bookkeeping (:func:`gancore.discovery.state`) plus
+        Discovery's bookkeeping (:func:`gancore.registry.discovery.state`) plus
         ``'modules'`` (the names in ``sys.modules``) and ``'registrations'``
         (each registry with a copy of its names and conflicts).
     """

@@ -42,7 +42,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 ENTRY_POINT_GROUP = 'gancore.plugins'
 #: Name of the module-level dict in which a plugin declares what it registers.
@@ -374,7 +374,7 @@ def _sentence(text: str) -> str:
 def _warn(message: str) -> None:
     """A one-line ``RuntimeWarning`` (no source line under it: it is no line's fault)."""
     warnings.warn_explicit(message, RuntimeWarning, filename='gancore', lineno=0,
-                           module='gancore.discovery')
+                           module='gancore.registry.discovery')
 
 
 __all__ = ['ENTRY_POINT_GROUP', 'INDEX_NAME', 'discover', 'import_plugins', 'import_providers',

@@ -1,4 +1,5 @@
-"""``gancore eval-fid`` / ``tools/eval_fid.py``: FID, KID, IS, precision/recall, SWD and MS-SSIM of image sources.
+"""``gancore eval-fid SOURCE [SOURCE]`` (also ``tools/eval_fid.py``): FID, KID, IS, precision/recall,
+SWD and MS-SSIM of image sources (the metrics: :mod:`gancore.evaluation`).
 
 A source is
 
@@ -24,8 +25,7 @@ written to ``--json PATH``; by default, when a checkpoint is one of the
 sources, to ``<checkpoint without .pth>_fid<num>.json`` next to it (nothing is
 written otherwise, or with ``--no-json``). Bad input prints one ``error: ...``
 line on stderr and the exit status is 2 (:func:`gancore.cli.run_command`, the
-runner of every command, which :func:`main` calls; :mod:`gancore.cli.eval_fid`
-is the command).
+runner of every command, which :func:`main` calls). See docs/evaluation.md.
 """
 from __future__ import annotations
 
@@ -41,11 +41,16 @@ from typing import Any, Iterator, Optional, Sequence
 import torch
 
 from ..errors import ConfigError, DataError
-from .fid import small_sample_warning
-from .inception import FEATURE_LAYERS, RESIZE_METHODS, get_inception
-from .kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
-from .metrics import (METRICS, SourceData, check_feature_cache, parse_metrics,
-                      save_feature_cache, score, stream_source)
+from ..evaluation.fid import small_sample_warning
+from ..evaluation.inception import FEATURE_LAYERS, RESIZE_METHODS, get_inception
+from ..evaluation.kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
+from ..evaluation.metrics import (METRICS, SourceData, check_feature_cache, parse_metrics,
+                                  save_feature_cache, score, stream_source)
+
+NAME = 'eval-fid'
+DESCRIPTION = ('FID between two sources: image folders, .npz statistics, or a checkpoint/config '
+               'that generates --num samples. Prints the FID; with one source and --save-stats, '
+               'only saves its statistics.')
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,8 +133,8 @@ def classify(path: str) -> Source:
 
 
 def load_generator(config: Optional[str], checkpoint: Optional[str], device: str):
-    """Build the model with :func:`gancore.apis.init_model` (imported lazily)."""
-    from gancore.apis import init_model
+    """Build the model with :func:`gancore.inference.model.init_model` (imported lazily)."""
+    from gancore.inference.model import init_model
     return init_model(config, checkpoint, device=device)
 
 
@@ -151,7 +156,7 @@ def _default_json(sources: Sequence[Source], num: int) -> Optional[str]:
 
 
 def _is_translator(model) -> bool:
-    from ..translation import TranslationModel
+    from ..models.translation import TranslationModel
     return isinstance(model, TranslationModel)
 
 
@@ -243,7 +248,7 @@ def _score_kwargs(args) -> dict:
 
 def _translation(src: Source, ctx: _Context, record: dict) -> None:
     """Score every direction of a translation model on ``--test-dir``."""
-    from .translation_eval import split_from_folder, target_domain, translated_batches
+    from ..evaluation.translation_eval import split_from_folder, target_domain, translated_batches
     args, model = ctx.args, src.stats
     split = split_from_folder(args.test_dir)
     record['test_split'] = {'source': split.source, 'paired': split.paired,
@@ -256,7 +261,7 @@ def _translation(src: Source, ctx: _Context, record: dict) -> None:
                                              args.seed), generated=True,
                           num=len(inputs), desc=f'{direction} translated')
         fake.name = f'{direction}({src.path})'
-        from .translation_eval import batches_of
+        from ..evaluation.translation_eval import batches_of
         real = ctx.stream(batches_of(target, args.batch_size), generated=False,
                           num=len(target), desc=f'test{target_domain(direction)}')
         real.name = f'test{target_domain(direction)}'
@@ -387,5 +392,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         0 on success, 2 on bad input (one ``error: ...`` line on stderr).
     """
-    from ..cli import eval_fid, run_command
-    return run_command(eval_fid, argv)
+    from . import run_command
+    return run_command(sys.modules[__name__], argv)

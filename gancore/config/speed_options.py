@@ -2,7 +2,7 @@
 
 :data:`SPEED_OPTIONS` is their one table (name, default, accepted values,
 ``gancore train`` flag, help, where it applies). The schema of ``speed``
-(:func:`speed_spec`, part of :func:`gancore.config_sections.top_level_spec`),
+(:func:`speed_spec`, part of :func:`gancore.config.sections.top_level_spec`),
 the flags of ``gancore train`` (:mod:`gancore.cli.train`) and the list in
 docs/config.md (a test keeps it equal to the table) come from it. Every option
 is off by default (``num_threads=None`` keeps torch's thread count).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional
 
-from .config_schema import BOOL, Choice, Ctx, Fields, Int, Opt, Spec
+from .schema import BOOL, Choice, Ctx, Fields, Int, Opt, Spec
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def configs_dir() -> Optional[Path]:
     configs) and then ``<checkout>/configs`` next to the ``gancore`` package
     (source checkout / editable install).
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # gancore/
     for candidate in (package / 'configs', package.parent / 'configs'):
         if (candidate / '_base_' / 'default_runtime.py').is_file():
             return candidate

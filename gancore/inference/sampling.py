@@ -11,7 +11,7 @@ from typing import Optional
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2,

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 from mmengine.config import Config
 
-from .errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 
 #: The scalar types a stored config may hold.
 SCALARS = (str, int, float, bool, type(None))

@@ -9,7 +9,7 @@ clear :class:`~gancore.errors.ConfigError`:
 * ``--cfg-options`` are parsed here (:func:`parse_cfg_options`): ``KEY=VALUE``
   with Python literals only, never evaluated as code;
 * every key and value, at every depth, is checked against the schema of
-  :mod:`gancore.config_sections` (see :mod:`gancore.config_schema`): unknown
+  :mod:`gancore.config.sections` (see :mod:`gancore.config.schema`): unknown
   keys and ``type=`` names, arguments a component does not accept, values of
   the wrong type (``batch_size='64'``) or out of range (``lr=-0.1``). Helper
   variables in a config file must start with ``_``.
@@ -30,18 +30,17 @@ from typing import Any, Optional, Sequence, Union
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, Registry
 
-from . import discovery
-from .config_data import literal_value
-from .configs_folder import configs_env
-from .config_schema import Choice, Ctx
-from .errors import ConfigError
-from .registry import (GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry,
-                       SCOPES, not_a_path, registered, suggest)
+from ..errors import ConfigError
+from ..registry import (GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, SCOPES, GancoreRegistry,
+                        discovery, not_a_path, registered, suggest)
+from .configs_folder import configs_dir, configs_env
+from .data import literal_value
+from .schema import Choice, Ctx
 
 
 def runner_keys() -> set[str]:
     """The top-level keys a config may have."""
-    from .config_sections import top_level_spec
+    from .sections import top_level_spec
     return set(top_level_spec().fields)
 
 
@@ -56,8 +55,7 @@ def _package_folder(name: str) -> Optional[Path]:
     (where it is the repository's ``configs/``).
     """
     if name == 'gancore.configs':
-        from . import plugins
-        return plugins.configs_dir()
+        return configs_dir()
     return discovery.package_folder(name)
 
 
@@ -88,8 +86,7 @@ def config_candidates(name: str) -> list:
     candidates = [path]
     if path.is_absolute():
         return candidates
-    from . import plugins
-    shipped = plugins.configs_dir()
+    shipped = configs_dir()
     relative = Path(*path.parts[1:]) if path.parts[:1] == ('configs',) and \
         len(path.parts) > 1 else path
     if shipped is not None:
@@ -247,7 +244,7 @@ def _option_value(key: str, text: str) -> Any:
 # ------------------------------------------------------------- validation
 def validate_config(cfg: Union[Config, dict], source: str = 'config') -> None:
     """Check every key and value of ``cfg`` against the schema; :class:`ConfigError` if wrong."""
-    from .config_sections import top_level_spec
+    from .sections import top_level_spec
     data = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
     ctx = Ctx(source, lambda name, where: _resolve(name, where, source))
     scope = data.get('default_scope') or SCOPE

@@ -14,8 +14,8 @@ forms keep configs exact: ``{"__tuple__": [...]}`` and
 ``{"__dict__": [[key, value], ...]}`` (a dict with non-string keys, e.g.
 ProGAN's ``channels={4: 512}``). Reading parses the JSON strictly (no NaN or
 Infinity), accepts only these two tags, builds ``mmengine.Config(dict)`` from
-the data (:func:`gancore.config_data.config_from_data`) and validates it:
-nothing in the file is executed. :func:`gancore.apis.init_model` loads these
+the data (:func:`gancore.config.data.config_from_data`) and validates it:
+nothing in the file is executed. :func:`gancore.inference.model.init_model` loads these
 files like checkpoints.
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Any, Tuple
 import torch
 from mmengine.config import Config
 
-from .config import validate_config
-from .config_data import config_from_data, config_to_data
-from .errors import CheckpointError, ConfigError, ExportError
+from ..config import validate_config
+from ..config.data import config_from_data, config_to_data
+from ..errors import CheckpointError, ConfigError, ExportError
 
 #: The value of the ``gancore_format`` metadata key.
 FORMAT = 'gancore-model/1'

@@ -29,8 +29,8 @@ from collections import abc
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .errors import ConfigError
-from .registry import SCOPES, suggest
+from ..errors import ConfigError
+from ..registry import SCOPES, suggest
 
 
 class Ctx:
