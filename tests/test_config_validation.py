@@ -178,7 +178,7 @@ def test_checkpoint_hook_kwargs_are_what_save_checkpoint_accepts():
     """mmengine's CheckpointHook takes **kwargs and hands them to Runner.save_checkpoint."""
     from mmengine.hooks import CheckpointHook
 
-    from gancore.config.schema import component_params
+    from gancore.registry.schema import component_params
     from gancore.engine.checkpoint_hook import AtomicCheckpointHook
     for hook in (CheckpointHook, AtomicCheckpointHook):
         params = component_params(hook)
@@ -190,7 +190,7 @@ def test_kwargs_are_followed_only_where_known():
     """mmengine's LinearLR hands **kwargs to its base; a plugin's own **kwargs stay open."""
     from mmengine.optim import LinearLR
 
-    from gancore.config.schema import component_params
+    from gancore.registry.schema import component_params
 
     class PluginNet:
         def __init__(self, width: int = 4, **kwargs) -> None:

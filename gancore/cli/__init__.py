@@ -5,9 +5,10 @@ Usage::
     gancore COMMAND [options]          # the console script, or python -m gancore
     gancore COMMAND --help
 
-Every command is a module of this package with the same four parts:
+Every command is a module of this package with the same parts (its name and
+one-line help are its :data:`COMMANDS` entry):
 
-* ``NAME``, ``HELP`` and ``DESCRIPTION``: its name and one-line help;
+* ``DESCRIPTION``: the text of its ``--help``;
 * ``add_arguments(parser)``: its options (``tools/<tool>.py`` take the same);
 * ``run(args) -> int``: its work; bad input raises
   :class:`~gancore.errors.GancoreError`;

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'convert'
 DESCRIPTION = ('Convert pytorch-CycleGAN-and-pix2pix network files (*_net_*.pth) into a '
                'gancore checkpoint.')
 

@@ -47,7 +47,6 @@ from ..evaluation.kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
 from ..evaluation.metrics import (METRICS, SourceData, check_feature_cache, parse_metrics,
                                   save_feature_cache, score, stream_source)
 
-NAME = 'eval-fid'
 DESCRIPTION = ('FID between two sources: image folders, .npz statistics, or a checkpoint/config '
                'that generates --num samples. Prints the FID; with one source and --save-stats, '
                'only saves its statistics.')
@@ -248,7 +247,7 @@ def _score_kwargs(args) -> dict:
 
 def _translation(src: Source, ctx: _Context, record: dict) -> None:
     """Score every direction of a translation model on ``--test-dir``."""
-    from ..evaluation.translation_eval import split_from_folder, target_domain, translated_batches
+    from ..evaluation.held_out import split_from_folder, target_domain, translated_batches
     args, model = ctx.args, src.stats
     split = split_from_folder(args.test_dir)
     record['test_split'] = {'source': split.source, 'paired': split.paired,
@@ -261,7 +260,7 @@ def _translation(src: Source, ctx: _Context, record: dict) -> None:
                                              args.seed), generated=True,
                           num=len(inputs), desc=f'{direction} translated')
         fake.name = f'{direction}({src.path})'
-        from ..evaluation.translation_eval import batches_of
+        from ..evaluation.held_out import batches_of
         real = ctx.stream(batches_of(target, args.batch_size), generated=False,
                           num=len(target), desc=f'test{target_domain(direction)}')
         real.name = f'test{target_domain(direction)}'

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'export'
 DESCRIPTION = 'Export a trained GAN to ONNX / TorchScript / safetensors, checked against PyTorch.'
 
 

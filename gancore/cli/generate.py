@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'generate'
 DESCRIPTION = 'Generate PNG samples from a trained GAN.'
 
 

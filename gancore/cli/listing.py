@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 
-NAME = 'list'
 DESCRIPTION = 'List gancore plugins and registered components.'
 
 

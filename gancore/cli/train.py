@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'train'
 DESCRIPTION = 'Train a GAN from a gancore config.'
 
 

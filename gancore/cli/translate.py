@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'translate'
 DESCRIPTION = ('Translate every image in a folder with a trained image-to-image model '
                '(pix2pix, CycleGAN).')
 

@@ -3,10 +3,10 @@
 * :mod:`~gancore.config.load`: :func:`load_config` (``_base_``, literal
   ``--cfg-options``, config names: a path, a config shipped with gancore or a
   plugin, ``pkg:PACKAGE/path.py``) and :func:`validate_config`;
-* :mod:`~gancore.config.schema`: the validation mechanism (specs walked with the
-  config; components checked by signature and type annotations);
 * :mod:`~gancore.config.sections`: the schema of a whole config (mmengine's and
-  torch's sections typed, the Runner's keys);
+  torch's sections typed, the Runner's keys), declared with the spec primitives of
+  :mod:`gancore.registry.schema`, the one mechanism that checks a component's
+  arguments (in a config and when a registry builds it);
 * :mod:`~gancore.config.speed_options`: :data:`SPEED_OPTIONS`, the one table of
   the ``speed`` options;
 * :mod:`~gancore.config.data`: a config as plain data (what checkpoints and

@@ -9,7 +9,7 @@ clear :class:`~gancore.errors.ConfigError`:
 * ``--cfg-options`` are parsed here (:func:`parse_cfg_options`): ``KEY=VALUE``
   with Python literals only, never evaluated as code;
 * every key and value, at every depth, is checked against the schema of
-  :mod:`gancore.config.sections` (see :mod:`gancore.config.schema`): unknown
+  :mod:`gancore.config.sections` (see :mod:`gancore.registry.schema`): unknown
   keys and ``type=`` names, arguments a component does not accept, values of
   the wrong type (``batch_size='64'``) or out of range (``lr=-0.1``). Helper
   variables in a config file must start with ``_``.
@@ -33,9 +33,9 @@ from mmengine.registry import DefaultScope, Registry
 from ..errors import ConfigError
 from ..registry import (GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, SCOPES, GancoreRegistry,
                         discovery, not_a_path, registered, suggest)
+from ..registry.schema import Choice, Ctx
 from .configs_folder import configs_dir, configs_env
 from .data import literal_value
-from .schema import Choice, Ctx
 
 
 def runner_keys() -> set[str]:

@@ -1,6 +1,6 @@
 """The schema of a whole config: mmengine's and torch's sections, typed.
 
-The specs (:mod:`gancore.config.schema`) of every top-level key. Where an
+The specs (:mod:`gancore.registry.schema`) of every top-level key. Where an
 mmengine or torch part takes ``**kwargs`` or has no annotations, the keys come
 from the real signature (``torch.utils.data.DataLoader``, ``Runner``,
 ``Runner.set_randomness``, ``torch.distributed.init_process_group``,
@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..registry import SCOPES
-from .schema import (ANY, BOOL, DICT, PATH, STR, Choice, Component, Ctx, Fields,
+from ..registry.schema import (ANY, BOOL, DICT, PATH, STR, Choice, Component, Ctx, Fields,
                             Instance, Int, Number, OneOf, Opt, Seq, Spec, Value, _fail)
 from .speed_options import speed_spec
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional
 
-from .schema import BOOL, Choice, Ctx, Fields, Int, Opt, Spec
+from ..registry.schema import BOOL, Choice, Ctx, Fields, Int, Opt, Spec
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ class MetricsHook(Hook):
 
     def _test_split(self, model):
         if self._split is None:
-            from ..evaluation.translation_eval import split_from_dataset, split_from_folder
+            from ..evaluation.held_out import split_from_dataset, split_from_folder
             if isinstance(self.test_split, str):
                 self._split = split_from_folder(self.test_split)
             else:
@@ -218,8 +218,7 @@ class MetricsHook(Hook):
             return score(fake, real, self.metrics, swd_seed=self.seed, **self.kid)['metrics']
 
     def _translation_values(self, model, device) -> dict:
-        from ..evaluation.translation_eval import (batches_of, target_domain,
-                                                   translated_batches)
+        from ..evaluation.held_out import batches_of, target_domain, translated_batches
         split = self._test_split(model)
         if self._real is None:
             self._real = {}

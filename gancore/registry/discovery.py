@@ -241,19 +241,21 @@ def reset() -> None:
     _tracebacks.clear()
 
 
-def state() -> dict:
-    """A copy of the bookkeeping (for :func:`restore_state`; used by gancore.testing)."""
+def bookkeeping() -> dict:
+    """A copy of the bookkeeping: which plugins were imported, from where, which failed.
+
+    For :func:`restore_bookkeeping`; part of :func:`gancore.registry.plugin_state.state`.
+    """
     return {'imported': dict(_imported), 'sources': dict(_sources), 'failed': dict(_failed),
             'tracebacks': dict(_tracebacks)}
 
 
-def restore_state(saved: dict) -> None:
-    """Restore bookkeeping saved by :func:`state`."""
+def restore_bookkeeping(saved: dict) -> None:
+    """Restore bookkeeping saved by :func:`bookkeeping`."""
     for target, key in ((_imported, 'imported'), (_sources, 'sources'), (_failed, 'failed'),
                         (_tracebacks, 'tracebacks')):
         target.clear()
         target.update(saved[key])
-
 
 
 # ------------------------------------------------------------------ index
@@ -379,5 +381,5 @@ def _warn(message: str) -> None:
 
 __all__ = ['ENTRY_POINT_GROUP', 'INDEX_NAME', 'discover', 'import_plugins', 'import_providers',
            'providers', 'plugin_index', 'read_index', 'import_custom_modules', 'imported',
-           'failed', 'failure_traceback', 'source_of', 'plugin_of', 'summary', 'reset', 'state',
-           'restore_state']
+           'failed', 'failure_traceback', 'source_of', 'plugin_of', 'summary', 'reset',
+           'bookkeeping', 'restore_bookkeeping', 'package_folder']

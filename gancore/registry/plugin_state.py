@@ -42,11 +42,11 @@ def state() -> dict:
     """A copy of the plugin state, for :func:`restore_state`.
 
     Returns:
-        Discovery's bookkeeping (:func:`gancore.registry.discovery.state`) plus
+        Discovery's bookkeeping (:func:`gancore.registry.discovery.bookkeeping`) plus
         ``'modules'`` (the names in ``sys.modules``) and ``'registrations'``
         (each registry with a copy of its names and conflicts).
     """
-    return dict(discovery.state(), modules=set(sys.modules),
+    return dict(discovery.bookkeeping(), modules=set(sys.modules),
                 registrations=[(reg, dict(reg._module_dict),
                                 dict(getattr(reg, '_conflicts', {})))
                                for reg in _registries()])
@@ -98,7 +98,7 @@ def restore_state(saved: dict) -> None:
         for name in [m for m in sys.modules if m not in saved['modules']]:
             if name.split('.')[0] in dropped:
                 del sys.modules[name]
-    discovery.restore_state(dict(
+    discovery.restore_bookkeeping(dict(
         saved, imported={**saved['imported'], **keep_plugins},
         sources={**saved['sources'], **{n: 'entry point' for n in keep_plugins}}))
 

@@ -20,8 +20,10 @@ All of them are :class:`GancoreRegistry` objects, which
   gancore's own names are registered before the first registration from outside
   gancore, so a plugin that reuses one of them is always the one refused,
   whatever the import order (gancore's component stays usable),
-* reject unknown constructor arguments with the accepted ones and a
-  suggestion (:func:`check_arguments`).
+* check a component's arguments before building it (:func:`build_strict`) with
+  the same mechanism that checks a config file
+  (:func:`gancore.registry.schema.check_arguments`: unknown names, with the
+  accepted ones and a suggestion, and values that do not fit the annotations).
 
 gancore registers its engine components (optimizer wrappers, data samplers,
 model wrappers) here too, never into mmengine's roots, so ``gancore list``
@@ -32,9 +34,7 @@ part of the run's set-up (:func:`gancore.engine.setup.setup_runtime`).
 """
 from __future__ import annotations
 
-import difflib
-import inspect
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
@@ -58,12 +58,8 @@ from mmengine.registry.build_functions import build_scheduler_from_cfg
 
 from ..errors import ConfigError, PluginError
 from . import discovery
-
-SCOPE = 'gancore'
-#: The scopes a config may name (``default_scope``, ``_scope_``, ``'mmengine.Adam'``):
-#: gancore's and mmengine's. Any other would make mmengine import ``<scope>.registry``.
-SCOPES = (SCOPE, 'mmengine')
-
+from .names import SCOPE, SCOPES, not_a_path, suggest
+from .schema import check_arguments
 
 def registered(registry: Registry, key: Any) -> Any:
     """The object registered as ``key`` in ``registry`` or its ancestors; None if none is.
@@ -109,14 +105,6 @@ def check_scope(scope: Any, where: str) -> None:
                           f'{", ".join(map(repr, SCOPES))}, or remove it')
 
 
-def not_a_path(key: Any) -> str:
-    """The note for an unknown ``type`` that looks like an import path (``'os.system'``)."""
-    if not isinstance(key, str) or '.' not in key:
-        return ''
-    return (' A type is the name of a registered component (see gancore list), never an '
-            'import path: nothing is imported or called because a config names it.')
-
-
 class StrictRegistry(Registry):
     """An mmengine ``Registry`` whose :meth:`get` resolves registered names only.
 
@@ -131,57 +119,6 @@ class StrictRegistry(Registry):
     def switch_scope_and_registry(self, scope):  # noqa: D102
         check_scope(scope, '_scope_')
         return super().switch_scope_and_registry(scope)
-
-
-def suggest(name: str, candidates) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
-    close = difflib.get_close_matches(str(name), list(candidates), n=3, cutoff=0.6)
-    if not close:
-        return ''
-    return ' Did you mean ' + ' or '.join(repr(c) for c in close) + '?'
-
-
-def _signature_target(obj: Any) -> Callable:
-    return obj.__init__ if inspect.isclass(obj) else obj
-
-
-def accepted_arguments(obj: Any) -> Optional[list[str]]:
-    """Names of the keyword arguments ``obj`` accepts; None if it takes ``**kwargs``."""
-    try:
-        sig = inspect.signature(_signature_target(obj))
-    except (TypeError, ValueError):
-        return None
-    names = []
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_KEYWORD:
-            return None
-        if p.name == 'self' or p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
-            continue
-        names.append(p.name)
-    return names
-
-
-def check_arguments(obj: Any, args: dict, registry_name: str, type_name: str,
-                    where: str = '') -> None:
-    """Raise :class:`ConfigError` if ``args`` has a key that ``obj`` does not accept.
-
-    Args:
-        obj: The registered class or function.
-        args: The keyword arguments from the config (``type`` removed).
-        registry_name: Registry name used in the message (e.g. ``'generator'``).
-        type_name: The ``type=`` value used in the message.
-        where: Optional config path of the dict, e.g. ``'model.generator'``.
-    """
-    accepted = accepted_arguments(obj)
-    if accepted is None:
-        return
-    for key in args:
-        if key in accepted or key.startswith('_'):
-            continue
-        loc = f' (at {where})' if where else ''
-        raise ConfigError(
-            f"unknown argument '{key}' for {registry_name} type '{type_name}'{loc}."
-            f'{suggest(key, accepted)} Accepted arguments: {", ".join(accepted) or "none"}.')
 
 
 class GancoreRegistry(StrictRegistry):
@@ -307,8 +244,12 @@ def _describe(obj: Any) -> str:
 def build_strict(cfg: dict, registry: Registry, default_args: Optional[dict] = None):
     """Build ``cfg`` from ``registry`` after checking its arguments.
 
-    Unlike mmengine's ``build_from_cfg`` this does not wrap exceptions raised by
-    the constructor, so a :class:`GancoreError` reaches the user unchanged.
+    The arguments (``cfg`` and ``default_args``) are checked by the config
+    schema's mechanism (:func:`gancore.registry.schema.check_arguments`): the
+    same signature, MRO and annotations as a config file, so a Python build and
+    a config agree on what a component accepts. Unlike mmengine's
+    ``build_from_cfg`` this does not wrap exceptions raised by the constructor,
+    so a :class:`GancoreError` reaches the user unchanged.
     """
     if not isinstance(cfg, dict) or 'type' not in cfg:
         raise ConfigError(f"a {registry.name} config must be a dict with a 'type' key, got {cfg!r}")

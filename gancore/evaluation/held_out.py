@@ -1,4 +1,4 @@
-"""Test splits for translation metrics: translate domain A (and B) and score the outputs.
+"""The held-out images a translation model is scored on, and their translated batches.
 
 Translation FID/KID (as in the CycleGAN/pix2pix follow-ups and mmgeneration):
 the test images of the source domain are translated and compared with the
@@ -82,18 +82,6 @@ def split_from_dataset(dataset, paired: bool, source: str = 'dataset') -> Transl
             images[side].setdefault(key, item[f'img_{side}'].float())
     return TranslationSplit(list(images['A'].values()), list(images['B'].values()), paired,
                             source)
-
-
-def export_split(dataset, out_dir: str) -> TranslationSplit:
-    """Write a dataset's test split as ``out_dir/testA`` and ``out_dir/testB`` PNGs."""
-    from ..inference.translate import tensor_to_image
-    split = split_from_dataset(dataset, paired=False, source=out_dir)
-    for side in 'AB':
-        folder = os.path.join(out_dir, f'test{side}')
-        os.makedirs(folder, exist_ok=True)
-        for i, img in enumerate(split.domain(side)):
-            tensor_to_image(img).save(os.path.join(folder, f'{i:05d}.png'))
-    return split
 
 
 def batches_of(images: Sequence[Tensor], batch_size: int) -> Iterator:

@@ -1,7 +1,6 @@
-"""The schema every config is checked against, key by key and value by value.
+"""The one mechanism that checks a component's arguments, in a config and at build.
 
-One mechanism checks a whole config before anything is built: a tree of
-:class:`Spec` objects, walked together with the config.
+A tree of :class:`Spec` objects is walked together with a value:
 
 * Components (any dict with ``type=``) are checked against the registered
   class's real signature: unknown arguments are errors, and values are
@@ -10,13 +9,15 @@ One mechanism checks a whole config before anything is built: a tree of
   is followed through the MRO (mmengine's schedulers and wrappers); mmengine's
   ``CheckpointHook``, whose ``**kwargs`` go to ``Runner.save_checkpoint``, is
   checked against what ``save_checkpoint`` accepts.
-* mmengine's and torch's own sections (``train_dataloader``, ``optim_wrapper``,
-  ``randomness``, ``env_cfg``, ``train_cfg``, ``speed``, ...) are declared here
-  with their types and bounds (``batch_size >= 1``, ``lr >= 0``), the
-  dataloader's keys taken from ``torch.utils.data.DataLoader``'s signature.
-* The keys tools/train.py and the Runner add to a config (``work_dir``,
-  ``launcher``, ``model_wrapper_cfg``, ``resume``, ``load_from``) are typed keys
-  too, so a config written by a (distributed) run validates again.
+* The spec primitives (:class:`Value`, :class:`Fields`, :class:`Seq`,
+  :class:`OneOf`, ...) are what the schema of a whole config is declared with
+  (:mod:`gancore.config.sections`: mmengine's and torch's sections typed).
+
+:func:`gancore.config.validate_config` walks a whole config with it before
+anything is built; :func:`check_arguments` is the same check of one
+component's arguments, which every gancore registry runs before it builds
+(:func:`gancore.registry.build_strict`). It lives with the registries because
+they need it; it imports nothing of them.
 
 Every failure is one :class:`~gancore.errors.ConfigError` naming the key path,
 the bad value, what is expected and a fix.
@@ -30,15 +31,25 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..errors import ConfigError
-from ..registry import SCOPES, suggest
+from .names import SCOPES, suggest
 
 
 class Ctx:
-    """What a check needs besides the value: the config source and the type lookup."""
+    """What a check needs besides the value: the config source and the type lookup.
 
-    def __init__(self, source: str, lookup: Callable[[str, str], Any]) -> None:
+    Args:
+        source: Where the value comes from, for messages (a config file, ...).
+        lookup: ``lookup(type_name, where)`` -> the registered class or function.
+        nested: Check the components nested in a value too (a config: True). A
+            build checks only the arguments it passes (False): the nested
+            components are checked when they are built in turn.
+    """
+
+    def __init__(self, source: str, lookup: Callable[[str, str], Any],
+                 nested: bool = True) -> None:
         self.source = source
         self.lookup = lookup
+        self.nested = nested
 
 
 def _fail(ctx: Ctx, where: str, value: Any, expected: str, fix: str = '') -> None:
@@ -46,7 +57,8 @@ def _fail(ctx: Ctx, where: str, value: Any, expected: str, fix: str = '') -> Non
     if len(shown) > 80:
         shown = shown[:77] + '...'
     hint = _quoted_number_hint(where, value) or fix
-    raise ConfigError(f'{where}={shown} in {ctx.source} is not valid: expected {expected}.'
+    source = f' in {ctx.source}' if ctx.source else ''
+    raise ConfigError(f'{where}={shown}{source} is not valid: expected {expected}.'
                       + (f' {hint}' if hint else ''))
 
 
@@ -391,32 +403,63 @@ class Component(Spec):
             SCOPE_NAME.check(value['_scope_'], f'{where}._scope_', ctx)
         obj = ctx.lookup(type_name, where) if isinstance(type_name, str) else type_name
         label = type_name if isinstance(type_name, str) else getattr(obj, '__name__', obj)
+        self.check_arguments(obj, label, {k: v for k, v in value.items() if k != 'type'},
+                             where, ctx)
+
+    def check_arguments(self, obj: Any, label: str, args: dict, where: str, ctx: Ctx) -> None:
+        """Check the arguments ``args`` of the resolved ``obj`` (registered as ``label``)."""
         params = component_params(obj)
-        args = {k: v for k, v in value.items() if k != 'type'}
         if params is None:  # open-ended **kwargs: only the nested components are checked
             walk_components(args, where, ctx)
             return
         accepted = [n for n in params if n not in self.injected] + list(self.extra)
         for key, item in args.items():
-            path = f'{where}.{key}'
+            path = f'{where}.{key}' if where else str(key)
             if str(key).startswith('_'):
                 continue
             if key not in accepted:
+                at = f' (at {path})' if where else ''
+                source = f' in {ctx.source}' if ctx.source else ''
                 raise ConfigError(
-                    f"unknown argument '{key}' for {self.what or 'component'} type '{label}' "
-                    f'(at {path}) in {ctx.source}.{suggest(key, accepted)} '
+                    f"unknown argument '{key}' for {self.what or 'component'} type '{label}'"
+                    f'{at}{source}.{suggest(key, accepted)} '
                     f"Accepted arguments: {', '.join(accepted) or 'none'}.")
             spec = self.overrides.get(key) or self.extra.get(key) or params[key]
             spec = _bounded(key, spec)
             spec.check(item, path, ctx)
 
 
+def check_arguments(obj: Any, args: dict, what: str, type_name: str, where: str = '') -> None:
+    """Check the keyword arguments a component is built with, as a config's are checked.
+
+    What every gancore registry runs before it builds (:func:`gancore.registry.build_strict`):
+    the names ``obj`` accepts (through the MRO where ``**kwargs`` go to a base class;
+    any name for an open ``**kwargs``; ``_``-prefixed keys are ignored) and each value
+    against its annotation. Nested component dicts are not walked: they are checked
+    when they are built.
+
+    Args:
+        obj: The registered class or function.
+        args: The keyword arguments (``type`` removed, default arguments included).
+        what: What the component is, for messages (the registry's name, e.g. ``'loss'``).
+        type_name: The ``type=`` value, for messages.
+        where: Optional config path of the dict, e.g. ``'model.gan_loss'``.
+
+    Raises:
+        ConfigError: an unknown argument (with the accepted ones and a close match),
+            or a value its annotation refuses.
+    """
+    Component(what=what).check_arguments(obj, type_name, args, where,
+                                         Ctx('', lambda name, at: None, nested=False))
+
+
 #: Bounds of argument names wherever their annotation says int/float.
-POSITIVE = {'batch_size', 'max_iters', 'max_epochs', 'latent_dim', 'image_size', 'num_classes',
+POSITIVE = {'batch_size', 'max_iters', 'max_epochs', 'latent_dim', 'image_size',
             'base_channels', 'accumulative_counts', 'window_size', 'val_interval',
             'prefetch_factor', 'gp_interval'}
+#: ``num_classes=0`` is an unconditional network (ProGAN's and the conditional DCGAN's docs).
 NON_NEGATIVE = {'lr', 'num_workers', 'weight_decay', 'eps', 'momentum', 'timeout', 'val_begin',
-                'cycle_noise_std'}
+                'cycle_noise_std', 'num_classes'}
 
 
 def _bounded(name: str, spec: Spec) -> Spec:
@@ -432,6 +475,8 @@ def _bounded(name: str, spec: Spec) -> Spec:
 
 def walk_components(value: Any, where: str, ctx: Ctx) -> None:
     """Check every component (dict with a string ``type``) nested anywhere in ``value``."""
+    if not ctx.nested:
+        return
     if isinstance(value, dict):
         if 'type' in value and (isinstance(value['type'], str) or not callable(value['type'])):
             return Component().check(value, where, ctx)
