@@ -441,6 +441,8 @@ MAXIMUM: dict[str, tuple[int, str]] = {
     'num_workers': (512, 'each worker is a process; 512 = the hardware threads of the '
                          'largest two-socket servers'),
     'prefetch_factor': (1024, "batches each worker keeps ready; torch's default is 2"),
+    'length': (10 ** 8, "7 times ImageNet-21k's 14 million images (a synthetic dataset's items; "
+                        'the sampler shuffles an index per item)'),
     'max_iters': (10 ** 9, "40 times StyleGAN2's 25M images trained at batch 1"),
     'max_epochs': (10 ** 6, "1,000 times pix2pix's 200 epochs"),
     'latent_dim': (16384, "32 times StyleGAN's 512"),
