@@ -21,6 +21,7 @@ from mmengine.runner.checkpoint import load_state_dict, weights_to_cpu
 from mmengine.utils import apply_to
 
 from ..config import load_config, validate_config
+from ..datasets.labels import check_labels_fit
 from ..errors import CheckpointError, ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
@@ -103,6 +104,21 @@ class GANRunner(Runner):
         self.logger.info(run_environment(self))
         if self.cfg._cfg_dict:
             self.logger.info(f'Config:\n{self.cfg.pretty_text}')
+
+    def build_train_loop(self, loop):
+        """Build the loop (and its data), then check every label against the model's classes.
+
+        Labelled datasets tell their labels without reading an image
+        (:mod:`gancore.datasets.labels`); a label at or above ``num_classes``
+        stops here, before the first iteration, instead of in whichever batch holds it.
+        """
+        loop = super().build_train_loop(loop)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        dataloader = getattr(loop, 'dataloader', None)
+        if dataloader is not None:
+            check_labels_fit(dataloader.dataset, getattr(model, 'num_classes', 0),
+                             self.cfg.get('model'))
+        return loop
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Apply the config's ``speed`` options (channels_last, compile, tf32), then wrap."""
