@@ -95,7 +95,13 @@ def output_file(path: PathLike, what: str = 'output file') -> Path:
     if file.exists() and not os.access(file, os.W_OK):
         raise OutputError(f"{what} '{path}' exists and is not writable: check its "
                           'permissions or choose another name')
-    output_folder(file.parent if str(file.parent) else Path('.'), f'the folder of {what}')
+    folder = file.parent if str(file.parent) else Path('.')
+    existing = _first_existing(folder)
+    if not existing.is_dir():
+        raise OutputError(f"{what} '{path}' cannot be written: '{existing}' is a file, not a "
+                          'folder; choose another path')
+    _check_writable_folder(existing, what, file)
+    output_folder(folder, f"the folder of {what} '{path}'")
     return file
 
 

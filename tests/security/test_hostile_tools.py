@@ -194,3 +194,15 @@ def test_model_files_with_wrong_values_make_no_images(tiny_digits_run, tmp_path,
     proc = run_in_process(capsys, 'generate', path, '--out', out, '--num', '2')
     one_error(proc, str(path), *words)
     assert not out.exists() or not list(out.glob("*.png"))
+
+
+@pytest.mark.parametrize('target', ['folder', 'under a file'])
+def test_export_to_a_folder_or_below_a_file_is_refused_first(tiny_digits_run, tmp_path, capsys,
+                                                              target):
+    blocker = tmp_path / 'file.txt'
+    blocker.write_text('keep me')
+    out = tmp_path if target == 'folder' else blocker / 'g.onnx'
+    proc = run_in_process(capsys, 'export', tiny_digits_run / 'iter_2.pth', out,
+                          '--format', 'onnx')
+    one_error(proc, str(out))
+    assert blocker.read_text() == 'keep me'
