@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import DataError
 
 
-def _numpy_functions() -> dict:
+def numpy_functions() -> dict:
     """``(module, name) -> object`` of the numpy reconstruct functions, under both module names."""
     core = getattr(np, '_core', None) or np.core
     allowed = {}
@@ -36,22 +36,27 @@ def _numpy_functions() -> dict:
     return allowed
 
 
-class _DataUnpickler(pickle.Unpickler):
-    """An unpickler whose ``find_class`` knows only the allow-list above."""
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose ``find_class`` resolves only ``allowed``: ``(module, name) -> object``.
 
-    def __init__(self, file, allowed: dict, encoding: str) -> None:
+    Any other global stops the load with :class:`RefusedGlobal` before it is
+    imported or called. Also used for NVlabs' network pickles (the StyleGAN2
+    plugin's converter), with its own allow-list of stand-ins.
+    """
+
+    def __init__(self, file, allowed: dict, encoding: str = 'ASCII') -> None:
         super().__init__(file, encoding=encoding)
         self.allowed = allowed
 
     def find_class(self, module: str, name: str) -> Any:
         found = self.allowed.get((module, name))
         if found is None:
-            raise _RefusedGlobal(f'{module}.{name}')
+            raise RefusedGlobal(f'{module}.{name}')
         return found
 
 
-class _RefusedGlobal(pickle.UnpicklingError):
-    pass
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle named a global outside the allow-list (its text: ``module.name``)."""
 
 
 def load_data_pickle(path: Path, encoding: str = 'latin1') -> Any:
@@ -68,8 +73,8 @@ def load_data_pickle(path: Path, encoding: str = 'latin1') -> Any:
     """
     try:
         with open(path, 'rb') as f:
-            return _DataUnpickler(f, _numpy_functions(), encoding).load()
-    except _RefusedGlobal as exc:
+            return RestrictedUnpickler(f, numpy_functions(), encoding).load()
+    except RefusedGlobal as exc:
         raise DataError(
             f"refused to read '{path}': it refers to {exc}, which a data file does not need "
             '(only numpy arrays, dicts, lists, bytes, str and numbers are read); nothing in it '
