@@ -140,9 +140,9 @@ def project(generator: nn.Module, target: Tensor,
                 buf -= buf.mean()
                 buf *= buf.square().mean().rsqrt()
         w_per_step.append(w_opt.detach()[0, 0].clone())
-        distances.append(float(dist))
+        distances.append(float(dist.detach()))
         if callback is not None:
-            callback(step, float(dist))
+            callback(step, distances[-1])
     return Projection(ws=w_opt.detach().repeat(1, gen.num_ws, 1),
                       w_per_step=torch.stack(w_per_step),
                       noise={k: v.detach().clone() for k, v in noise.items()},
