@@ -170,8 +170,9 @@ class EqualizedLinear(nn.Module):
     ``bias_init`` and is multiplied by ``lr_multiplier`` at run time. With Adam, a
     parameter's step is about the learning rate whatever its scale, so the run-time
     multiplier slows the layer's effective learning by ``lr_multiplier``
-    (StyleGAN's mapping network: 0.01). ``activation='lrelu'`` applies :func:`bias_act` (leaky ReLU, then the
-    gain ``sqrt(2)``) after the affine map; StyleGAN2 uses it with ``gain=1``.
+    (StyleGAN's mapping network: 0.01). ``activation='lrelu'`` applies
+    :func:`bias_act` (leaky ReLU, then the gain ``sqrt(2)``) after the affine map;
+    StyleGAN2 uses it with ``gain=1``.
     """
 
     def __init__(self,

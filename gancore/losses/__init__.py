@@ -1,4 +1,4 @@
-"""Registered losses: adversarial, regularisers, pixel-wise, perceptual, auxiliary classification."""
+"""Registered losses: adversarial, regularisers, pixel-wise, perceptual, auxiliary CE."""
 from .adversarial import (AdversarialLoss, HingeGANLoss, LSGANLoss, MinimaxGANLoss,
                           NonSaturatingGANLoss, VanillaGANLoss, WGANLoss)
 from .classification import AuxiliaryClassificationLoss

@@ -196,7 +196,7 @@ def _drop_filters(ref: ReferenceNetwork, net: nn.Module) -> Dict[str, Tensor]:
 
 def reference_networks(model: nn.Module, sources: List[Tuple[Optional[str], str]]
                        ) -> Dict[str, Tuple[str, Dict[str, Tensor], str]]:
-    """``model.read_reference_networks``: ``{attribute: (file, state, note)}`` for gancore convert."""
+    """``model.read_reference_networks``: ``{attribute: (file, state, note)}``."""
     by_name: Dict[str, ReferenceNetwork] = {}
     for name, path in sources:
         if name is not None:

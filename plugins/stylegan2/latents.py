@@ -22,7 +22,7 @@ def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor, eps: float = 1e-7) -> Tensor:
-    """Spherical interpolation between the rows of ``a`` and ``b`` ``(N, D)`` at times ``t`` ``(N, 1)``.
+    """Spherical interpolation between the rows of ``a`` and ``b`` ``(N, D)`` at times ``t``.
 
     ``sin((1 - t) omega) / sin(omega) * a + sin(t omega) / sin(omega) * b`` with
     ``omega`` the angle between ``a`` and ``b``; for (anti)parallel rows, where

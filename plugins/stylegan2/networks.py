@@ -51,7 +51,7 @@ def _check_resolution(owner: str, resolution, low: int = 4) -> None:
 
 
 def draw_mixing_cutoff(num_ws: int, prob: float, device: torch.device) -> Tensor:
-    """Style-mixing crossover: a layer in ``[1, num_ws)`` with probability ``prob``, else ``num_ws``.
+    """Style-mixing crossover: a layer in ``[1, num_ws)`` with probability ``prob``, else num_ws.
 
     Draws, in this order, one integer and one uniform number from torch's
     default generator (the order the reference draws them in, so a seeded run

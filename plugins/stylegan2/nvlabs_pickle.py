@@ -30,7 +30,6 @@ import io
 import pickle
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -129,7 +128,7 @@ def read_network_pickle(path: str) -> Dict[str, Any]:
 
 
 def plain(value: Any) -> Any:
-    """Constructor arguments as plain data (EasyDicts -> dicts, tuples -> lists, numpy -> Python)."""
+    """Constructor arguments as plain data (EasyDicts -> dicts, tuples -> lists, numpy scalars)."""
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

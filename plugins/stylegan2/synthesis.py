@@ -89,7 +89,7 @@ class SynthesisLayer(nn.Module):
                  kernel_size: int = 3, up: int = 1, use_noise: bool = True,
                  conv_clamp: Optional[float] = None,
                  resample_filter: Sequence[int] = (1, 3, 3, 1)) -> None:
-        """Create the layer (arguments as :class:`SynthesisNetwork`; ``resolution`` is the output's)."""
+        """Create the layer (arguments as :class:`SynthesisNetwork`; ``resolution``: output)."""
         super().__init__()
         self.resolution, self.up, self.use_noise = resolution, up, use_noise
         self.conv_clamp, self.padding = conv_clamp, kernel_size // 2
@@ -169,7 +169,7 @@ class SynthesisBlock(nn.Module):
     def forward(self, x: Optional[Tensor], img: Optional[Tensor], ws: Tensor,
                 noise_mode: str = 'random', force_fp32: bool = False,
                 fused_modconv: Optional[bool] = None) -> Tuple[Tensor, Tensor]:
-        """Features and image of the previous block -> this block's (ws: ``(N, num_conv + 1, w_dim)``)."""
+        """Features and image of the previous block -> this block's; ws ``(N, num_conv + 1, w)``."""
         w_iter: Iterator[Tensor] = iter(ws.unbind(dim=1))
         dtype = self.compute_dtype(ws.device, force_fp32)
         if fused_modconv is None:  # per-sample weights pay off at inference (and batch 1)

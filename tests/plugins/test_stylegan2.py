@@ -312,3 +312,27 @@ def test_noise_regularization_of_a_correlated_map():
     assert noise_regularization(checker).item() > 1.0
     torch.manual_seed(0)
     assert noise_regularization(torch.randn(16, 16)).item() < 0.05
+
+
+@pytest.mark.parametrize('up', [1, 2])
+def test_float16_modulated_conv_agrees_with_float32(up):
+    # the pre-normalisation of weight and styles (cancelled by demodulation) keeps fp16 finite
+    from gancore.architectures.resample import setup_filter
+    torch.manual_seed(0)
+    x, weight = torch.randn(2, 8, 6, 6), torch.randn(4, 8, 3, 3) * 50
+    styles = torch.randn(2, 8) * 30
+    kw = dict(up=up, padding=1, resample_filter=setup_filter(), flip_weight=up == 1)
+    full = modulated_conv2d(x, weight, styles, **kw)
+    half = modulated_conv2d(x.half(), weight, styles, **kw)
+    assert half.dtype == torch.float16 and torch.isfinite(half).all()
+    assert torch.allclose(half.float(), full, atol=5e-3 * full.abs().max().item())
+
+
+def test_fp16_blocks_stay_float32_on_cpu():
+    g = StyleGAN2Generator(latent_dim=8, w_dim=8, mapping_layers=1, num_fp16_res=2,
+                           conv_clamp=256.0, **NETS)
+    assert [b.use_fp16 for b in g.synthesis.blocks()] == [False, True, True]  # 8 and 16
+    assert g.synthesis.b16.compute_dtype(torch.device('cpu'), False) == torch.float32
+    assert g.synthesis.b16.compute_dtype(torch.device('cuda'), False) == torch.float16
+    assert g.synthesis.b16.compute_dtype(torch.device('cuda'), True) == torch.float32
+    assert g(torch.randn(2, 8)).dtype == torch.float32
