@@ -174,19 +174,7 @@ class StyleGAN2(NoiseGAN):
 
     def check_batch(self, batch: dict) -> None:
         """The dataset must give R x R images with the networks' channels (and labels)."""
-        img = batch['img']
-        self.check_channels(img, self.generator.out_channels, 'img',
-                            'model.generator.out_channels')
-        side = self.generator.resolution
-        if tuple(img.shape[-2:]) != (side, side):
-            raise ConfigError(f'the dataset gives {img.shape[-1]}x{img.shape[-2]} images but the '
-                              f'networks have resolution={side}: make the dataset give '
-                              f'{side}x{side} images (image_size/size={side})')
-        if self.num_classes:
-            labels = batch.get('label')
-            if labels is None or int(labels.max()) >= self.num_classes:
-                raise ConfigError(f'the conditional StyleGAN2 (num_classes={self.num_classes}) '
-                                  'needs a labelled dataset with labels below num_classes')
+        self.check_noise_batch(batch, self.generator.resolution, 'the networks have resolution')
 
     # --------------------------------------------------------------- sampling
     def noise_to_images(self, generator, z: Tensor, labels: Optional[Tensor],

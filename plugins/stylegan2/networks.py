@@ -32,10 +32,19 @@ from .mapping import MappingNetwork, labels_to_onehot
 from .synthesis import SynthesisNetwork
 
 
-def _arguments(local_vars: dict) -> dict:
-    """A constructor's arguments from its ``locals()`` (sequences as lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in local_vars.items()
-            if k not in ('self', '__class__')}
+def _record_and_check(net: nn.Module, arguments: dict, low_resolution: int,
+                      minimums: dict) -> None:
+    """Keep a network's constructor ``arguments`` (its ``locals()``) and check the integers.
+
+    ``net.init_arguments`` (sequences as lists) is what the converter compares a
+    pickle's arguments with; ``minimums`` maps argument names to their least value.
+    """
+    net.init_arguments = {k: list(v) if isinstance(v, tuple) else v
+                          for k, v in arguments.items() if k not in ('self', '__class__')}
+    owner = type(net).__name__
+    _check_resolution(owner, arguments['resolution'], low_resolution)
+    for name, low in minimums.items():
+        _check_int(owner, name, arguments[name], low)
 
 
 def _check_int(owner: str, name: str, value, low: int) -> None:
@@ -113,18 +122,10 @@ class StyleGAN2Generator(nn.Module):
                  use_noise: bool = True,  # per-pixel noise inputs
                  resample_filter: Sequence[int] = (1, 3, 3, 1),  # FIR taps
                  ) -> None:
-        arguments = _arguments(locals())
         super().__init__()
-        #: The constructor's arguments (the converter compares a pickle's with them).
-        self.init_arguments = arguments
-        owner = type(self).__name__
-        _check_resolution(owner, resolution)
-        for name, value, low in (('latent_dim', latent_dim, 1), ('w_dim', w_dim, 1),
-                                 ('out_channels', out_channels, 1),
-                                 ('num_classes', num_classes, 0),
-                                 ('mapping_layers', mapping_layers, 1),
-                                 ('num_fp16_res', num_fp16_res, 0)):
-            _check_int(owner, name, value, low)
+        _record_and_check(self, locals(), 4, dict(latent_dim=1, w_dim=1, out_channels=1,
+                                                  num_classes=0, mapping_layers=1,
+                                                  num_fp16_res=0))
         self.latent_dim, self.w_dim, self.resolution = latent_dim, w_dim, resolution
         self.out_channels, self.num_classes = out_channels, num_classes
         self.synthesis = SynthesisNetwork(w_dim, resolution, out_channels,
@@ -289,18 +290,11 @@ class StyleGAN2Discriminator(nn.Module):
                  mbstd_num_channels: int = 1,  # minibatch-std maps; 0: off
                  resample_filter: Sequence[int] = (1, 3, 3, 1),  # FIR taps
                  ) -> None:
-        arguments = _arguments(locals())
         super().__init__()
-        #: The constructor's arguments (the converter compares a pickle's with them).
-        self.init_arguments = arguments
+        _record_and_check(self, locals(), 8, dict(in_channels=1, num_classes=0, num_fp16_res=0,
+                                                  mapping_layers=1, mbstd_group_size=1,
+                                                  mbstd_num_channels=0))
         owner = type(self).__name__
-        _check_resolution(owner, resolution, low=8)
-        for name, value, low in (('in_channels', in_channels, 1), ('num_classes', num_classes, 0),
-                                 ('num_fp16_res', num_fp16_res, 0),
-                                 ('mapping_layers', mapping_layers, 1),
-                                 ('mbstd_group_size', mbstd_group_size, 1),
-                                 ('mbstd_num_channels', mbstd_num_channels, 0)):
-            _check_int(owner, name, value, low)
         self.resolution, self.in_channels, self.num_classes = resolution, in_channels, num_classes
         log2 = int(math.log2(resolution))
         self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]

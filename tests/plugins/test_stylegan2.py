@@ -336,3 +336,15 @@ def test_fp16_blocks_stay_float32_on_cpu():
     assert g.synthesis.b16.compute_dtype(torch.device('cuda'), False) == torch.float16
     assert g.synthesis.b16.compute_dtype(torch.device('cuda'), True) == torch.float32
     assert g(torch.randn(2, 8)).dtype == torch.float32
+
+
+def test_check_batch_names_the_setting_to_fix():
+    from gancore.errors import ConfigError
+    model = tiny_model(num_classes=3)
+    with pytest.raises(ConfigError, match='resolution=16'):
+        model.check_batch({'img': torch.zeros(2, 3, 32, 32), 'label': torch.tensor([0, 1])})
+    with pytest.raises(ConfigError, match=r'conditional StyleGAN2 \(num_classes=3\)'):
+        model.check_batch({'img': torch.zeros(2, 3, 16, 16), 'label': torch.tensor([0, 3])})
+    with pytest.raises(ConfigError, match='labelled dataset'):
+        model.check_batch({'img': torch.zeros(2, 3, 16, 16)})
+    model.check_batch({'img': torch.zeros(2, 3, 16, 16), 'label': torch.tensor([0, 2])})

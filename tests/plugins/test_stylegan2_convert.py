@@ -142,6 +142,17 @@ def images(gen, z):
         return gen(z, noise_mode='const')
 
 
+def assert_same_networks(out, g, g_ema, d):
+    """The converted checkpoint renders g's and g_ema's images and scores as d."""
+    model = init_model(None, str(out))
+    z = torch.randn(3, 8)
+    assert torch.equal(images(model.generator_ema.module, z), images(g_ema, z))
+    assert torch.equal(images(model.generator, z), images(g, z))
+    x = torch.randn(4, 3, 16, 16)
+    assert torch.equal(model.discriminator(x), d(x))
+    return model
+
+
 def test_a_network_pickle_converts_to_the_same_networks(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     g, g_ema, d = networks()
@@ -150,12 +161,7 @@ def test_a_network_pickle_converts_to_the_same_networks(tmp_path, monkeypatch, c
     assert status == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert 'generator_ema: converted (G_ema of snapshot.pkl)' in printed
-    model = init_model(None, str(out))
-    z = torch.randn(3, 8)
-    assert torch.equal(images(model.generator_ema.module, z), images(g_ema, z))
-    assert torch.equal(images(model.generator, z), images(g, z))
-    x = torch.randn(4, 3, 16, 16)
-    assert torch.equal(model.discriminator(x), d(x))
+    model = assert_same_networks(out, g, g_ema, d)
     assert torch.equal(model.generator_ema.module.mapping.w_avg, g_ema.mapping.w_avg)
     assert not (tmp_path / 'PWNED').exists()  # the embedded source never ran
     assert 'torch_utils' not in sys.modules and 'dnnlib' not in sys.modules
@@ -219,12 +225,7 @@ def test_reference_state_dicts_convert(tmp_path, capsys):
     status, out = convert(tmp_path, f"G_ema={tmp_path / 'g_ema.pth'}", tmp_path / 'd.pth')
     assert status == 0, capsys.readouterr().err
     assert 'also as the generator (no G given)' in capsys.readouterr().out
-    model = init_model(None, str(out))
-    z = torch.randn(2, 8)
-    assert torch.equal(images(model.generator_ema.module, z), images(g_ema, z))
-    assert torch.equal(images(model.generator, z), images(g_ema, z))
-    x = torch.randn(4, 3, 16, 16)
-    assert torch.equal(model.discriminator(x), d(x))
+    assert_same_networks(out, g_ema, g_ema, d)  # the lone G_ema fills both generators
 
 
 def test_a_state_dict_with_another_filter_is_refused(tmp_path, capsys):
