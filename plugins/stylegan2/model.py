@@ -278,9 +278,14 @@ class StyleGAN2(NoiseGAN):
                        **options)
 
     def inference_networks(self) -> list:
-        """The EMA generator with constant noise and no truncation, clamped to [-1, 1]."""
+        """The EMA generator with constant noise and no truncation, clamped to [-1, 1].
+
+        Unfused modulated convolutions: the fused ones group by the batch size,
+        which an exported graph would fix.
+        """
         gen = self.sampling_generator()
-        fixed = FixedArguments(gen, {'noise_mode': 'const'}, clamp=(-1.0, 1.0),
+        fixed = FixedArguments(gen, {'noise_mode': 'const', 'fused_modconv': False},
+                               clamp=(-1.0, 1.0),
                                tensor_kwargs=('labels',))
         return [noise_network(gen, self.latent_dim, self.num_classes, module=fixed,
                               resolution=str(gen.resolution), out_channels=str(gen.out_channels),

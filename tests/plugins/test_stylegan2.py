@@ -348,3 +348,16 @@ def test_check_batch_names_the_setting_to_fix():
     with pytest.raises(ConfigError, match='labelled dataset'):
         model.check_batch({'img': torch.zeros(2, 3, 16, 16)})
     model.check_batch({'img': torch.zeros(2, 3, 16, 16), 'label': torch.tensor([0, 2])})
+
+
+@pytest.mark.parametrize('fmt', ['torchscript', 'onnx'])
+def test_the_generator_exports_with_a_dynamic_batch(tmp_path, fmt):
+    from gancore import export
+    model = tiny_model().eval()
+    shake(model.generator_ema.module)
+    net = model.inference_networks()[0]
+    module = export.frozen_copy(net)
+    path = tmp_path / f'g.{fmt}'
+    (export.write_onnx if fmt == 'onnx' else export.write_torchscript)(net, module, path, {})
+    diffs = export.check_export(fmt, path, net, module)
+    assert [size for size, _ in diffs] == ['1x8', '3x8'] and max(d for _, d in diffs) < 1e-4
