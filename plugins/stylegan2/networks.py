@@ -179,7 +179,18 @@ class Conv2dLayer(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
                  activation: str = 'linear', down: int = 1, conv_clamp: Optional[float] = None,
                  resample_filter: Sequence[int] = (1, 3, 3, 1)) -> None:
-        """Create the layer (``down``: 1 or 2)."""
+        """Create the layer.
+
+        Args:
+            in_channels: Input feature maps.
+            out_channels: Output feature maps.
+            kernel_size: Square kernel side (1 or 3 here).
+            bias: Learn a bias (starts at 0). Default True.
+            activation: ``'linear'`` or ``'lrelu'`` (times ``sqrt(2)``). Default 'linear'.
+            down: 1, or 2 to down-sample (FIR, then a stride-2 convolution). Default 1.
+            conv_clamp: Clamp of the output; None: off. Default None.
+            resample_filter: FIR taps. Default ``(1, 3, 3, 1)``.
+        """
         super().__init__()
         self.activation, self.down, self.conv_clamp = activation, down, conv_clamp
         self.padding = kernel_size // 2
@@ -205,7 +216,19 @@ class DiscriminatorBlock(nn.Module):
     def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, resolution: int,
                  img_channels: int, use_fp16: bool = False, conv_clamp: Optional[float] = None,
                  resample_filter: Sequence[int] = (1, 3, 3, 1)) -> None:
-        """Create the block; ``in_channels == 0`` makes the top one (reads the image)."""
+        """Create the block.
+
+        Args:
+            in_channels: Feature maps from the block above; 0 makes the top block,
+                which reads the image through a 1x1 "fromRGB".
+            tmp_channels: Feature maps inside the block (at resolution r).
+            out_channels: Feature maps at r / 2.
+            resolution: Side r of the block's input.
+            img_channels: Image channels.
+            use_fp16: Compute in float16 on CUDA (never on CPU). Default False.
+            conv_clamp: Clamp of every convolution output; None: off. Default None.
+            resample_filter: FIR taps. Default ``(1, 3, 3, 1)``.
+        """
         super().__init__()
         self.in_channels, self.resolution, self.use_fp16 = in_channels, resolution, use_fp16
         conv = dict(conv_clamp=conv_clamp, resample_filter=resample_filter)
@@ -233,7 +256,16 @@ class DiscriminatorEpilogue(nn.Module):
     def __init__(self, in_channels: int, cmap_dim: int, resolution: int = 4,
                  mbstd_group_size: int = 4, mbstd_num_channels: int = 1,
                  conv_clamp: Optional[float] = None) -> None:
-        """Create the epilogue; ``cmap_dim == 0``: unconditional (one logit)."""
+        """Create the epilogue.
+
+        Args:
+            in_channels: Feature maps at 4x4.
+            cmap_dim: Size of the label projection; 0: unconditional (one logit).
+            resolution: Side of the input. Default 4.
+            mbstd_group_size: Minibatch-std group size. Default 4.
+            mbstd_num_channels: Minibatch-std maps; 0: none. Default 1.
+            conv_clamp: Clamp of the convolution output; None: off. Default None.
+        """
         super().__init__()
         self.cmap_dim = cmap_dim
         self.mbstd = MinibatchStd(group_size=mbstd_group_size,

@@ -89,7 +89,19 @@ class SynthesisLayer(nn.Module):
                  kernel_size: int = 3, up: int = 1, use_noise: bool = True,
                  conv_clamp: Optional[float] = None,
                  resample_filter: Sequence[int] = (1, 3, 3, 1)) -> None:
-        """Create the layer (arguments as :class:`SynthesisNetwork`; ``resolution``: output)."""
+        """Create the layer.
+
+        Args:
+            in_channels: Input feature maps.
+            out_channels: Output feature maps.
+            w_dim: Size of w (input of the style affine ``A``).
+            resolution: Side of the output (and of the noise map).
+            kernel_size: Square kernel side. Default 3.
+            up: 1, or 2 to up-sample (transposed convolution + FIR). Default 1.
+            use_noise: Per-pixel noise with a learned strength (starts at 0). Default True.
+            conv_clamp: Clamp of the output; None: off. Default None.
+            resample_filter: FIR taps. Default ``(1, 3, 3, 1)``.
+        """
         super().__init__()
         self.resolution, self.up, self.use_noise = resolution, up, use_noise
         self.conv_clamp, self.padding = conv_clamp, kernel_size // 2
@@ -125,7 +137,14 @@ class ToRGBLayer(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int,
                  conv_clamp: Optional[float] = None) -> None:
-        """Create the layer (``out_channels``: image channels)."""
+        """Create the layer.
+
+        Args:
+            in_channels: Input feature maps.
+            out_channels: Image channels.
+            w_dim: Size of w.
+            conv_clamp: Clamp of the output; None: off. Default None.
+        """
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = EqualizedLinear(w_dim, in_channels, gain=1.0, bias_init=1.0)
@@ -146,7 +165,20 @@ class SynthesisBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
                  img_channels: int, use_fp16: bool = False, conv_clamp: Optional[float] = None,
                  resample_filter: Sequence[int] = (1, 3, 3, 1), use_noise: bool = True) -> None:
-        """Create the block; ``in_channels == 0`` makes the 4x4 block (a learned constant)."""
+        """Create the block.
+
+        Args:
+            in_channels: Feature maps from the previous block; 0 makes the 4x4 block
+                (a learned constant input, one convolution).
+            out_channels: Feature maps of this block.
+            w_dim: Size of w.
+            resolution: Side of this block's output.
+            img_channels: Image channels.
+            use_fp16: Compute in float16 on CUDA (never on CPU). Default False.
+            conv_clamp: Clamp of every convolution output; None: off. Default None.
+            resample_filter: FIR taps. Default ``(1, 3, 3, 1)``.
+            use_noise: Noise inputs. Default True.
+        """
         super().__init__()
         self.in_channels, self.resolution, self.use_fp16 = in_channels, resolution, use_fp16
         self.register_buffer('resample_filter', setup_filter(resample_filter), persistent=False)
