@@ -40,7 +40,7 @@ class HingeGANLoss(nn.Module):
 class ThiefGenerator(nn.Module):
     pass
 '''
-BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan')
+BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan', 'stylegan2')
 BLAME = "plugin 'thief' (thief_plugin.HingeGANLoss) registers the loss 'HingeGANLoss', a name " \
         'gancore already has (gancore.losses.adversarial.HingeGANLoss)'
 
@@ -85,7 +85,7 @@ def test_gancore_list_shows_everything_and_blames_the_thief(thief, extra):
     assert BLAME in proc.stdout
     assert proc.stdout.count('error: ') == 1  # the thief's failure, once
     if extra != ['--registry', 'losses']:
-        assert 'ConditionalGAN  [cgan]' in proc.stdout and 'models (4):' in proc.stdout
+        assert 'ConditionalGAN  [cgan]' in proc.stdout and 'models (5):' in proc.stdout
     if extra != ['--registry', 'models']:
         hinge = [line for line in proc.stdout.splitlines() if line.split()[:1] == ['HingeGANLoss']]
         assert len(hinge) == 1 and '[gancore]' in hinge[0]

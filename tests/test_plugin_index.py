@@ -15,7 +15,7 @@ from pathlib import Path
 from gancore.registry import discovery
 
 REPO = Path(__file__).resolve().parents[1]
-BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan')
+BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan', 'stylegan2')
 
 
 def run_python(code: str, extra_path=None) -> subprocess.CompletedProcess:

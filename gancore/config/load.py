@@ -154,9 +154,16 @@ def load_config(path: str, cfg_options: Union[dict, Sequence[str], None] = None)
                           'configs/cgan/cgan_digits.py')
     if cfg_options is not None and not isinstance(cfg_options, dict):
         cfg_options = parse_cfg_options(cfg_options)
+    cycle = base_cycle(file)
+    if cycle:
+        raise ConfigError(f"config '{path}' inherits itself: _base_ files form a cycle "
+                          f"({' -> '.join(cycle)}); remove one of these _base_ entries")
     try:
         with configs_env():  # '{{$GANCORE_CONFIGS:}}' in plugin configs, only while reading
             cfg = Config.fromfile(str(file), import_custom_modules=False)
+    except SystemExit as exc:  # sys.exit()/exit() in the file: not a silent exit of the tool
+        raise ConfigError(f"config '{path}' called sys.exit({exc.code!r}) while it was read: "
+                          'a config file only assigns values; remove the exit') from None
     except Exception as exc:  # the user's own file: any failure is theirs to fix
         detail = ' '.join(str(exc).split())[:300]
         raise ConfigError(f"could not read config '{path}': {type(exc).__name__}: "
@@ -167,6 +174,46 @@ def load_config(path: str, cfg_options: Union[dict, Sequence[str], None] = None)
     discovery.import_custom_modules(cfg.get('custom_imports'), source=str(path))
     validate_config(cfg, source=str(path))
     return cfg
+
+
+def _base_files(file: Path) -> list:
+    """The ``_base_`` files a config names, read with :mod:`ast` (literal strings only)."""
+    import ast
+    try:
+        tree = ast.parse(file.read_text(encoding='utf-8'))
+    except (OSError, ValueError, SyntaxError, RecursionError):
+        return []  # Config.fromfile reports it
+    for stmt in tree.body:
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == '_base_'):
+            try:
+                value = ast.literal_eval(stmt.value)
+            except (ValueError, SyntaxError, RecursionError):
+                return []
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, (list, tuple)):
+                return []
+            return [(file.parent / n).resolve() for n in names
+                    if isinstance(n, str) and '{{' not in n and '::' not in n]
+    return []
+
+
+def base_cycle(file: Path) -> list:
+    """The file names of a ``_base_`` cycle reachable from ``file`` (``[]`` if none).
+
+    mmengine follows ``_base_`` recursively and a cycle ends in a ``RecursionError``;
+    this walk finds it first so the error can name the files.
+    """
+    def visit(path: Path, chain: list) -> list:
+        if path in chain:
+            return [p.name for p in chain[chain.index(path):]] + [path.name]
+        for base in _base_files(path):
+            if base.is_file():
+                found = visit(base, chain + [path])
+                if found:
+                    return found
+        return []
+    return visit(Path(file).resolve(), [])
 
 
 def _merge_options(cfg: Config, options: dict, path: str) -> None:

@@ -22,6 +22,16 @@ Old reference files (PyTorch < 0.4 era InstanceNorm) carry ``running_mean``,
 running statistics; like the reference's loader, the conversion drops them.
 Files are read with ``torch.load(weights_only=True)`` (gancore's safe loader):
 nothing in them is executed.
+
+**Other reference codes** plug in through the model: a model class that defines
+``read_reference_networks(sources)`` reads its own reference's files (e.g. the
+StyleGAN2 plugin: NVlabs' ``*.pkl`` network pickles and state dicts). It gets
+``[(NAME or None, FILE), ...]`` and returns ``{attribute: (file, state_dict,
+note)}``: for each network of the model (an EMA copy's attribute, such as
+``generator_ema``, gets the state of the bare network) the file it came from,
+a state dict in the network's own keys, and a note for the user (or '').
+gancore loads each strictly and writes the checkpoint as for the
+pix2pix/CycleGAN files.
 """
 from __future__ import annotations
 
@@ -29,6 +39,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmengine.model import BaseAveragedModel
 from torch import Tensor, nn
 
 from ..errors import CheckpointError, ConfigError
@@ -113,8 +124,30 @@ def _target(model: nn.Module, name: Optional[str], path: str) -> str:
         f'{choices}, e.g. G_A=latest_net_G.pth')
 
 
+def _read_pix2pix_files(model: nn.Module, sources: Sequence[str]
+                        ) -> Dict[str, Tuple[str, Dict[str, Tensor], str]]:
+    """pytorch-CycleGAN-and-pix2pix files -> ``{attribute: (file, state, note)}``."""
+    targets: Dict[str, str] = {}
+    for name, path in parse_sources(sources):
+        attr = _target(model, name, path)
+        if attr in targets:
+            raise ConfigError(f"two files give {attr}: '{targets[attr]}' and '{path}': pass one")
+        targets[attr] = path
+    networks = {}
+    for attr, path in targets.items():
+        state = read_reference_file(path)
+        dropped = drop_legacy_instance_norm_keys(getattr(model, attr), state)
+        note = f'dropped {len(dropped)} legacy InstanceNorm keys' if dropped else ''
+        networks[attr] = (path, state, note)
+    return networks
+
+
+_PIX2PIX_HINT = ('use a config with the same network settings (norm, num_blocks / num_downs, '
+                 'base_channels, dropout) the reference model was trained with')
+
+
 def convert_reference(config: str, sources: Sequence[str], out: str,
-                      cfg_options: Optional[dict] = None) -> Dict[str, List[str]]:
+                      cfg_options: Optional[dict] = None) -> Dict[str, str]:
     """Write a gancore checkpoint ``out`` from reference network files and a gancore config.
 
     Args:
@@ -127,7 +160,8 @@ def convert_reference(config: str, sources: Sequence[str], out: str,
         cfg_options: Overrides of the config (``--cfg-options``).
 
     Returns:
-        For each network written, the legacy InstanceNorm keys dropped from it.
+        For each network written, a note for the user ('' if none), e.g. the
+        legacy InstanceNorm keys dropped from it.
 
     Raises:
         ConfigError: A file's network cannot be told, two files give one network.
@@ -143,33 +177,33 @@ def convert_reference(config: str, sources: Sequence[str], out: str,
         model = MODELS.build(cfg.model.to_dict())
     if not sources:
         raise ConfigError('convert_checkpoint needs at least one reference .pth file')
-    targets: Dict[str, str] = {}
-    for name, path in parse_sources(sources):
-        attr = _target(model, name, path)
-        if attr in targets:
-            raise ConfigError(f"two files give {attr}: '{targets[attr]}' and '{path}': pass one")
-        targets[attr] = path
+    reader = getattr(model, 'read_reference_networks', None)
+    if reader is not None:  # the model reads its own reference's files
+        networks, hint = reader(parse_sources(sources)), (
+            'use a config with the network settings the reference model was trained with')
+    else:
+        networks, hint = _read_pix2pix_files(model, sources), _PIX2PIX_HINT
     weights: Dict[str, Tensor] = {}
-    dropped: Dict[str, List[str]] = {}
-    for attr, path in targets.items():
-        net = getattr(model, attr)
-        state = read_reference_file(path)
-        dropped[attr] = drop_legacy_instance_norm_keys(net, state)
+    notes: Dict[str, str] = {}
+    for attr, (path, state, note) in networks.items():
+        container = getattr(model, attr)
+        net = container.module if isinstance(container, BaseAveragedModel) else container
         try:
             net.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             lines = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()]
             raise CheckpointError(
                 f"'{path}' does not fit {attr} of the config {config} ({'; '.join(lines)[:300]}): "
-                'use a config with the same network settings (norm, num_blocks / num_downs, '
-                'base_channels, dropout) the reference model was trained with') from None
-        weights.update({f'{attr}.{k}': v for k, v in net.state_dict().items()})
+                f'{hint}') from None
+        weights.update({f'{attr}.{k}': v for k, v in container.state_dict().items()})
+        notes[attr] = note
+    targets = {attr: path for attr, (path, _, _) in networks.items()}
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint_file({'meta': {'cfg': stored_config(cfg), 'converted_from': dict(targets)},
                           'state_dict': weights}, str(out_path),
                          advice='nothing was written; free disk space or choose another OUT')
-    return dropped
+    return notes
 
 
 __all__ = ['reference_name', 'parse_sources', 'drop_legacy_instance_norm_keys',

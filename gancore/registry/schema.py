@@ -247,6 +247,7 @@ class Fields(Spec):
                     f"Accepted keys{' of ' + where if where else ''}: "
                     f"{', '.join(self.fields) or 'none'}.")
             spec.check(item, path, ctx)
+            check_maximum(str(key), item, path, ctx)
 
 
 # ------------------------------------------------------------- components
@@ -427,6 +428,7 @@ class Component(Spec):
             spec = self.overrides.get(key) or self.extra.get(key) or params[key]
             spec = _bounded(key, spec)
             spec.check(item, path, ctx)
+            check_maximum(key, item, path, ctx)
 
 
 def check_arguments(obj: Any, args: dict, what: str, type_name: str, where: str = '') -> None:
@@ -471,6 +473,43 @@ def _bounded(name: str, spec: Spec) -> Spec:
     if isinstance(spec, Value) and int in spec.kinds and spec.lo is None:
         return Int(bound) if float not in spec.kinds else Number(bound)
     return spec
+
+
+# ------------------------------------------------------------- upper bounds
+_PIXELS = (16384, "Pillow refuses images over 178 million pixels (a 13,000-pixel square) as "
+                  'decompression bombs, and the largest GAN outputs are 2048 pixels')
+_WIDTH = (16384, '32 times the widest published GANs (512)')
+
+#: The largest value of an argument or section key of each name, wherever it appears (any
+#: component, any section), and why. The rule (docs/config.md, "Bounds"): far above every
+#: published configuration, so that a real config is never refused, and low enough that a
+#: typo (an extra zero, 10**9) stops before the first allocation or process start.
+MAXIMUM: dict[str, tuple[int, str]] = {
+    'batch_size': (65536, "32 times BigGAN's 2048, the largest published GAN batch"),
+    'num_workers': (512, 'each worker is a process; 512 = the hardware threads of the '
+                         'largest two-socket servers'),
+    'prefetch_factor': (1024, "batches each worker keeps ready; torch's default is 2"),
+    'length': (10 ** 8, "7 times ImageNet-21k's 14 million images (a synthetic dataset's items; "
+                        'the sampler shuffles an index per item)'),
+    'max_iters': (10 ** 9, "40 times StyleGAN2's 25M images trained at batch 1"),
+    'max_epochs': (10 ** 6, "1,000 times pix2pix's 200 epochs"),
+    'latent_dim': (16384, "32 times StyleGAN's 512"),
+    'num_classes': (10 ** 6, "45 times ImageNet-21k's 21,841 classes"),
+    'embed_dim': _WIDTH, 'label_embed_dim': _WIDTH, 'max_channels': _WIDTH,
+    'base_channels': (65536, "8 times ProGAN's fmap_base of 8192"),
+    'image_size': _PIXELS, 'max_resolution': _PIXELS, 'size': _PIXELS, 'crop_size': _PIXELS,
+    'load_size': _PIXELS, 'center_crop': _PIXELS, 'patch_size': _PIXELS,
+}
+
+
+def check_maximum(key: str, value: Any, where: str, ctx: Ctx) -> None:
+    """Refuse a number above :data:`MAXIMUM`'s bound for ``key`` (one line with the reason)."""
+    bound = MAXIMUM.get(key)
+    if bound is None or isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or value <= bound[0]:
+        return
+    _fail(ctx, where, value, f'at most {bound[0]:,} ({bound[1]})',
+          'Lower it: no real config comes near this bound (docs/config.md, "Bounds").')
 
 
 def walk_components(value: Any, where: str, ctx: Ctx) -> None:
