@@ -21,6 +21,7 @@ features for KID and precision/recall too).
 """
 from __future__ import annotations
 
+import datetime
 import os
 import os.path as osp
 import warnings
@@ -28,6 +29,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.distributed as torch_dist
 from mmengine.dist import barrier, broadcast_object_list, is_distributed, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -358,12 +360,8 @@ class MetricsHook(Hook):
 
     def _wait_for_rank0(self) -> None:
         """Barrier of all ranks on a gloo group whose timeout is :attr:`RANK0_WAIT_S`."""
-        import datetime
-
-        import torch.distributed as dist
         if getattr(self, '_wait_group', None) is None:  # every rank creates it here, in step
-            self._wait_group = dist.new_group(
-                backend='gloo', timeout=datetime.timedelta(seconds=self.RANK0_WAIT_S))
+            self._wait_group = rank0_wait_group(self.RANK0_WAIT_S)
         barrier(self._wait_group)
 
     def _save_best(self, runner, step: int) -> None:
@@ -379,6 +377,11 @@ class MetricsHook(Hook):
                 os.remove(previous)
             runner.logger.info(f'FIDHook: new best {self.best_metric} {self.best_score:.4f}, '
                                f'saved {path}')
+
+
+def rank0_wait_group(seconds: int):
+    """A gloo process group of every rank whose collectives wait up to ``seconds``."""
+    return torch_dist.new_group(backend='gloo', timeout=datetime.timedelta(seconds=seconds))
 
 
 @HOOKS.register_module()
