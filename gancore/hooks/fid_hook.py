@@ -373,10 +373,20 @@ class MetricsHook(Hook):
         runner.save_checkpoint(runner.work_dir, filename, save_optimizer=False,
                                save_param_scheduler=False, by_epoch=False)
         if is_main_process():
-            if previous and previous != path and osp.isfile(previous):
+            # the previous best comes from the message hub of a resumed checkpoint: only a
+            # best_*.pth of this work dir is ever deleted
+            if previous and previous != path and osp.isfile(previous) \
+                    and own_best_checkpoint(previous, runner.work_dir):
                 os.remove(previous)
             runner.logger.info(f'FIDHook: new best {self.best_metric} {self.best_score:.4f}, '
                                f'saved {path}')
+
+
+def own_best_checkpoint(path: str, work_dir: str) -> bool:
+    """True if ``path`` is a ``best_*.pth`` directly inside ``work_dir`` (deletable by the hook)."""
+    name = osp.basename(path)
+    return (osp.dirname(osp.abspath(path)) == osp.abspath(work_dir)
+            and name.startswith('best_') and name.endswith('.pth'))
 
 
 def rank0_wait_group(seconds: int):
