@@ -438,6 +438,25 @@ class FIDInceptionV3(Inception3):
             F.adaptive_avg_pool2d(x, 1), 1)
 
 
+#: Pool3 features of the FID Inception are averages of ReLU outputs, a few units at most;
+#: larger ones mean weights that are not the (trained) FID Inception.
+MAX_FEATURE = 1e4
+
+
+def check_features(features: Tensor, weights: Optional[str]) -> None:
+    """Refuse features that no trained FID Inception gives (non-finite or above 1e4).
+
+    Raises:
+        CheckpointError: Naming the weights file.
+    """
+    top = float(features.detach().abs().max()) if features.numel() else 0.0
+    if not top <= MAX_FEATURE:  # also NaN
+        raise CheckpointError(
+            f'the Inception features reach {top:.3g} (a trained FID Inception gives a few '
+            f'units): {weights} is not the FID Inception state dict; use {FID_WEIGHTS_NAME} '
+            f'from {FID_WEIGHTS_URL}')
+
+
 def check_dims(dims: int) -> int:
     """Return ``dims`` if it names a feature layer, else raise a :class:`ConfigError`."""
     if dims not in FEATURE_LAYERS:

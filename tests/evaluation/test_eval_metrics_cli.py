@@ -60,12 +60,13 @@ def test_all_metrics_of_a_checkpoint_in_one_record(env, capsys):
     vals = _values(out)
     assert set(vals) == {'FID', 'KID', 'IS', 'precision', 'recall', 'SWD', 'MS-SSIM'}
     record = json.loads(out_json.read_text())
-    m = record['metrics']
+    entry = record['comparisons']['default']
+    m = entry['metrics']
     assert m['fid'] == pytest.approx(vals['FID'], abs=1e-4) and 'swd_16' in m
-    assert record['settings']['kid'] == {'subsets': 5, 'subset_size': 24, 'seed': 2020,
-                                         'kernel': '(x.y/d+1)^3', 'estimator': 'unbiased'}
-    assert record['settings']['dims'] == 2048 and record['settings']['ms_ssim']['pairs'] == 12
-    assert record['convention'] == 'generated: source 2, real: source 1'
+    assert entry['settings']['kid'] == {'subsets': 5, 'subset_size': 24, 'seed': 2020,
+                                        'kernel': '(x.y/d+1)^3', 'estimator': 'unbiased'}
+    assert entry['settings']['dims'] == 2048 and entry['settings']['ms_ssim']['pairs'] == 12
+    assert (entry['generated'], entry['real']) == (env['ckpt'], env['real'])
     # the same values as the library on the same features
     from gancore.evaluation import folder_statistics
     real = folder_statistics(env['real'], net=env['net'], progress=False, keep_features=True)
@@ -118,9 +119,9 @@ def test_translation_checkpoint_scores_both_directions(env, capsys):
     record = json.loads(out_json.read_text())
     assert record['test_split'] == {'source': str(test_dir), 'paired': False, 'num_A': 12,
                                     'num_B': 14}
-    assert record['directions']['BtoA']['settings']['num_real'] == 12
-    assert record['directions']['AtoB']['metrics']['fid'] == pytest.approx(vals['AtoB FID'],
-                                                                          abs=1e-4)
+    assert record['comparisons']['BtoA']['settings']['num_real'] == 12
+    assert record['comparisons']['AtoB']['metrics']['fid'] == pytest.approx(vals['AtoB FID'],
+                                                                           abs=1e-4)
 
 
 @pytest.mark.parametrize('argv,pattern', [

@@ -117,3 +117,56 @@ def test_pil_bicubic_resize(torch_home):
     assert torch.allclose(net.preprocess(flat.float() / 127.5 - 1), out, atol=1e-6)
     with pytest.raises(ConfigError, match='unknown Inception resize'):
         FIDInceptionV3(resize='nearest')
+
+
+def test_fused_network_equals_the_unfused_one(torch_home):
+    """Batch norm folded, 1x1 convolutions merged, pool after conv: the same to rounding."""
+    plain = FIDInceptionV3(fused=False)
+    fused = FIDInceptionV3()
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    images = torch.randint(0, 256, (5, 3, 40, 40), dtype=torch.uint8)
+    with torch.inference_mode():
+        for dims in (2048, 768, 192, 64):
+            want, want_logits = plain(images, dims=dims)
+            got, logits = fused(images, dims=dims)
+            scale = float(want.abs().max())
+            assert scale > 1e-3
+            assert torch.allclose(got, want, rtol=0, atol=1e-5 * scale), dims
+            assert torch.allclose(logits, want_logits, rtol=0,
+                                  atol=1e-5 * float(want_logits.abs().max()))
+
+
+def test_chunks_give_the_same_features(torch_home):
+    whole = FIDInceptionV3(chunk=100)
+    small = FIDInceptionV3(chunk=3)
+    tuned = FIDInceptionV3()
+    images = torch.rand(7, 3, 24, 24) * 2 - 1
+    with torch.inference_mode():
+        want, _ = whole(images)
+        for net in (small, tuned):
+            got, logits = net(images)
+            assert got.shape == (7, 2048) and logits.shape == (7, 1008)
+            assert torch.allclose(got, want, rtol=0, atol=1e-6 * float(want.abs().max()))
+    with pytest.raises(ConfigError, match='chunk must be >= 1'):
+        FIDInceptionV3(chunk=0)
+
+
+def test_chunk_tuner_keeps_the_fastest_size():
+    from gancore.evaluation.inception_fused import ChunkTuner
+    tuner = ChunkTuner(candidates=(2, 4, 8), trials=2)
+    per_image = {2: 0.30, 4: 0.20, 8: 0.25}
+    sizes = []
+    while tuner.best is None:
+        size = tuner.size(10)
+        sizes.append(size)
+        tuner.record(size, per_image[size] * size)
+    assert sorted(sizes) == [2, 2, 4, 4, 8, 8] and tuner.best == 4
+    assert tuner.size(10) == 4
+    # a batch of 3: only candidate 2 fits; a chunk of another size is not timed
+    small = ChunkTuner(candidates=(2, 4, 8), trials=1)
+    assert small.size(3) == 2
+    small.record(1, 0.1)
+    assert small.best is None
+    small.record(2, 0.2)
+    assert small.best == 2
