@@ -26,8 +26,8 @@ mean, the standard deviation and each value. A JSON record of the run (one
 layout for every mode, with a metric card: :mod:`gancore.evaluation.report`,
 :mod:`gancore.evaluation.card`) is written to ``--json PATH``; by default, when
 a checkpoint is one of the sources, to ``<checkpoint without .pth>_fid<num>.json``
-next to it (nothing is written otherwise, or with ``--no-json``). Bad input prints one ``error: ...``
-line on stderr and the exit status is 2 (:func:`gancore.cli.run_command`, the
+next to it (nothing is written otherwise, or with ``--no-json``). Bad input prints
+one ``error: ...`` line on stderr and the exit status is 2 (:func:`gancore.cli.run_command`, the
 runner of every command, which :func:`main` calls; :mod:`gancore.cli.eval_fid`
 is the command).
 """

@@ -123,19 +123,42 @@ class _MergedHeads(nn.Module):
         return parts
 
 
-class FusedInceptionA(nn.Module):
-    """``Mixed_5b/c/d``: 1x1 | 1x1 -> 5x5 | 1x1 -> 3x3 -> 3x3 | avg pool -> 1x1."""
+class FusedPooledBlock(nn.Module):
+    """``Mixed_5b/c/d`` (InceptionA) and ``Mixed_6b..e`` (InceptionC): four branches.
 
-    def __init__(self, block: nn.Module) -> None:
+    1x1 | 1x1 -> chain | 1x1 -> chain | avg pool -> 1x1; InceptionA's chains are
+    5x5 and 3x3 -> 3x3, InceptionC's 1x7 -> 7x1 and (7x1 -> 1x7) x 2.
+
+    Args:
+        heads: The four 1x1 layers on the block input (the pool branch's last).
+        first: The rest of the second branch.
+        second: The rest of the third branch.
+    """
+
+    def __init__(self, heads: Sequence[BasicConv2d], first: Sequence[BasicConv2d],
+                 second: Sequence[BasicConv2d]) -> None:
         super().__init__()
-        self.heads = _MergedHeads([block.branch1x1, block.branch5x5_1, block.branch3x3dbl_1,
-                                   block.branch_pool], pooled=True)
-        self.b5 = _chain(block.branch5x5_2)
-        self.b3 = _chain(block.branch3x3dbl_2, block.branch3x3dbl_3)
+        self.heads = _MergedHeads(heads, pooled=True)
+        self.first, self.second = _chain(*first), _chain(*second)
+
+    @classmethod
+    def of_a(cls, block: nn.Module) -> 'FusedPooledBlock':
+        """From a loaded ``TFInceptionA``."""
+        return cls([block.branch1x1, block.branch5x5_1, block.branch3x3dbl_1,
+                    block.branch_pool], [block.branch5x5_2],
+                   [block.branch3x3dbl_2, block.branch3x3dbl_3])
+
+    @classmethod
+    def of_c(cls, block: nn.Module) -> 'FusedPooledBlock':
+        """From a loaded ``TFInceptionC``."""
+        return cls([block.branch1x1, block.branch7x7_1, block.branch7x7dbl_1,
+                    block.branch_pool], [block.branch7x7_2, block.branch7x7_3],
+                   [block.branch7x7dbl_2, block.branch7x7dbl_3, block.branch7x7dbl_4,
+                    block.branch7x7dbl_5])
 
     def forward(self, x: Tensor) -> Tensor:
-        b1, b5, b3, pool = self.heads(x)
-        return torch.cat([b1, self.b5(b5), self.b3(b3), pool], 1)
+        b1, first, second, pool = self.heads(x)
+        return torch.cat([b1, self.first(first), self.second(second), pool], 1)
 
 
 class FusedInceptionB(nn.Module):
@@ -148,22 +171,6 @@ class FusedInceptionB(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([self.b3(x), self.dbl(x), F.max_pool2d(x, kernel_size=3, stride=2)], 1)
-
-
-class FusedInceptionC(nn.Module):
-    """``Mixed_6b..e``: 1x1 | 1x1 -> 1x7 -> 7x1 | 1x1 -> (7x1, 1x7) x 2 | avg pool -> 1x1."""
-
-    def __init__(self, block: nn.Module) -> None:
-        super().__init__()
-        self.heads = _MergedHeads([block.branch1x1, block.branch7x7_1, block.branch7x7dbl_1,
-                                   block.branch_pool], pooled=True)
-        self.b7 = _chain(block.branch7x7_2, block.branch7x7_3)
-        self.dbl = _chain(block.branch7x7dbl_2, block.branch7x7dbl_3, block.branch7x7dbl_4,
-                          block.branch7x7dbl_5)
-
-    def forward(self, x: Tensor) -> Tensor:
-        b1, b7, dbl, pool = self.heads(x)
-        return torch.cat([b1, self.b7(b7), self.dbl(dbl), pool], 1)
 
 
 class FusedInceptionD(nn.Module):
@@ -234,10 +241,10 @@ def fuse_trunk(net: nn.Module) -> None:
                  'Conv2d_4a_3x3'):
         setattr(net, name, ConvReLU.of([getattr(net, name)]))
     for name in ('Mixed_5b', 'Mixed_5c', 'Mixed_5d'):
-        setattr(net, name, FusedInceptionA(getattr(net, name)))
+        setattr(net, name, FusedPooledBlock.of_a(getattr(net, name)))
     net.Mixed_6a = FusedInceptionB(net.Mixed_6a)
     for name in ('Mixed_6b', 'Mixed_6c', 'Mixed_6d', 'Mixed_6e'):
-        setattr(net, name, FusedInceptionC(getattr(net, name)))
+        setattr(net, name, FusedPooledBlock.of_c(getattr(net, name)))
     net.Mixed_7a = FusedInceptionD(net.Mixed_7a)
     net.Mixed_7b = FusedInceptionE(net.Mixed_7b, pool='avg')
     net.Mixed_7c = FusedInceptionE(net.Mixed_7c, pool='max')

@@ -5,40 +5,16 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from gancore.evaluation import cli, kernel_inception_distance, precision_recall
 
-from eval_helpers import FakeGenerator, fake_eval_cli, write_images
-
-
-class FakeTranslator(torch.nn.Module):
-    """Translates like CycleGAN (A grey -> B colour and back): shifts the values."""
-    directions = ('AtoB', 'BtoA')
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-        self.calls = []
-
-    def input_channels(self, direction='AtoB'):
-        return 3
-
-    def translate(self, images, direction='AtoB'):
-        self.calls.append((direction, tuple(images.shape)))
-        return (images * 0.5 + (0.3 if direction == 'AtoB' else -0.3)).clamp(-1, 1)
+from eval_helpers import FakeGenerator, cli_env, translation_split
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """Fake network; a fake translator for 'cyclegan' checkpoints, else a fake generator."""
-    net, made = fake_eval_cli(monkeypatch, lambda checkpoint: (
-        FakeTranslator() if 'cyclegan' in str(checkpoint) else FakeGenerator(shift=0.2)))
-    real = tmp_path / 'real'
-    write_images(real, 30, seed=0, size=16)
-    ckpt = tmp_path / 'iter_10.pth'
-    ckpt.write_bytes(b'fake')
-    return dict(net=net, made=made, real=str(real), ckpt=str(ckpt), tmp=tmp_path)
+    return cli_env(tmp_path, monkeypatch)
 
 
 def _values(out: str) -> dict:
@@ -102,11 +78,7 @@ def test_feature_cache_serves_kid_and_refuses_another_layer(env, capsys):
 
 
 def test_translation_checkpoint_scores_both_directions(env, capsys):
-    test_dir = env['tmp'] / 'h2z'
-    write_images(test_dir / 'testA', 12, seed=1, size=16)
-    write_images(test_dir / 'testB', 14, seed=2, size=16, smooth=True)
-    ckpt = env['tmp'] / 'cyclegan_iter_5.pth'
-    ckpt.write_bytes(b'fake')
+    ckpt, test_dir = translation_split(env['tmp'], 12, 14, 'h2z')
     out_json = env['tmp'] / 't.json'
     assert cli.main([str(ckpt), '--test-dir', str(test_dir), '--metrics', 'fid,kid',
                      '--kid-subsets', '4', '--no-progress', '--out', str(out_json)]) == 0

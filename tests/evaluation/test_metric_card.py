@@ -14,38 +14,18 @@ from gancore.evaluation import cli, folder_statistics, inception
 from gancore.evaluation.card import metric_card
 from gancore.evaluation.report import parse_seeds, spread
 
-from eval_helpers import (FakeGenerator, fake_eval_cli, random_inception_state,  # noqa: F401
-                          random_weights, write_images)
+from eval_helpers import (cli_env, random_inception_state, random_weights,  # noqa: F401
+                          translation_split, write_images)
 
 CARD_KEYS = {'feature_network', 'comparable_with_published', 'not_comparable_because',
              'resize', 'feature_layer', 'num', 'sampling_seeds', 'reference', 'versions',
              'gancore', 'command', 'device', 'time'}
 
 
-class Translator(torch.nn.Module):
-    """A CycleGAN-like fake (both directions) whose output depends on the sampling seed."""
-    directions = ('AtoB', 'BtoA')
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-
-    def input_channels(self, direction='AtoB'):
-        return 3
-
-    def translate(self, images, direction='AtoB'):
-        return (images * 0.5 + 0.2 * torch.rand(images.shape)).clamp(-1, 1)
-
-
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    net, made = fake_eval_cli(monkeypatch, lambda checkpoint: (
-        Translator() if 'cyclegan' in str(checkpoint) else FakeGenerator(shift=0.2)))
-    real = tmp_path / 'real'
-    write_images(real, 20, seed=0, size=16)
-    ckpt = tmp_path / 'iter_10.pth'
-    ckpt.write_bytes(b'fake')
-    return dict(net=net, made=made, real=str(real), ckpt=str(ckpt), tmp=tmp_path)
+    """Fake network and generator; a noisy fake translator for 'cyclegan' checkpoints."""
+    return cli_env(tmp_path, monkeypatch, num_real=20, noise=0.2)
 
 
 def _record(argv, tmp) -> dict:
@@ -59,11 +39,7 @@ def test_one_layout_with_a_card_for_two_sources_and_for_translation(env, capsys,
     monkeypatch.setattr('sys.argv', ['/usr/bin/gancore', 'eval-fid', env['real'], 'x y'])
     plain = _record([env['real'], env['ckpt'], '--num', '12', '--batch-size', '6',
                      '--metrics', 'fid,kid', '--kid-subsets', '2'], env['tmp'])
-    test_dir = env['tmp'] / 'split'
-    write_images(test_dir / 'testA', 8, seed=1, size=16)
-    write_images(test_dir / 'testB', 9, seed=2, size=16, smooth=True)
-    ckpt = env['tmp'] / 'cyclegan_iter_1.pth'
-    ckpt.write_bytes(b'fake')
+    ckpt, test_dir = translation_split(env['tmp'], 8, 9)
     translated = _record([str(ckpt), '--test-dir', str(test_dir), '--metrics', 'fid'],
                          env['tmp'])
     common = {'card', 'comparisons', 'sources', 'batch_size', 'metrics_asked'}
@@ -155,11 +131,7 @@ def test_seeds_report_mean_std_and_each_value(env, capsys):
 
 
 def test_seeds_of_a_translation_model_spread_per_direction(env, capsys):
-    test_dir = env['tmp'] / 'split'
-    write_images(test_dir / 'testA', 6, seed=1, size=16)
-    write_images(test_dir / 'testB', 6, seed=2, size=16, smooth=True)
-    ckpt = env['tmp'] / 'cyclegan_iter_1.pth'
-    ckpt.write_bytes(b'fake')
+    ckpt, test_dir = translation_split(env['tmp'], 6, 6)
     record = _record([str(ckpt), '--test-dir', str(test_dir), '--seeds', '3-4'], env['tmp'])
     for direction in ('AtoB', 'BtoA'):
         entry = record['comparisons'][direction]
