@@ -144,7 +144,7 @@ def run_gancore(folders, batch_size: int, workers: int, device: str, distance: b
         with clock.phase('distance'), warnings.catch_warnings():
             warnings.simplefilter('ignore')  # the small-sample warning
             value = fid_between(*stats)
-    clock.chunk = net.chunk or net.tuner.best
+    clock.parts = net.tuner.best  # into how many parts the CPU forward split each batch
     return clock, [(s.mu, s.sigma) for s in stats], value
 
 
@@ -225,8 +225,8 @@ def main(argv=None) -> int:
     print(f'torch {torch.__version__}, numpy {np.__version__}, pytorch-fid {pf.__version__}, '
           f'device {args.device}')
     print(f'2 folders x {args.images} PNG images {args.size}x{args.size}, batch '
-          f'{args.batch_size}, workers {workers}, best of {args.repeats}; gancore chunk sizes '
-          f'chosen: {[r["clock"].chunk for r in runs["gancore"]]}')
+          f'{args.batch_size}, workers {workers}, best of {args.repeats}; gancore split each '
+          f'batch into {[r["clock"].parts for r in runs["gancore"]]} parts (None: undecided)')
     print()
     print('| | pytorch-fid | gancore | speed-up |')
     print('|---|---|---|---|')

@@ -16,7 +16,8 @@ the same state dict, so its pool3 features match ``pytorch-fid`` to float32
 rounding. It runs in ``channels_last`` layout under ``torch.inference_mode``
 (about twice as fast on CPU as the default layout), with the batch norms folded
 into the convolutions and sibling 1x1 convolutions merged
-(:mod:`gancore.evaluation.inception_fused`), a few images at a time on the CPU.
+(:mod:`gancore.evaluation.inception_fused`), on the CPU in as many parts per batch
+as the first batches' timings favour.
 
 The weights file is hashed when it is read: ``FIDInceptionV3.weights_sha256``
 and ``official`` (the SHA-256 starts with the prefix in the official file's
@@ -289,10 +290,10 @@ class FIDInceptionV3(Inception3):
         fused: Fold the batch norms into the convolutions and merge sibling
             1x1 convolutions (default True; :func:`fuse_trunk`; results equal
             to float32 rounding). False keeps torchvision's layers.
-        chunk: Images per forward pass on the CPU: ``None`` (default) picks the
-            fastest of a few sizes from the timings of the first passes
-            (:class:`ChunkTuner`); an int fixes it. Other devices take each
-            batch whole.
+        chunk: At most this many images per forward pass on the CPU (each
+            batch is split into equal parts). ``None`` (default): the split is
+            chosen from the timings of the first batches (:class:`ChunkTuner`).
+            Other devices take each batch whole.
 
     Attributes:
         weights_path: The weights file.
@@ -405,18 +406,21 @@ class FIDInceptionV3(Inception3):
         """
         check_dims(dims)
         stop = dims != 2048 and not logits  # the trunk may stop at the feature layer
-        tune = self.fc.weight.device.type == 'cpu' and self.chunk is None
-        outputs, start, total = [], 0, len(images)
-        while start < total or not outputs:  # an empty batch runs once, as before
-            if self.fc.weight.device.type != 'cpu':
-                size = total
-            else:
-                size = min(self.chunk or self.tuner.size(total), total - start)
-            begin = time.perf_counter()
-            outputs.append(self._trunk(images[start:start + size], input_range, dims, stop))
-            if tune:
-                self.tuner.record(size, time.perf_counter() - begin)
-            start += size
+        total = len(images)
+        tune = self.chunk is None and self.fc.weight.device.type == 'cpu' and total > 0
+        if tune:
+            wanted = self.tuner.parts()
+            parts = min(wanted, total)
+        elif self.chunk is not None and self.fc.weight.device.type == 'cpu':
+            parts = max(1, -(-total // self.chunk))
+        else:  # other devices: the whole batch
+            parts = 1
+        begin = time.perf_counter()
+        bounds = [total * k // parts for k in range(parts + 1)]  # sizes differ by <= 1
+        outputs = [self._trunk(images[a:b], input_range, dims, stop)
+                   for a, b in zip(bounds[:-1], bounds[1:])]
+        if tune:
+            self.tuner.record(wanted, total, time.perf_counter() - begin)
         features = torch.cat([f for f, _ in outputs])
         if stop:
             return features, None

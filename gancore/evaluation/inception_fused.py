@@ -251,44 +251,44 @@ def fuse_trunk(net: nn.Module) -> None:
 
 
 class ChunkTuner:
-    """Chooses how many images one CPU forward pass takes, from the first passes' timings.
+    """Chooses into how many parts the CPU forward splits a batch, from the first batches.
 
-    A few images at a time keep each layer's activations in the caches (one image
-    at 147x147x64 is 5.5 MB): on a 2-core AMD EPYC, one thread, 2-10 images per
-    pass ran 10-18 % faster per image than 50. The best size depends on the CPU
-    (caches, threads, other load), so the first passes try each candidate
-    ``trials`` times on the real images (work that is needed anyway, timed) and
-    the fastest per image is kept for the network's lifetime. The chunk size
-    changes the features by float rounding only (about 1e-7 relative).
+    Fewer images per pass keep each layer's activations in the caches (one image
+    at 147x147x64 is 5.5 MB): on a 2-core AMD EPYC with one thread, passes of
+    2-10 images ran 10-18 % faster per image than 50. With two threads on a busy
+    machine small passes were much slower (4 images per pass took 2.4x the CPU
+    time of 48: the threads wait for each other more often). So the best split
+    depends on the CPU, the threads and the load, and is measured: the first
+    batches are split into 1, 2, 4, ... parts in turn (real work, timed by the
+    wall clock), and the scan stops at the first split that is not faster per
+    image than the best so far; that best is kept for the network's lifetime.
+    oneDNN's convolutions give the same features for any split.
 
     Args:
-        candidates: Chunk sizes to try (default 4, 8, 16, 32 images).
-        trials: Timed passes per candidate; the fastest of them counts (default 2).
+        splits: Part counts to try, in order (default 1, 2, 4, 8).
     """
 
-    def __init__(self, candidates: Sequence[int] = (4, 8, 16, 32), trials: int = 2) -> None:
-        self.candidates, self.trials = tuple(candidates), trials
-        self.seconds: dict[int, list[float]] = {c: [] for c in self.candidates}
+    def __init__(self, splits: Sequence[int] = (1, 2, 4, 8)) -> None:
+        self.splits = tuple(splits)
+        self.seconds: dict[int, float] = {}  # split -> seconds per image
         self.best: Optional[int] = None
-        self._largest = 0
 
-    def size(self, batch: int) -> int:
-        """The chunk size for the next pass over a batch of ``batch`` images."""
+    def parts(self) -> int:
+        """How many parts the next batch is split into."""
         if self.best is not None:
             return self.best
-        self._largest = max(self._largest, batch)
-        return min(self._eligible(), key=lambda c: (len(self.seconds[c]), c))
+        return self.splits[len(self.seconds)]
 
-    def _eligible(self) -> list[int]:
-        fits = [c for c in self.candidates if c <= self._largest]
-        return fits or [min(self.candidates)]
-
-    def record(self, size: int, seconds: float) -> None:
-        """Count one pass of ``size`` images that took ``seconds`` (partial chunks are not
-        timed); decide once every eligible candidate has its trials."""
-        if self.best is not None or size not in self.seconds:
+    def record(self, parts: int, images: int, seconds: float) -> None:
+        """Count a batch of ``images`` split into ``parts`` that took ``seconds``; decide
+        when a split was not faster than the best before it, or all were tried. Batches
+        of fewer than two images per part (e.g. a short last batch) are not counted."""
+        if self.best is not None or parts in self.seconds or images < 2 * parts:
             return
-        self.seconds[size].append(seconds / size)
-        eligible = self._eligible()
-        if all(len(self.seconds[c]) >= self.trials for c in eligible):
-            self.best = min(eligible, key=lambda c: min(self.seconds[c]))
+        per_image = seconds / images
+        fastest = min(self.seconds, key=self.seconds.get) if self.seconds else None
+        self.seconds[parts] = per_image
+        if fastest is not None and per_image >= self.seconds[fastest]:
+            self.best = fastest
+        elif len(self.seconds) == len(self.splits):
+            self.best = parts

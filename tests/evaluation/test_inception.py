@@ -144,29 +144,32 @@ def test_chunks_give_the_same_features(torch_home):
     images = torch.rand(7, 3, 24, 24) * 2 - 1
     with torch.inference_mode():
         want, _ = whole(images)
-        for net in (small, tuned):
+        for net in (small, tuned, tuned, tuned):  # the tuner splits 1, 2, 4 ways
             got, logits = net(images)
             assert got.shape == (7, 2048) and logits.shape == (7, 1008)
             assert torch.allclose(got, want, rtol=0, atol=1e-6 * float(want.abs().max()))
+    assert len(tuned.tuner.seconds) >= 2
     with pytest.raises(ConfigError, match='chunk must be >= 1'):
         FIDInceptionV3(chunk=0)
 
 
-def test_chunk_tuner_keeps_the_fastest_size():
+def test_chunk_tuner_scans_splits_until_one_is_not_faster():
     from gancore.evaluation.inception_fused import ChunkTuner
-    tuner = ChunkTuner(candidates=(2, 4, 8), trials=2)
-    per_image = {2: 0.30, 4: 0.20, 8: 0.25}
-    sizes = []
+    tuner = ChunkTuner(splits=(1, 2, 4, 8))
+    per_image = {1: 0.30, 2: 0.20, 4: 0.25, 8: 0.01}  # 8 is never tried: 4 was slower
+    tried = []
     while tuner.best is None:
-        size = tuner.size(10)
-        sizes.append(size)
-        tuner.record(size, per_image[size] * size)
-    assert sorted(sizes) == [2, 2, 4, 4, 8, 8] and tuner.best == 4
-    assert tuner.size(10) == 4
-    # a batch of 3: only candidate 2 fits; a chunk of another size is not timed
-    small = ChunkTuner(candidates=(2, 4, 8), trials=1)
-    assert small.size(3) == 2
-    small.record(1, 0.1)
-    assert small.best is None
-    small.record(2, 0.2)
-    assert small.best == 2
+        parts = tuner.parts()
+        tried.append(parts)
+        tuner.record(parts, 50, per_image[parts] * 50)
+    assert tried == [1, 2, 4] and tuner.best == 2 and tuner.parts() == 2
+    # every split faster than the last: the last is kept
+    steady = ChunkTuner(splits=(1, 2))
+    steady.record(1, 10, 2.0)
+    steady.record(2, 10, 1.0)
+    assert steady.best == 2
+    # a short batch (fewer than 2 images per part) is not counted
+    short = ChunkTuner(splits=(1, 2))
+    short.record(1, 10, 2.0)
+    short.record(2, 3, 0.1)
+    assert short.best is None and short.parts() == 2
