@@ -27,7 +27,7 @@ tests compare with pytorch-fid).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -39,7 +39,7 @@ from torchvision.models.inception import BasicConv2d
 _MKLDNN = torch.backends.mkldnn.is_available() and hasattr(torch, 'mkldnn_convolution')
 
 
-def _pair(value) -> list[int]:
+def _pair(value: Union[int, Sequence[int]]) -> list[int]:
     return [int(v) for v in value] if isinstance(value, (tuple, list)) else [int(value)] * 2
 
 
@@ -67,8 +67,8 @@ class ConvReLU(nn.Module):
         relu: Apply ReLU in place (False: the caller applies it, e.g. after a pool).
     """
 
-    def __init__(self, weight: Tensor, bias: Tensor, stride=1, padding=0,
-                 relu: bool = True) -> None:
+    def __init__(self, weight: Tensor, bias: Tensor, stride: Union[int, Sequence[int]] = 1,
+                 padding: Union[int, Sequence[int]] = 0, relu: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
         self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
@@ -103,8 +103,10 @@ def _chain(*layers: BasicConv2d) -> nn.Sequential:
 class _MergedHeads(nn.Module):
     """The block's 1x1 convolutions on its input as one :class:`ConvReLU`.
 
-    ``pooled`` (the last ``pooled`` output channels) is the pool branch's
-    convolution, which is average-pooled before its ReLU.
+    Args:
+        heads: The ``BasicConv2d`` layers, in the block's output order.
+        pooled: Whether the last head is the pool branch's convolution, whose
+            output is average-pooled before its ReLU.
     """
 
     def __init__(self, heads: Sequence[BasicConv2d], pooled: bool) -> None:
