@@ -15,7 +15,8 @@ import pytest
 from conftest import REPO, tool_cmd
 from test_train_tool import assert_one_line_error, run_in_process
 
-from gancore.config import literal_value, load_config, parse_cfg_options
+from gancore.config import load_config, parse_cfg_options
+from gancore.config.data import literal_value
 from gancore.errors import ConfigError
 
 DIGITS = REPO / 'configs/cgan/cgan_digits.py'
@@ -177,8 +178,8 @@ def test_checkpoint_hook_kwargs_are_what_save_checkpoint_accepts():
     """mmengine's CheckpointHook takes **kwargs and hands them to Runner.save_checkpoint."""
     from mmengine.hooks import CheckpointHook
 
-    from gancore.config_schema import component_params
-    from gancore.engine.checkpoint import AtomicCheckpointHook
+    from gancore.registry.schema import component_params
+    from gancore.engine.checkpoint_hook import AtomicCheckpointHook
     for hook in (CheckpointHook, AtomicCheckpointHook):
         params = component_params(hook)
         assert 'max_keep_ckpts' in params and 'interval' in params
@@ -189,7 +190,7 @@ def test_kwargs_are_followed_only_where_known():
     """mmengine's LinearLR hands **kwargs to its base; a plugin's own **kwargs stay open."""
     from mmengine.optim import LinearLR
 
-    from gancore.config_schema import component_params
+    from gancore.registry.schema import component_params
 
     class PluginNet:
         def __init__(self, width: int = 4, **kwargs) -> None:
@@ -239,7 +240,7 @@ def test_distributed_run_outputs_work_with_every_tool(tmp_path):
                              timeout=300, cwd=REPO)
         assert out.returncode == 0, out.stderr[-2000:]
         assert "type='GANSeparateDistributedDataParallel'" in out.stdout
-    from gancore.apis import init_model
+    from gancore.inference.model import init_model
     assert type(init_model(checkpoint=str(wd / 'iter_4.pth'))).__name__ == 'ConditionalGAN'
 
 
@@ -254,3 +255,31 @@ def test_gan_runner_keeps_mmengines_save_checkpoint_signature():
         return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
     assert names_and_defaults(GANRunner.save_checkpoint) == names_and_defaults(
         Runner.save_checkpoint)
+
+
+@pytest.mark.parametrize('key,value', [
+    ('train_dataloader.batch_size', 65536), ('train_dataloader.num_workers', 512),
+    ('model.generator.latent_dim', 16384), ('train_dataloader.dataset.image_size', 16384),
+    ('train_cfg.max_iters', 10 ** 9)])
+def test_maxima_are_inclusive_in_sections_and_components(key, value):
+    from gancore.config import validate_config
+    cfg = load_config(str(DIGITS))
+    cfg.merge_from_dict({key: value})
+    validate_config(cfg, 'test')
+    cfg.merge_from_dict({key: value + 1})
+    with pytest.raises(ConfigError, match=rf'{key}={value + 1} in test .*expected at most '
+                                          rf'{value:,} \('):
+        validate_config(cfg, 'test')
+
+
+def test_docs_list_every_maximum_with_its_reason():
+    """docs/config.md "Bounds" is gancore.registry.schema.MAXIMUM, row by row."""
+    from gancore.registry.schema import MAXIMUM
+    text = (REPO / 'docs/config.md').read_text().split('### Bounds', 1)[1].split('\n### ')[0]
+    documented = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if line.startswith('| `'):
+            for name in cells[0].replace('`', '').split(', '):
+                documented[name] = (int(cells[1].replace(',', '')), cells[2])
+    assert documented == MAXIMUM

@@ -28,28 +28,47 @@ from .card import comparability_note
 
 #: The name of the comparison of two sources (translation models name theirs by direction).
 DEFAULT = 'default'
+#: At most this many sampling seeds in one run.
+MAX_RUNS = 1000
 _LINES = [('fid', 'FID'), ('kid', 'KID'), ('is', 'IS'), ('precision', 'precision'),
           ('recall', 'recall'), ('swd', 'SWD'), ('ms_ssim', 'MS-SSIM')]
 
 
-def parse_seeds(spec: str) -> list[int]:
+def parse_seeds(spec: str, high: Optional[int] = None) -> list[int]:
     """``'0,1,2'`` -> ``[0, 1, 2]``; ``'0-4'`` -> ``[0, 1, 2, 3, 4]``.
 
+    Args:
+        spec: Comma-separated seeds or ``low-high`` ranges.
+        high: The largest seed allowed (None: no bound); seeds are >= 0.
+
     Raises:
-        ConfigError: Not integers, or a seed given twice.
+        ConfigError: Not integers, out of range, or a seed given twice.
     """
     seeds: list[int] = []
-    try:
-        for part in (p.strip() for p in str(spec).split(',')):
-            if not part:
-                continue
-            low, sep, high = part.partition('-') if not part.startswith('-') else (part, '', '')
-            seeds.extend(range(int(low), int(high) + 1) if sep else [int(low)])
-    except ValueError:
-        raise ConfigError(f"--seeds {spec!r} is not a comma-separated list of integer seeds "
-                          "(e.g. --seeds 0,1,2 or --seeds 0-4)") from None
+    for part in (p.strip() for p in str(spec).split(',')):
+        if not part:
+            continue
+        first, sep, last = part.partition('-') if not part.startswith('-') else (part, '', '')
+        try:
+            low, top = int(first), int(last if sep else first)
+        except ValueError:
+            raise ConfigError(f"--seeds {spec!r} is not a comma-separated list of integer "
+                              "seeds (e.g. --seeds 0,1,2 or --seeds 0-4)") from None
+        for seed in (low, top):
+            if seed < 0 or (high is not None and seed > high):
+                raise ConfigError(f'--seeds {spec!r}: seed {seed} is out of range; seeds go '
+                                  f'from 0 to {high if high is not None else "any"}')
+        if top < low:
+            raise ConfigError(f'--seeds {spec!r}: the range {part} is empty; write it low-high')
+        if top - low >= MAX_RUNS:
+            raise ConfigError(f'--seeds {spec!r}: {top - low + 1} seeds in {part}; give at '
+                              f'most {MAX_RUNS} (each is a full evaluation)')
+        seeds.extend(range(low, top + 1))
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f'--seeds {spec!r} must name each seed once (e.g. --seeds 0,1,2)')
+    if len(seeds) > MAX_RUNS:
+        raise ConfigError(f'--seeds {spec!r}: {len(seeds)} seeds; give at most {MAX_RUNS} '
+                          '(each is a full evaluation)')
     return seeds
 
 

@@ -24,6 +24,7 @@ layout (:mod:`gancore.evaluation.report`).
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import os.path as osp
@@ -32,6 +33,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.distributed as torch_dist
 from mmengine.dist import barrier, broadcast_object_list, is_distributed, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -211,7 +213,7 @@ class MetricsHook(Hook):
 
     def _test_split(self, model):
         if self._split is None:
-            from ..evaluation.translation_eval import split_from_dataset, split_from_folder
+            from ..evaluation.held_out import split_from_dataset, split_from_folder
             if isinstance(self.test_split, str):
                 self._split = split_from_folder(self.test_split)
             else:
@@ -234,8 +236,7 @@ class MetricsHook(Hook):
         return result['metrics']
 
     def _translation_values(self, model, device) -> dict:
-        from ..evaluation.translation_eval import (batches_of, target_domain,
-                                                   translated_batches)
+        from ..evaluation.held_out import batches_of, target_domain, translated_batches
         split = self._test_split(model)
         if self._real is None:
             self._real = {}
@@ -261,7 +262,7 @@ class MetricsHook(Hook):
     def compute_fid(self, runner) -> dict:
         """All metric values of ``runner.model`` (call on rank 0); keys as ``score``'s."""
         from ..models.modes import eval_mode
-        from ..translation import TranslationModel
+        from ..models.translation import TranslationModel
         model = _unwrap(runner.model)
         translates = self.test_split is not None
         if translates and not isinstance(model, TranslationModel):
@@ -360,7 +361,7 @@ class MetricsHook(Hook):
             except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the others
                 error, value = exc, f'FIDHook failed on rank 0: {type(exc).__name__}: {exc}'
         if is_distributed():
-            barrier()
+            self._wait_for_rank0()
             box = [value]
             broadcast_object_list(box, src=0)
             value = box[0]
@@ -393,6 +394,17 @@ class MetricsHook(Hook):
                 self._save_best(runner, step)
         return best
 
+    #: Seconds the other ranks wait for rank 0's measurement (it may take hours on a CPU):
+    #: the run's collective timeout (env_cfg.dist_cfg.timeout, 600 s by default) bounds
+    #: every other wait, so this one waits on a process group of its own.
+    RANK0_WAIT_S = 12 * 3600
+
+    def _wait_for_rank0(self) -> None:
+        """Barrier of all ranks on a gloo group whose timeout is :attr:`RANK0_WAIT_S`."""
+        if getattr(self, '_wait_group', None) is None:  # every rank creates it here, in step
+            self._wait_group = rank0_wait_group(self.RANK0_WAIT_S)
+        barrier(self._wait_group)
+
     def _save_best(self, runner, step: int) -> None:
         name = self._tag(self.best_metric).replace('/', '_')
         filename = f'best_{name}_iter_{step}.pth'
@@ -406,6 +418,11 @@ class MetricsHook(Hook):
                 os.remove(previous)
             runner.logger.info(f'FIDHook: new best {self.best_metric} {self.best_score:.4f}, '
                                f'saved {path}')
+
+
+def rank0_wait_group(seconds: int):
+    """A gloo process group of every rank whose collectives wait up to ``seconds``."""
+    return torch_dist.new_group(backend='gloo', timeout=datetime.timedelta(seconds=seconds))
 
 
 @HOOKS.register_module()

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from gancore.evaluation import cli, kernel_inception_distance, precision_recall
+from gancore.cli import evaluate as cli
+from gancore.evaluation import kernel_inception_distance, precision_recall
 
 from eval_helpers import FakeGenerator, cli_env, translation_split
 

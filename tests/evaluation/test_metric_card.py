@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import gancore
-from gancore.errors import CheckpointError
-from gancore.evaluation import cli, folder_statistics, inception
+from gancore.errors import CheckpointError, ConfigError
+from gancore.cli import evaluate as cli
+from gancore.evaluation import folder_statistics, inception
 from gancore.evaluation.card import metric_card
 from gancore.evaluation.report import parse_seeds, spread
 
@@ -145,6 +146,7 @@ def test_seeds_of_a_translation_model_spread_per_direction(env, capsys):
     (['{real}', '{real}', '--seeds', '0,1'], '--seeds are sampling seeds: no source'),
     (['{real}', '{ckpt}', '--seeds', '0,x'], "--seeds '0,x' is not a comma-separated"),
     (['{real}', '{ckpt}', '--seeds', '1,1'], 'must name each seed once'),
+    (['{real}', '{ckpt}', '--seeds', '0,4294967296'], 'seed 4294967296 is out of range'),
 ])
 def test_bad_seeds_one_error_line(env, capsys, argv, pattern):
     import re
@@ -156,6 +158,10 @@ def test_bad_seeds_one_error_line(env, capsys, argv, pattern):
 
 def test_parse_seeds_and_spread():
     assert parse_seeds('0,1,2') == [0, 1, 2] and parse_seeds('2-4,7') == [2, 3, 4, 7]
+    for bad, words in (('5-3', 'is empty'), ('0-99999', 'at most 1000'),
+                       ('-1', 'out of range')):
+        with pytest.raises(ConfigError, match=words):
+            parse_seeds(bad, 2 ** 32 - 1)
     assert spread([1.0]) == {'mean': 1.0, 'std': 0.0, 'values': [1.0]}
     assert spread([1.0, 3.0])['std'] == pytest.approx(np.sqrt(2.0))
 
