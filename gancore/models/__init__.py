@@ -4,12 +4,15 @@
 * :class:`NoiseGAN` (:mod:`.noise`): noise-driven models (seeded sampling written once);
 * :class:`TranslationGAN` (:mod:`.translation`): image-to-image models;
 * helpers: :func:`frozen`, :func:`detach`, :func:`unwrap`, :func:`optim_context`
-  (:mod:`.base_gan`), :func:`eval_mode`, :func:`kept_modes` (:mod:`.modes`).
+  (:mod:`.base_gan`), :func:`eval_mode`, :func:`kept_modes` (:mod:`.modes`),
+  :func:`noise_network`, :func:`image_network` (:mod:`.inference`: what a model exports).
 """
 from .base_gan import BaseGAN, detach, frozen, optim_context, unwrap
 from .modes import eval_mode, kept_modes
+from .inference import FixedArguments, InferenceNetwork, image_network, noise_network
 from .noise import NoiseGAN
 from .translation import TranslationGAN
 
 __all__ = ['BaseGAN', 'NoiseGAN', 'TranslationGAN', 'detach', 'frozen', 'unwrap',
-           'optim_context', 'eval_mode', 'kept_modes']
+           'optim_context', 'eval_mode', 'kept_modes', 'noise_network', 'image_network',
+           'InferenceNetwork', 'FixedArguments']
