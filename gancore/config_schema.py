@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import ConfigError
-from .registry import suggest
+from .registry import refusal, suggest
 
 
 class Ctx:
@@ -396,6 +396,9 @@ class Component(Spec):
             path = f'{where}.{key}'
             if str(key).startswith('_'):
                 continue
+            if key not in accepted and refusal(obj, key):
+                raise ConfigError(f"{self.what or 'component'} type '{label}' does not take "
+                                  f"'{key}' (at {path}) in {ctx.source}: {refusal(obj, key)}")
             if key not in accepted:
                 raise ConfigError(
                     f"unknown argument '{key}' for {self.what or 'component'} type '{label}' "

@@ -4,8 +4,8 @@ Registries that mmengine's ``Runner`` builds from (models, datasets, hooks,
 metrics, transforms, optimizer-wrapper constructors) are children of
 mmengine's root registries under the scope ``gancore``; configs select them
 with ``default_scope = 'gancore'``. The network and loss registries
-(``GENERATORS``, ``DISCRIMINATORS``, ``LOSSES``, ``IMAGE_POOLS``) are roots of
-their own: models build their parts from them.
+(``GENERATORS``, ``DISCRIMINATORS``, ``LOSSES``, ``IMAGE_POOLS``,
+``AUGMENTATIONS``) are roots of their own: models build their parts from them.
 
 All of them are :class:`GancoreRegistry` objects, which
 
@@ -90,6 +90,17 @@ def accepted_arguments(obj: Any) -> Optional[list[str]]:
     return names
 
 
+def refusal(obj: Any, key: str) -> str:
+    """Why ``obj`` does not take the argument ``key`` that others take, or ``''``.
+
+    A class may declare ``refused_arguments = {'augment': 'reason and fix'}``
+    (pix2pix and CycleGAN refuse ``model.augment``); the config check and
+    :func:`check_arguments` then give that reason instead of "unknown argument".
+    """
+    reasons = getattr(obj, 'refused_arguments', None)
+    return str(reasons.get(key, '')) if isinstance(reasons, dict) else ''
+
+
 def check_arguments(obj: Any, args: dict, registry_name: str, type_name: str,
                     where: str = '') -> None:
     """Raise :class:`ConfigError` if ``args`` has a key that ``obj`` does not accept.
@@ -108,6 +119,9 @@ def check_arguments(obj: Any, args: dict, registry_name: str, type_name: str,
         if key in accepted or key.startswith('_'):
             continue
         loc = f' (at {where})' if where else ''
+        if refusal(obj, key):
+            raise ConfigError(f"{registry_name} type '{type_name}' does not take '{key}'{loc}: "
+                              f'{refusal(obj, key)}')
         raise ConfigError(
             f"unknown argument '{key}' for {registry_name} type '{type_name}'{loc}."
             f'{suggest(key, accepted)} Accepted arguments: {", ".join(accepted) or "none"}.')
@@ -294,6 +308,8 @@ GENERATORS = _root('generator', ['gancore.architectures'], 'generators')
 DISCRIMINATORS = _root('discriminator', ['gancore.architectures'], 'discriminators')
 LOSSES = _root('loss', ['gancore.losses'], 'losses')
 IMAGE_POOLS = _root('image pool', ['gancore.image_pools'], 'image_pools')
+# differentiable augmentations of D's inputs (model.augment), not data-pipeline transforms
+AUGMENTATIONS = _root('augmentation', ['gancore.augment'], 'augmentations')
 
 
 def mirror_remaining_roots() -> list[str]:
@@ -320,7 +336,8 @@ def mirror_remaining_roots() -> list[str]:
 GANCORE_REGISTRIES = {
     'models': MODELS, 'generators': GENERATORS, 'discriminators': DISCRIMINATORS,
     'losses': LOSSES, 'datasets': DATASETS, 'hooks': HOOKS,
-    'image_pools': IMAGE_POOLS, 'metrics': METRICS, 'transforms': TRANSFORMS,
+    'image_pools': IMAGE_POOLS, 'augmentations': AUGMENTATIONS, 'metrics': METRICS,
+    'transforms': TRANSFORMS,
     'optim_wrapper_constructors': OPTIM_WRAPPER_CONSTRUCTORS,
     'optim_wrappers': OPTIM_WRAPPERS, 'data_samplers': DATA_SAMPLERS,
     'model_wrappers': MODEL_WRAPPERS, 'param_schedulers': PARAM_SCHEDULERS,
