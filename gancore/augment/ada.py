@@ -159,7 +159,7 @@ class ADA(Augmentation):
         theta = (to_unit @ g_inv @ to_pixels)[:, :2, :]
         grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
         warped = F.grid_sample(images, grid, mode='bilinear', padding_mode='reflection',
-                               align_corners=False)
+                               align_corners=False).to(images.dtype)  # (autocast: fp32)
         return torch.where(touched[:, None, None, None], warped, images)
 
     # ----------------------------------------------------------------- colour
@@ -206,7 +206,7 @@ class ADA(Augmentation):
                 s = torch.exp2(torch.randn(n, 1, 1, device=x.device, dtype=x.dtype))
                 then(vvt + (eye - vvt) * s, None, self._draw(n, x))
         flat = images.flatten(2)  # (n, c, h*w)
-        out = (lin.to(images.dtype) @ flat + off.to(images.dtype)).view_as(images)
+        out = (lin.to(images.dtype) @ flat + off.to(images.dtype)).view_as(images).to(images.dtype)
         return torch.where(touched[:, None, None, None], out, images)
 
 

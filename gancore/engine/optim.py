@@ -12,7 +12,7 @@ from ..registry import OPTIM_WRAPPER_CONSTRUCTORS, suggest
 
 
 def model_phases(model: nn.Module) -> tuple:
-    """The phases of ``model`` (unwrapped): its ``training_phases()``, else G every ``disc_steps``."""
+    """The phases of ``model`` (unwrapped): ``training_phases()``, else G every ``disc_steps``."""
     model = getattr(model, 'module', model)
     if hasattr(model, 'training_phases'):
         return model.training_phases()

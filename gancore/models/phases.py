@@ -200,5 +200,5 @@ def apply_lazy_correction(optimizer, ratio: float) -> None:
             group['betas'] = tuple(b ** ratio for b in group['betas'])
 
 
-__all__ = ['Phase', 'OPTIMIZERS', 'standard_phases', 'phase_groups', 'due_in', 'due_groups', 'updates_in',
-           'lazy_ratio', 'apply_lazy_correction']
+__all__ = ['Phase', 'OPTIMIZERS', 'standard_phases', 'phase_groups', 'due_in', 'due_groups',
+           'updates_in', 'lazy_ratio', 'apply_lazy_correction']

@@ -165,7 +165,8 @@ def test_a_lazy_phase_multiplies_its_loss_and_its_loss_terms_by_its_interval():
         ow = wrappers(model)
         before = snapshot(model.discriminator)
         log = model.train_step(batch(), ow)
-        steps[name] = {k: before[k] - v.detach() for k, v in model.discriminator.state_dict().items()}
+        after = model.discriminator.state_dict()
+        steps[name] = {k: before[k] - v.detach() for k, v in after.items()}
         steps[name + '_log'] = log
     for key in steps['plain']:  # plain SGD: the step is lr * grad, and grad(4 * R) = 4 grad(R)
         torch.testing.assert_close(steps['lazy'][key], 4 * steps['plain'][key])
@@ -182,7 +183,7 @@ def test_a_joint_phase_shares_the_update_of_the_phase_before_it():
     ow = wrappers(model)
     calls = []
     inner = ow['discriminator'].update_params
-    ow['discriminator'].update_params = lambda loss: (calls.append(float(loss)), inner(loss))[1]
+    ow['discriminator'].update_params = lambda loss: (calls.append(float(loss.detach())), inner(loss))[1]
     logs = [model.train_step(batch(i), ow) for i in range(3)]
     assert len(calls) == 3  # one D update per iteration, with or without the penalty
     assert 'loss_r1' in logs[0] and 'loss_r1' not in logs[1] and 'loss_r1' in logs[2]
