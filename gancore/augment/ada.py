@@ -41,7 +41,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..registry import AUGMENTATIONS
-from .base import Augmentation
+from .base import Augmentation, _check_names
 
 GEOMETRIC = ('xflip', 'rotate90', 'xint', 'scale', 'rotate', 'aniso', 'xfrac')
 COLOR = ('brightness', 'contrast', 'lumaflip', 'hue', 'saturation')
@@ -91,11 +91,7 @@ class ADA(Augmentation):
     def __init__(self, p: float = 0.0, target: Optional[float] = 0.6, interval: int = 4,
                  kimg: float = 500.0, ops: Sequence[str] = BGC) -> None:
         super().__init__(p, target, interval, kimg)
-        ops = [ops] if isinstance(ops, str) else list(ops)
-        for name in ops:
-            if name not in BGC:
-                raise ConfigError(f'model.augment.ops: unknown ADA transform {name!r}; choose '
-                                  f'from {", ".join(BGC)}')
+        ops = _check_names(ops, BGC, 'ops', 'ADA transform')
         self.ops = tuple(name for name in BGC if name in ops)
 
     def augment(self, images: Tensor) -> Tensor:

@@ -43,6 +43,16 @@ def _check_number(name: str, value, lo: float, hi: float = math.inf) -> float:
     return float(value)
 
 
+def _check_names(names, allowed: tuple, key: str, what: str) -> tuple:
+    """``names`` (a name or a list) as a tuple; ConfigError naming ``model.augment.<key>``."""
+    names = [names] if isinstance(names, str) else list(names)
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(f'model.augment.{key}: unknown {what} {name!r}; choose from '
+                              f'{", ".join(allowed)}')
+    return tuple(names)
+
+
 class Augmentation(nn.Module):
     """Base class: ``forward(images)`` augments a batch with the current probability p.
 

@@ -22,9 +22,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
 from ..registry import AUGMENTATIONS
-from .base import Augmentation, _check_number
+from .base import Augmentation, _check_names, _check_number
 
 POLICIES = ('color', 'translation', 'cutout')
 
@@ -54,12 +53,7 @@ class DiffAugment(Augmentation):
                  cutout_ratio: float = 0.5, p: float = 1.0, target: Optional[float] = None,
                  interval: int = 4, kimg: float = 500.0) -> None:
         super().__init__(p, target, interval, kimg)
-        policy = [policy] if isinstance(policy, str) else list(policy)
-        for name in policy:
-            if name not in POLICIES:
-                raise ConfigError(f'model.augment.policy: unknown DiffAugment policy {name!r}; '
-                                  f'choose from {", ".join(POLICIES)}')
-        self.policy = tuple(policy)
+        self.policy = _check_names(policy, POLICIES, 'policy', 'DiffAugment policy')
         self.translation_ratio = _check_number('translation_ratio', translation_ratio, 0.0, 1.0)
         self.cutout_ratio = _check_number('cutout_ratio', cutout_ratio, 0.0, 1.0)
 

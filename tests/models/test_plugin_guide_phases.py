@@ -1,7 +1,4 @@
 """The phases and augmentation example of docs/writing_plugins.md, run as written there."""
-import re
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -9,16 +6,7 @@ from torch import nn
 from gancore.engine import GANOptimWrapperConstructor
 from gancore.registry import DISCRIMINATORS, GENERATORS, MODELS
 from gancore.testing import gancore_context, registry_sandbox
-
-DOC = Path(__file__).resolve().parents[2] / 'docs' / 'writing_plugins.md'
-
-
-def phases_example():
-    """The code block after the ``phases-example`` marker in the plugin guide."""
-    text = DOC.read_text(encoding='utf-8')
-    match = re.search(r'<!-- phases-example -->\n```python\n(.*?)```', text, re.S)
-    assert match, 'docs/writing_plugins.md lost its phases-example block'
-    return match.group(1)
+from test_loss_convention import DOC, guide_block
 
 
 def test_the_guides_lazy_r1_model_runs_its_phases_with_augmentation_and_corrected_adam():
@@ -45,7 +33,7 @@ def test_the_guides_lazy_r1_model_runs_its_phases_with_augmentation_and_correcte
                 return self.net(x)
 
         namespace = {}
-        exec(compile(phases_example(), str(DOC), 'exec'), namespace)  # our own docs
+        exec(compile(guide_block('phases-example'), str(DOC), 'exec'), namespace)  # our own docs
         model = MODELS.build(namespace['model'])
         ow = GANOptimWrapperConstructor(
             {k: v for k, v in namespace['optim_wrapper'].items() if k != 'constructor'})(model)
