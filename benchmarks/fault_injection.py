@@ -1,241 +1,84 @@
-"""Kill training at random moments, resume each time, and count what survived.
+"""The hostile suite: bad files, bad values and kills thrown at gancore; prints what held.
 
-    python benchmarks/fault_injection.py --kills 8 --seed 0
+    python benchmarks/fault_injection.py                   # every case, then the table
+    python benchmarks/fault_injection.py --quick           # all but the kill runs (seconds)
+    python benchmarks/fault_injection.py --group tracebacks --group 'wrong results'
+    python benchmarks/fault_injection.py --case MNIST      # cases whose name holds MNIST
+    python benchmarks/fault_injection.py --list            # the cases, run nothing
+    python benchmarks/fault_injection.py --group signals --kills 6 --iters 30 --interval 5
 
-For each model (the cGAN digits default, shortened, and a tiny CycleGAN on synthetic image
-folders with the configs' default loader: 4 persistent workers) an uninterrupted run is the
-reference. Then, per kill, a fresh work dir trains and is killed with SIGKILL at a random
-moment of one of four kinds:
-
-* ``time``: after a random delay (anywhere: data loading, a step, a hook, a write);
-* ``iter``: right after a random iteration;
-* ``write``: half-way through writing a checkpoint's temporary file;
-* ``rename``: after a checkpoint was renamed into place, before ``last_checkpoint`` names it;
-
-and ``tools/train.py --resume`` continues it to the end. Printed per model: kills survived
-(the resume finished), resumes that were bit-exact (every weight, buffer and optimizer tensor
-of every checkpoint both runs kept is equal), resumes that started from the newest completed
-checkpoint, and checkpoints lost (a checkpoint whose write had completed before the kill that
-no longer loads, or a resume that started behind it). Counts, not timings: load does not
-change them. The child processes import this file (``custom_imports``) for the injection hook.
+Each case is named by the promise it proves and belongs to one group of issue 21 (code
+execution, data loss, wrong results, hangs and unbounded resources, tracebacks, unclear
+messages) or to the image / archive / signal cases that already held. A case *holds* when the
+promise is kept; any other outcome (accepted, a traceback, the wrong message) is a failure,
+printed with what happened. The table (one row per case, then held/failed per group) is what
+docs/reliability.md records. Cases live in ``benchmarks/hostile/<area>.py`` (see
+``hostile/__init__.py`` to add one); ``tests/security/test_hostile_suite.py`` runs every
+case that is not slow. Exit status: 0 when every case held, 1 otherwise.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import random
-import re
-import signal
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-KINDS = ('time', 'iter', 'write', 'rename')
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-try:  # in a training child: the hook that kills it (patches installed when training starts)
-    from mmengine.hooks import Hook
-
-    from gancore.registry import HOOKS
-
-    @HOOKS.register_module(force=True)
-    class FaultInjectionHook(Hook):
-        """Kill this process as ``GANCORE_FAULT=<kind>:<iteration>`` says (see the module doc)."""
-
-        priority = 'LOWEST'
-
-        def __init__(self) -> None:
-            kind, _, at = os.environ.get('GANCORE_FAULT', ':').partition(':')
-            self.kind, self.at = kind, int(at or 0)
-
-        def before_train(self, runner) -> None:
-            if self.kind == 'write':
-                from mmengine.fileio.backends.local_backend import LocalBackend
-                put, name = LocalBackend.put, f'.iter_{self.at}.pth.tmp'
-
-                def half_then_die(backend, obj, filepath):
-                    if os.path.basename(str(filepath)).startswith(name):
-                        with open(filepath, 'wb') as f:
-                            f.write(obj[:len(obj) // 2])
-                        os.kill(os.getpid(), signal.SIGKILL)
-                    put(backend, obj, filepath)
-                LocalBackend.put = half_then_die
-            elif self.kind == 'rename':
-                from gancore.engine import checkpoint
-                write, target = checkpoint.write_text_atomic, f'iter_{self.at}.pth'
-
-                def die_before_naming(path, text):
-                    if text.endswith(target):
-                        os.kill(os.getpid(), signal.SIGKILL)
-                    write(path, text)
-                checkpoint.write_text_atomic = die_before_naming
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-            if self.kind == 'iter' and runner.iter + 1 == self.at:
-                os.kill(os.getpid(), signal.SIGKILL)
-except ImportError:  # pragma: no cover
-    pass
+from hostile import GROUPS, Run, all_cases  # noqa: E402 (the cases' package, beside this file)
 
 
-def write_configs(root: Path, iters: int, interval: int) -> dict:
-    """The two configs (and the CycleGAN's image folders) under ``root``."""
-    import numpy as np
-    from PIL import Image
-    rng = np.random.default_rng(0)
-    for split, n in (('trainA', 5), ('trainB', 6)):
-        (root / 'data' / split).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            Image.fromarray(rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(
-                root / 'data' / split / f'{i}.png')
-    common = textwrap.dedent(f'''\
-        custom_imports = dict(imports=['fault_injection'], allow_failed_imports=False)
-        default_hooks = dict(logger=dict(interval=1),
-                             checkpoint=dict(interval={interval}, max_keep_ckpts=3))
-        custom_hooks = [dict(type='FaultInjectionHook')]
-        visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
-        randomness = dict(seed=0, deterministic=True)
-        ''')
-    cgan = root / 'cgan.py'
-    cgan.write_text(f"_base_ = ['{REPO}/configs/cgan/cgan_digits.py']\n"
-                    f'train_cfg = dict(max_iters={iters})\n' + common)
-    cyclegan = root / 'cyclegan.py'
-    base = f"_base_ = ['{REPO}/configs/cyclegan/horse2zebra.py']\n"
-    cyclegan.write_text(base + textwrap.dedent(f'''\
-        model = dict(generator_ab=dict(base_channels=8, num_blocks=1),
-                     generator_ba=dict(base_channels=8, num_blocks=1),
-                     discriminator_a=dict(base_channels=8), discriminator_b=dict(base_channels=8))
-        train_dataloader = dict(dataset=dict(data_root='{root / 'data'}', load_size=36,
-                                             crop_size=32))
-        train_cfg = dict(max_iters={iters})
-        param_scheduler = [dict(type='LinearLR', start_factor=1.0, end_factor=0.1,
-                                begin={iters // 2}, end={iters}, by_epoch=False)]
-        ''') + common)
-    return {'cgan digits': cgan, 'tiny CycleGAN': cyclegan}
-
-
-def train(config: Path, work: Path, fault: str = '', resume: bool = False, kill_after=None):
-    """Run tools/train.py; returns (exit code, combined output)."""
-    env = dict(os.environ, GANCORE_FAULT=fault, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1',
-               PYTHONPATH=os.pathsep.join([str(REPO / 'benchmarks'), str(REPO),
-                                           os.environ.get('PYTHONPATH', '')]))
-    cmd = [sys.executable, str(REPO / 'tools/train.py'), str(config), '--work-dir', str(work)]
-    proc = subprocess.Popen(cmd + (['--resume'] if resume else []), env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if kill_after is not None:
+def run_case(case, options) -> tuple[bool, str]:
+    """(held, detail) of one case, in a fresh temporary folder."""
+    with tempfile.TemporaryDirectory(prefix='hostile-') as tmp:
         try:
-            out = proc.communicate(timeout=kill_after)[0]
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            out = proc.communicate()[0]
-    else:
-        out = proc.communicate(timeout=1800)[0]
-    return proc.returncode, out
+            detail = case.func(Run(Path(tmp), options))
+        except AssertionError as exc:
+            return False, ' '.join(str(exc).split())[:400] or 'assertion failed'
+        except Exception as exc:  # noqa: BLE001 (a traceback is what the case reports)
+            return False, f'{type(exc).__name__}: {" ".join(str(exc).split())[:300]}'
+    return True, detail or ''
 
 
-def loadable(work: Path) -> dict:
-    """{iteration: path} of the checkpoints in ``work`` that load."""
-    from gancore.engine import load_checkpoint_file
-    from gancore.errors import GancoreError
-    found = {}
-    for path in work.glob('iter_*.pth'):
-        try:
-            load_checkpoint_file(path)
-        except GancoreError:
-            continue
-        found[int(re.findall(r'\d+', path.name)[0])] = path
-    return found
-
-
-def completed_saves(output: str) -> int:
-    """The newest checkpoint whose write finished before the kill (the next iteration logged)."""
-    done = 0
-    for k in map(int, re.findall(r'Saving checkpoint at (\d+) iterations', output)):
-        if re.search(rf'Iter\(train\) \[\s*{k + 1}/', output):
-            done = max(done, k)
-    return done
-
-
-def tensors(path: Path) -> dict:
-    from gancore.engine import load_checkpoint_file
-    ckpt = load_checkpoint_file(path)
-    out = {f'model.{k}': v for k, v in ckpt['state_dict'].items()}
-    for name, opt in ckpt['optimizer'].items():
-        for pid, st in opt.get('state', {}).items():
-            out.update({f'{name}.{pid}.{k}': v for k, v in st.items()})
-    return out
-
-
-def same(a: Path, b: Path) -> bool:
-    import torch
-    x, y = tensors(a), tensors(b)
-
-    def equal(u, v):
-        if torch.is_tensor(u) and torch.is_tensor(v):
-            return torch.equal(u, v)
-        if isinstance(u, dict) and isinstance(v, dict):
-            return u.keys() == v.keys() and all(equal(u[k], v[k]) for k in u)
-        if isinstance(u, (list, tuple)) and isinstance(v, (list, tuple)):
-            return len(u) == len(v) and all(map(equal, u, v))
-        return u == v
-    return x.keys() == y.keys() and all(equal(x[k], y[k]) for k in x)
-
-
-def main() -> None:
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--kills', type=int, default=8, help='kills per model')
-    p.add_argument('--iters', type=int, default=30, help='iterations per run')
-    p.add_argument('--interval', type=int, default=5, help='checkpoint interval')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--models', nargs='+', default=['cgan digits', 'tiny CycleGAN'])
+    p.add_argument('--group', action='append', choices=GROUPS, help='run only this group')
+    p.add_argument('--case', help='run only the cases whose name contains this text')
+    p.add_argument('--quick', action='store_true', help='skip the slow (training) cases')
+    p.add_argument('--list', action='store_true', help='list the cases and exit')
+    p.add_argument('--kills', type=int, default=8, help='signals: kills per model')
+    p.add_argument('--iters', type=int, default=30, help='signals: iterations per run')
+    p.add_argument('--interval', type=int, default=5, help='signals: checkpoint interval')
+    p.add_argument('--seed', type=int, default=0, help='signals: seed of the kill draws')
     args = p.parse_args()
-    rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        configs = write_configs(root, args.iters, args.interval)
-        for name in args.models:
-            config = configs[name]
-            start = time.monotonic()
-            folder = root / name.replace(' ', '_')
-            code, out = train(config, folder / 'reference')
-            duration = time.monotonic() - start  # only to spread the 'time' kills
-            assert code == 0, out[-3000:]
-            reference = folder / 'reference'
-            survived = exact = from_newest = lost = 0
-            kinds = []
-            for trial in range(args.kills):
-                kind = rng.choice(KINDS)
-                at = rng.randrange(args.interval, args.iters, args.interval) \
-                    if kind in ('write', 'rename') else rng.randrange(1, args.iters)
-                work = folder / f'kill{trial}'
-                code, out = train(config, work, f'{kind}:{at}',
-                                  kill_after=rng.uniform(0.3, 1.0) * duration
-                                  if kind == 'time' else None)
-                kinds.append(f'{kind}@{at}' if kind != 'time' else 'time')
-                if code == 0:  # a 'time' kill that came too late: nothing was interrupted
-                    kinds[-1] += '(finished)'
-                have = loadable(work)
-                newest = max(have, default=0)
-                lost += int(newest < completed_saves(out))
-                code, out = train(config, work, resume=True)
-                if code != 0:
-                    print(f'  {name} trial {trial} ({kinds[-1]}): resume failed: '
-                          f'{out.strip().splitlines()[-1]}')
-                    continue
-                survived += 1
-                started = re.search(r'resuming from \S*iter_(\d+)\.pth', out)
-                started = int(started.group(1)) if started else 0
-                from_newest += int(started == newest)
-                lost += int(started < newest)
-                common = [p.name for p in work.glob('iter_*.pth') if (reference / p.name).exists()]
-                exact += int(bool(common) and all(same(work / n, reference / n) for n in common))
-            print(f'{name}: {args.kills} kills ({", ".join(kinds)}); kills survived: '
-                  f'{survived}/{args.kills}; resumes bit-exact vs the uninterrupted run: '
-                  f'{exact}/{args.kills}; resumes from the newest completed checkpoint: '
-                  f'{from_newest}/{args.kills}; checkpoints lost: {lost}')
+    cases = [c for c in all_cases() if (not args.group or c.group in args.group)
+             and (not args.case or args.case.lower() in c.name.lower())
+             and not (args.quick and c.slow)]
+    if args.list:
+        for c in cases:
+            print(f'{c.group:30s} {c.name}{"  (slow)" if c.slow else ""}')
+        return 0
+    results = []
+    for c in cases:
+        start = time.monotonic()
+        held, detail = run_case(c, args)
+        results.append((c, held, detail))
+        took = time.monotonic() - start
+        print(f"{'held  ' if held else 'FAILED'} [{c.group}] {c.name} ({took:.1f} s)"
+              + (f'\n       {detail}' if detail else ''), flush=True)
+    print('\n| group | case | result |\n|---|---|---|')
+    for c, held, detail in results:
+        print(f"| {c.group} | {c.name} | {'held' if held else 'FAILED: ' + detail} |")
+    print('\n| group | cases | held | failed |\n|---|---|---|---|')
+    for group in GROUPS:
+        mine = [held for c, held, _ in results if c.group == group]
+        if mine:
+            print(f'| {group} | {len(mine)} | {sum(mine)} | {len(mine) - sum(mine)} |')
+    total = [held for _, held, _ in results]
+    print(f'| all | {len(total)} | {sum(total)} | {len(total) - sum(total)} |')
+    return 0 if all(total) else 1
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

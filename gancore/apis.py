@@ -48,6 +48,35 @@ def _networks(model) -> Dict[str, List[str]]:
     return nets
 
 
+def check_weight_values(model, weights: dict, filename: str) -> None:
+    """Refuse weights that would load without an error and then give wrong images.
+
+    ``load_state_dict`` converts dtypes silently (int8 values become float
+    weights) and copies NaN or infinite values: either way every image comes out
+    black or garbage with exit status 0. Each tensor must have the kind of the
+    model's (floating for floating, integer for integer) and finite values.
+
+    Raises:
+        CheckpointError: naming the file, the key and what is wrong.
+    """
+    own = model.state_dict()
+    for key, value in weights.items():
+        target = own.get(key)
+        if not isinstance(value, torch.Tensor) or not isinstance(target, torch.Tensor):
+            continue
+        if value.is_floating_point() != target.is_floating_point() or value.is_complex():
+            raise CheckpointError(
+                f"checkpoint '{filename}' holds {key} as {str(value.dtype)[6:]} values, but the "
+                f'model\'s {key} is {str(target.dtype)[6:]}: the file was not written from '
+                'this model (re-export it from a training checkpoint)')
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(
+                f"checkpoint '{filename}' holds {bad} NaN or infinite values in {key}, so every "
+                'image would be garbage: use an earlier checkpoint (training with '
+                'NonFiniteGuardHook keeps the last finite one)')
+
+
 def load_inference_weights(model, weights: dict, filename: str) -> Tuple[str, ...]:
     """Load the networks ``weights`` holds into ``model``; return their names.
 
@@ -94,6 +123,7 @@ def load_inference_weights(model, weights: dict, filename: str) -> Tuple[str, ..
             raise CheckpointError(
                 f"checkpoint '{filename}' has no {ema} but the config builds one "
                 '(model.ema_decay is set): use the config the checkpoint was trained with')
+    check_weight_values(model, weights, filename)
     try:
         model.load_state_dict(weights, strict=False)
     except RuntimeError as exc:  # shape mismatch

@@ -33,9 +33,10 @@ from mmengine.registry import DefaultScope, Registry
 from . import discovery
 from .config_data import literal_value
 from .configs_folder import configs_env
-from .config_schema import Ctx
+from .config_schema import Choice, Ctx
 from .errors import ConfigError
-from .registry import GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry, suggest
+from .registry import (GANCORE_REGISTRIES, MMENGINE_REGISTRIES, SCOPE, GancoreRegistry,
+                       SCOPES, not_a_path, registered, suggest)
 
 
 def runner_keys() -> set[str]:
@@ -156,9 +157,16 @@ def load_config(path: str, cfg_options: Union[dict, Sequence[str], None] = None)
                           'configs/cgan/cgan_digits.py')
     if cfg_options is not None and not isinstance(cfg_options, dict):
         cfg_options = parse_cfg_options(cfg_options)
+    cycle = base_cycle(file)
+    if cycle:
+        raise ConfigError(f"config '{path}' inherits itself: _base_ files form a cycle "
+                          f"({' -> '.join(cycle)}); remove one of these _base_ entries")
     try:
         with configs_env():  # '{{$GANCORE_CONFIGS:}}' in plugin configs, only while reading
             cfg = Config.fromfile(str(file), import_custom_modules=False)
+    except SystemExit as exc:  # sys.exit()/exit() in the file: not a silent exit of the tool
+        raise ConfigError(f"config '{path}' called sys.exit({exc.code!r}) while it was read: "
+                          'a config file only assigns values; remove the exit') from None
     except Exception as exc:  # the user's own file: any failure is theirs to fix
         detail = ' '.join(str(exc).split())[:300]
         raise ConfigError(f"could not read config '{path}': {type(exc).__name__}: "
@@ -169,6 +177,46 @@ def load_config(path: str, cfg_options: Union[dict, Sequence[str], None] = None)
     discovery.import_custom_modules(cfg.get('custom_imports'), source=str(path))
     validate_config(cfg, source=str(path))
     return cfg
+
+
+def _base_files(file: Path) -> list:
+    """The ``_base_`` files a config names, read with :mod:`ast` (literal strings only)."""
+    import ast
+    try:
+        tree = ast.parse(file.read_text(encoding='utf-8'))
+    except (OSError, ValueError, SyntaxError, RecursionError):
+        return []  # Config.fromfile reports it
+    for stmt in tree.body:
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == '_base_'):
+            try:
+                value = ast.literal_eval(stmt.value)
+            except (ValueError, SyntaxError, RecursionError):
+                return []
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, (list, tuple)):
+                return []
+            return [(file.parent / n).resolve() for n in names
+                    if isinstance(n, str) and '{{' not in n and '::' not in n]
+    return []
+
+
+def base_cycle(file: Path) -> list:
+    """The file names of a ``_base_`` cycle reachable from ``file`` (``[]`` if none).
+
+    mmengine follows ``_base_`` recursively and a cycle ends in a ``RecursionError``;
+    this walk finds it first so the error can name the files.
+    """
+    def visit(path: Path, chain: list) -> list:
+        if path in chain:
+            return [p.name for p in chain[chain.index(path):]] + [path.name]
+        for base in _base_files(path):
+            if base.is_file():
+                found = visit(base, chain + [path])
+                if found:
+                    return found
+        return []
+    return visit(Path(file).resolve(), [])
 
 
 def _merge_options(cfg: Config, options: dict, path: str) -> None:
@@ -249,18 +297,22 @@ def validate_config(cfg: Union[Config, dict], source: str = 'config') -> None:
     from .config_sections import top_level_spec
     data = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
     ctx = Ctx(source, lambda name, where: _resolve(name, where, source))
-    with DefaultScope.overwrite_default_scope(data.get('default_scope') or SCOPE):
+    scope = data.get('default_scope') or SCOPE
+    if scope not in SCOPES:  # before mmengine is ever switched to it
+        Choice(*SCOPES).check(scope, 'default_scope', ctx)
+    with DefaultScope.overwrite_default_scope(scope):
         top_level_spec().check(data, '', ctx)
 
 
 def _lookup(type_name: str) -> tuple[Optional[Any], Optional[Registry]]:
-    """Find ``type_name`` in gancore's registries, then mmengine's (with plugins imported)."""
+    """Find ``type_name`` in gancore's registries, then mmengine's; registered names only.
+
+    :func:`gancore.registry.registered` imports nothing the name chooses (mmengine's
+    ``Registry.get`` would import ``'os.system'`` and return it).
+    """
     registries = list(GANCORE_REGISTRIES.values()) + list(MMENGINE_REGISTRIES)
     for reg in registries:
-        try:
-            obj = Registry.get(reg, type_name)  # plain lookup: no error on a miss
-        except (KeyError, ImportError):
-            obj = None
+        obj = registered(reg, type_name)
         if obj is not None:
             return obj, reg
     return None, None
@@ -278,5 +330,6 @@ def _resolve(type_name: str, where: str, source: str) -> Any:
         for r in GANCORE_REGISTRIES.values():
             names |= r._all_names() if isinstance(r, GancoreRegistry) else set(r._module_dict)
         raise ConfigError(f"unknown type '{type_name}' at {where} in {source}."
-                          f'{suggest(type_name, names)} {discovery.summary()}')
+                          f'{suggest(type_name, names)}{not_a_path(type_name)} '
+                          f'{discovery.summary()}')
     return obj

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import ConfigError
-from .registry import refusal, suggest
+from .registry import SCOPES, refusal, suggest
 
 
 class Ctx:
@@ -198,6 +198,9 @@ class Seq(Spec):
             self.item.check(item, f'{where}[{i}]', ctx)
 
 
+#: A ``_scope_`` of a component: gancore's or mmengine's (see gancore.registry.SCOPES).
+SCOPE_NAME = Opt(Choice(*SCOPES))
+
 DICT = Instance(dict)
 DICT.expected = 'a dict'
 
@@ -232,6 +235,7 @@ class Fields(Spec):
                     f"Accepted keys{' of ' + where if where else ''}: "
                     f"{', '.join(self.fields) or 'none'}.")
             spec.check(item, path, ctx)
+            check_maximum(str(key), item, path, ctx)
 
 
 # ------------------------------------------------------------- components
@@ -384,6 +388,8 @@ class Component(Spec):
             _fail(ctx, where, value, self.expected, f"Add type='...' to {where}.")
         if not isinstance(type_name, str) and not callable(type_name):
             _fail(ctx, f'{where}.type', type_name, 'a registered type name (a string)')
+        if '_scope_' in value:  # mmengine would import <scope>.registry when building it
+            SCOPE_NAME.check(value['_scope_'], f'{where}._scope_', ctx)
         obj = ctx.lookup(type_name, where) if isinstance(type_name, str) else type_name
         label = type_name if isinstance(type_name, str) else getattr(obj, '__name__', obj)
         params = component_params(obj)
@@ -407,6 +413,7 @@ class Component(Spec):
             spec = self.overrides.get(key) or self.extra.get(key) or params[key]
             spec = _bounded(key, spec)
             spec.check(item, path, ctx)
+            check_maximum(key, item, path, ctx)
 
 
 #: Bounds of argument names wherever their annotation says int/float.
@@ -426,6 +433,43 @@ def _bounded(name: str, spec: Spec) -> Spec:
     if isinstance(spec, Value) and int in spec.kinds and spec.lo is None:
         return Int(bound) if float not in spec.kinds else Number(bound)
     return spec
+
+
+# ------------------------------------------------------------- upper bounds
+_PIXELS = (16384, "Pillow refuses images over 178 million pixels (a 13,000-pixel square) as "
+                  'decompression bombs, and the largest GAN outputs are 2048 pixels')
+_WIDTH = (16384, '32 times the widest published GANs (512)')
+
+#: The largest value of an argument or section key of each name, wherever it appears (any
+#: component, any section), and why. The rule (docs/config.md, "Bounds"): far above every
+#: published configuration, so that a real config is never refused, and low enough that a
+#: typo (an extra zero, 10**9) stops before the first allocation or process start.
+MAXIMUM: dict[str, tuple[int, str]] = {
+    'batch_size': (65536, "32 times BigGAN's 2048, the largest published GAN batch"),
+    'num_workers': (512, 'each worker is a process; 512 = the hardware threads of the '
+                         'largest two-socket servers'),
+    'prefetch_factor': (1024, "batches each worker keeps ready; torch's default is 2"),
+    'length': (10 ** 8, "7 times ImageNet-21k's 14 million images (a synthetic dataset's items; "
+                        'the sampler shuffles an index per item)'),
+    'max_iters': (10 ** 9, "40 times StyleGAN2's 25M images trained at batch 1"),
+    'max_epochs': (10 ** 6, "1,000 times pix2pix's 200 epochs"),
+    'latent_dim': (16384, "32 times StyleGAN's 512"),
+    'num_classes': (10 ** 6, "45 times ImageNet-21k's 21,841 classes"),
+    'embed_dim': _WIDTH, 'label_embed_dim': _WIDTH, 'max_channels': _WIDTH,
+    'base_channels': (65536, "8 times ProGAN's fmap_base of 8192"),
+    'image_size': _PIXELS, 'max_resolution': _PIXELS, 'size': _PIXELS, 'crop_size': _PIXELS,
+    'load_size': _PIXELS, 'center_crop': _PIXELS, 'patch_size': _PIXELS,
+}
+
+
+def check_maximum(key: str, value: Any, where: str, ctx: Ctx) -> None:
+    """Refuse a number above :data:`MAXIMUM`'s bound for ``key`` (one line with the reason)."""
+    bound = MAXIMUM.get(key)
+    if bound is None or isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or value <= bound[0]:
+        return
+    _fail(ctx, where, value, f'at most {bound[0]:,} ({bound[1]})',
+          'Lower it: no real config comes near this bound (docs/config.md, "Bounds").')
 
 
 def walk_components(value: Any, where: str, ctx: Ctx) -> None:

@@ -12,6 +12,7 @@ import inspect
 from functools import lru_cache
 from typing import Any
 
+from .registry import SCOPES
 from .config_schema import (ANY, BOOL, DICT, PATH, STR, Choice, Component, Ctx, Fields,
                             Instance, Int, Number, OneOf, Opt, Seq, Spec, Value, _fail)
 
@@ -204,7 +205,7 @@ def top_level_spec() -> Fields:
         log_processor=Opt(Component(default_type='LogProcessor', what='log processor')),
         log_level=OneOf(Choice('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'), Int(0)),
         visualizer=Opt(Component(default_type='Visualizer', what='visualizer')),
-        default_scope=Opt(STR),
+        default_scope=Opt(Choice(*SCOPES)),
         randomness=Opt(Fields(randomness)),
         experiment_name=Opt(STR),
     )

@@ -98,3 +98,8 @@ class PluginError(GancoreError, ImportError):
 
 class WorkDirError(GancoreError, ValueError):
     """The work dir holds another run's checkpoints (resume, or choose another folder)."""
+
+
+class OutputError(GancoreError, OSError):
+    """A destination cannot be written: a file where a folder is expected, no permission,
+    a read-only or full disk. The message names the path and the fix."""

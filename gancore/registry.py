@@ -60,6 +60,77 @@ from . import discovery
 from .errors import ConfigError, PluginError
 
 SCOPE = 'gancore'
+#: The scopes a config may name (``default_scope``, ``_scope_``, ``'mmengine.Adam'``):
+#: gancore's and mmengine's. Any other would make mmengine import ``<scope>.registry``.
+SCOPES = (SCOPE, 'mmengine')
+
+
+def registered(registry: Registry, key: Any) -> Any:
+    """The object registered as ``key`` in ``registry`` or its ancestors; None if none is.
+
+    The one way gancore resolves a ``type=`` name, for every registry (gancore's and
+    mmengine's). mmengine's ``Registry.get`` falls back to importing any dotted name
+    (``'os.system'`` is imported and returned) and imports ``<scope>.registry`` for a
+    scoped name; this lookup imports nothing a name chooses: only registered names
+    resolve, a scope must be one of :data:`SCOPES` (``'mmengine.Adam'``), and the only
+    imports are the registries' own fixed ``locations`` (gancore's and mmengine's
+    modules). Plugins a name needs are imported by :class:`GancoreRegistry` through
+    discovery (installed entry points), never by the name itself.
+    """
+    if not isinstance(key, str):
+        return None
+    scope, name = Registry.split_scope_key(key)
+    if scope is not None:
+        if scope not in SCOPES:
+            return None
+        root = registry._get_root_registry()
+        registry = root if root.scope == scope else root._search_child(scope)
+        if registry is None:
+            return None
+    registry.import_from_location()
+    while registry is not None:
+        if name in registry._module_dict:
+            return registry._module_dict[name]
+        if scope is not None:  # a scoped name is looked up in that scope's registry only
+            return None
+        registry = registry.parent
+    return None
+
+
+def check_scope(scope: Any, where: str) -> None:
+    """Raise :class:`ConfigError` unless ``scope`` (a ``_scope_``/``default_scope``) is known.
+
+    mmengine imports ``<scope>.registry`` when it switches to a scope, so a scope
+    named by a config file would import any installed package.
+    """
+    if scope is not None and scope not in SCOPES:
+        raise ConfigError(f'{where}={scope!r} is not a scope gancore builds from (a scope '
+                          f'makes mmengine import <scope>.registry): use one of '
+                          f'{", ".join(map(repr, SCOPES))}, or remove it')
+
+
+def not_a_path(key: Any) -> str:
+    """The note for an unknown ``type`` that looks like an import path (``'os.system'``)."""
+    if not isinstance(key, str) or '.' not in key:
+        return ''
+    return (' A type is the name of a registered component (see gancore list), never an '
+            'import path: nothing is imported or called because a config names it.')
+
+
+class StrictRegistry(Registry):
+    """An mmengine ``Registry`` whose :meth:`get` resolves registered names only.
+
+    See :func:`registered`: nothing is imported because a config names it. gancore's
+    registries and the ``gancore`` children it gives mmengine's other roots are all of
+    this kind, so no build path below them falls back to mmengine's import-by-name.
+    """
+
+    def get(self, key):  # noqa: D102 (Registry.get without importing by name)
+        return registered(self, key)
+
+    def switch_scope_and_registry(self, scope):  # noqa: D102
+        check_scope(scope, '_scope_')
+        return super().switch_scope_and_registry(scope)
 
 
 def suggest(name: str, candidates) -> str:
@@ -127,12 +198,13 @@ def check_arguments(obj: Any, args: dict, registry_name: str, type_name: str,
             f'{suggest(key, accepted)} Accepted arguments: {", ".join(accepted) or "none"}.')
 
 
-class GancoreRegistry(Registry):
+class GancoreRegistry(StrictRegistry):
     """An mmengine ``Registry`` with lazy plugin discovery and helpful errors.
 
     Differences from mmengine's ``Registry``:
 
-    * :meth:`get` imports the discovered plugins the first time a name is
+    * :meth:`get` resolves registered names only (:func:`registered`: never a
+      dotted import path), imports the discovered plugins the first time a name is
       missing, and raises :class:`ConfigError` (close matches, registered names,
       plugins found and failed) instead of returning None;
     * registering a name that another module already registered raises
@@ -150,7 +222,7 @@ class GancoreRegistry(Registry):
     def get(self, key):  # noqa: D102 (same contract as Registry.get, but raises on a miss)
         if isinstance(key, str) and key in self._conflicts:
             raise PluginError(self._conflicts[key])
-        obj = super().get(key)
+        obj = registered(self, key)
         if obj is not None or not isinstance(key, str):
             return obj
         # first the plugins that may provide the name; if still missing, every plugin (so the
@@ -160,7 +232,7 @@ class GancoreRegistry(Registry):
             if load():  # something new was imported: try again
                 if key in self._conflicts:
                     raise PluginError(self._conflicts[key])
-                obj = super().get(key)
+                obj = registered(self, key)
                 if obj is not None:
                     return obj
         raise ConfigError(self.unknown_message(key))
@@ -176,12 +248,13 @@ class GancoreRegistry(Registry):
     def unknown_message(self, key: str) -> str:
         """Message for a missing ``type``: close matches, plugins found and failed."""
         names = sorted(self._all_names())
-        msg = f"unknown {self.name} type '{key}'.{suggest(key, names)}"
+        msg = f"unknown {self.name} type '{key}'.{suggest(key, names)}{not_a_path(key)}"
         elsewhere = [reg.name for reg in GANCORE_REGISTRIES.values()
                      if reg is not self and key in reg._module_dict]
         if elsewhere:
             msg += f" ('{key}' is registered as a {' and a '.join(elsewhere)}.)"
-        msg += f' Registered {self.name}s: {", ".join(names) or "none"}.'
+        plural = self.name + ('es' if self.name.endswith('s') else 's')
+        msg += f' Registered {plural}: {", ".join(names) or "none"}.'
         msg += ' ' + discovery.summary()
         return msg
 
@@ -258,6 +331,7 @@ def build_strict(cfg: dict, registry: Registry, default_args: Optional[dict] = N
     for key, value in (default_args or {}).items():
         args.setdefault(key, value)
     scope = args.pop('_scope_', None)
+    check_scope(scope, '_scope_')
     if isinstance(obj_type, str):
         with registry.switch_scope_and_registry(scope) as reg:
             obj_cls = reg.get(obj_type)
@@ -328,7 +402,7 @@ def mirror_remaining_roots() -> list[str]:
     for name in dir(mmreg):
         root = getattr(mmreg, name)
         if isinstance(root, Registry) and root.parent is None and SCOPE not in root.children:
-            Registry(root.name, parent=root, scope=SCOPE)
+            StrictRegistry(root.name, parent=root, scope=SCOPE)
             added.append(name)
     return added
 

@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 
 from .errors import ConfigError
+from .paths import output_folder
 
 
 def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2,
@@ -80,8 +81,7 @@ def write_samples(model, num: int, out_dir: str, label: Optional[int] = None, se
         raise ConfigError(f'--label {label} is out of range: the model has '
                           f'{num_classes} classes (0..{num_classes - 1})' if num_classes else
                           f'--label {label}: this model is not class-conditional')
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir, 'output folder')
     paths = []
     for start in range(0, num, batch_size):
         n = min(batch_size, num - start)

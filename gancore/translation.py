@@ -190,10 +190,49 @@ def tensor_to_image(image: Tensor, to_8bit: str = 'round') -> Image.Image:
 
 
 def _output_names(paths: list) -> list:
-    """``<stem>.png`` for each input, or ``<name>.png`` where two stems collide."""
-    stems = [p.stem for p in paths]
-    return [f'{p.stem}.png' if stems.count(p.stem) == 1 else f'{p.name.replace(".", "_")}.png'
-            for p in paths]
+    """A distinct PNG name for each input: ``<stem>.png``, ``<name>.png`` for a shared stem.
+
+    Inputs ``a.jpg`` and ``a.png`` share a stem and become ``a_jpg.png`` and
+    ``a_png.png``; a name already taken (an input ``a_jpg.png``, or two names that
+    differ only in case) gets ``_2``, ``_3``... so that no output replaces another.
+    """
+    stems = [p.stem.lower() for p in paths]
+    names, taken = [], set()
+    for path in paths:
+        base = path.stem if stems.count(path.stem.lower()) == 1 else path.name.replace('.', '_')
+        name, k = f'{base}.png', 1
+        while name.lower() in taken:
+            k += 1
+            name = f'{base}_{k}.png'
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def check_folders(input_dir, out_dir) -> Path:
+    """Check that translating ``input_dir`` into ``out_dir`` cannot replace an input image.
+
+    Outputs go to ``out_dir`` and the inputs as the model saw them to
+    ``out_dir/inputs``: neither may be ``input_dir``. Also checks that ``out_dir``
+    can be written (:func:`gancore.paths.output_folder`).
+
+    Returns:
+        ``out_dir`` as a path.
+
+    Raises:
+        ConfigError: ``out_dir`` or ``out_dir/inputs`` is ``input_dir``.
+        OutputError: ``out_dir`` is a file or cannot be written.
+    """
+    from .paths import output_folder
+    out, source = Path(out_dir), Path(input_dir)
+    if source.is_dir():
+        for folder in (out, out / 'inputs'):
+            if folder.exists() and folder.resolve() == source.resolve():
+                raise ConfigError(
+                    f"the output folder '{out_dir}' would write into the input folder "
+                    f"'{input_dir}' ('{folder}') and replace its images: choose another "
+                    'output folder')
+    return output_folder(out, 'output folder', create=False)
 
 
 def write_index(out_dir: Path, rows: list, title: str) -> Path:
@@ -280,8 +319,8 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
     _check_options(preprocess, load_size, num, to_8bit)
     check_loaded(model, direction)
     channels = model.input_channels(direction)
+    out = check_folders(input_dir, out_dir)
     paths = list_images(input_dir)[:num]
-    out = Path(out_dir)
     (out / 'inputs').mkdir(parents=True, exist_ok=True)
     device = next(model.parameters()).device
     rows, written = [], []
@@ -302,5 +341,6 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
 
 __all__ = ['DIRECTIONS', 'TranslationModel', 'check_direction', 'io_channels', 'size_multiple',
            'reflect_pad_to_multiple', 'translate_padded', 'seeded', 'to_rgb', 'load_translator',
-           'tensor_to_image', 'write_index', 'translate_folder', 'check_loaded', 'TO_8BIT',
+           'tensor_to_image', 'write_index', 'translate_folder', 'check_loaded', 'check_folders',
+           'TO_8BIT',
            'PREPROCESS']

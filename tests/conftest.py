@@ -1,6 +1,7 @@
 """Shared test settings: one torch thread (the suite's nets are tiny; on a busy 2-core
 machine more threads only add contention) and helpers to build tiny configs."""
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -48,6 +49,23 @@ def write_tiny_progan(path: Path, checkpoint_interval: int = 8, extra: str = '')
 def tool_cmd(tool: str, *args) -> list:
     """A subprocess command line for ``tools/<tool>.py``."""
     return [sys.executable, str(REPO / 'tools' / f'{tool}.py'), *map(str, args)]
+
+
+#: --cfg-options of a 2-iteration run of the digits default with tiny widths.
+TINY_DIGITS = ['train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
+               'model.generator.base_channels=8', 'model.discriminator.base_channels=8',
+               'train_dataloader.batch_size=16', 'custom_hooks.0.interval=2']
+
+
+@pytest.fixture(scope='session')
+def tiny_digits_run(tmp_path_factory) -> Path:
+    """The work dir of one 2-iteration run of the digits default (TINY_DIGITS), shared."""
+    work = tmp_path_factory.mktemp('tiny_digits') / 'run'
+    cmd = tool_cmd('train', REPO / 'configs/cgan/cgan_digits.py', '--work-dir', work,
+                   '--cfg-options', *TINY_DIGITS)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
 
 
 @pytest.fixture(autouse=True)

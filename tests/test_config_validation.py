@@ -254,3 +254,31 @@ def test_gan_runner_keeps_mmengines_save_checkpoint_signature():
         return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
     assert names_and_defaults(GANRunner.save_checkpoint) == names_and_defaults(
         Runner.save_checkpoint)
+
+
+@pytest.mark.parametrize('key,value', [
+    ('train_dataloader.batch_size', 65536), ('train_dataloader.num_workers', 512),
+    ('model.generator.latent_dim', 16384), ('train_dataloader.dataset.image_size', 16384),
+    ('train_cfg.max_iters', 10 ** 9)])
+def test_maxima_are_inclusive_in_sections_and_components(key, value):
+    from gancore.config import validate_config
+    cfg = load_config(str(DIGITS))
+    cfg.merge_from_dict({key: value})
+    validate_config(cfg, 'test')
+    cfg.merge_from_dict({key: value + 1})
+    with pytest.raises(ConfigError, match=rf'{key}={value + 1} in test .*expected at most '
+                                          rf'{value:,} \('):
+        validate_config(cfg, 'test')
+
+
+def test_docs_list_every_maximum_with_its_reason():
+    """docs/config.md "Bounds" is gancore.config_schema.MAXIMUM, row by row."""
+    from gancore.config_schema import MAXIMUM
+    text = (REPO / 'docs/config.md').read_text().split('### Bounds', 1)[1].split('\n### ')[0]
+    documented = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if line.startswith('| `'):
+            for name in cells[0].replace('`', '').split(', '):
+                documented[name] = (int(cells[1].replace(',', '')), cells[2])
+    assert documented == MAXIMUM

@@ -75,6 +75,35 @@ class CommandParser(argparse.ArgumentParser):
         raise UsageError(f'{message} (see {self.prog} --help)')
 
 
+#: The largest seed a command takes: numpy's ``seed`` (which mmengine's seeding calls) takes
+#: 32-bit values only, so every command uses the same range.
+MAX_SEED = 2 ** 32 - 1
+#: The most images one command generates or reads (ten million; a published FID uses 50k).
+MAX_IMAGES = 10 ** 7
+
+
+def int_arg(lo: int, hi: int, what: str = 'an integer') -> Callable[[str], int]:
+    """An argparse ``type`` for an integer in ``[lo, hi]``: a bad value is a usage error line.
+
+    Args:
+        lo: Smallest accepted value.
+        hi: Largest accepted value (a bound that keeps a typo from allocating or
+            running for ever; each command documents its own).
+        what: What the value is, for the message.
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected {what}, got {text!r}') from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f'{value} is out of range: expected {what} from '
+                                             f'{lo} to {hi}')
+        return value
+    parse.__name__ = what  # argparse names the type in "invalid <type> value" messages
+    return parse
+
+
 def run_tool(work: Callable[[], int]) -> int:
     """Call ``work()``; a :class:`GancoreError` becomes one ``error:`` line on stderr, exit 2.
 
@@ -82,8 +111,9 @@ def run_tool(work: Callable[[], int]) -> int:
         work: The command's work; returns the exit status.
 
     Returns:
-        ``work()``'s status; 2 after a ``GancoreError``, 130 after Ctrl-C, 1 when
-        the reader of a pipe stopped reading (no traceback).
+        ``work()``'s status; 2 after a ``GancoreError`` or an ``OSError`` that means a
+        destination cannot be written (full or read-only disk, no permission), 130
+        after Ctrl-C, 1 when the reader of a pipe stopped reading (no traceback).
     """
     try:
         return work()
@@ -100,6 +130,13 @@ def run_tool(work: Callable[[], int]) -> int:
         except (OSError, ValueError):
             pass
         return 1
+    except OSError as exc:  # a destination that cannot be written (disk full, read-only)
+        from ..paths import describe_os_error
+        message = describe_os_error(exc)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        return 2
 
 
 def build_parser(module, prog: Optional[str] = None) -> CommandParser:
@@ -194,5 +231,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return run_tool(dispatch)
 
 
-__all__ = ['COMMANDS', 'Command', 'CommandParser', 'UsageError', 'run_tool', 'run_command',
+__all__ = ['COMMANDS', 'MAX_IMAGES', 'MAX_SEED', 'int_arg', 'Command', 'CommandParser', 'UsageError', 'run_tool', 'run_command',
            'build_parser', 'command_module', 'tool_module', 'main']

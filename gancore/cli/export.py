@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export and print one line per file written."""
     from ..export import export_checkpoint
+    from ..paths import output_file
+    output_file(args.out, 'export file')  # before the checkpoint is read
     for result in export_checkpoint(args.checkpoint, args.out, args.format, args.direction,
                                     args.config):
         print(result.summary())

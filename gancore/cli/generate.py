@@ -16,10 +16,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore generate``."""
     p.add_argument('source', help='checkpoint (.pth, config read from it) or config (.py)')
     p.add_argument('--checkpoint', help='weights, when SOURCE is a config')
-    p.add_argument('--num', type=int, default=16, help='number of images')
-    p.add_argument('--label', type=int, default=None, help='class of every image (cGAN)')
+    from . import MAX_IMAGES, MAX_SEED, int_arg
+    p.add_argument('--num', type=int_arg(1, MAX_IMAGES, 'a number of images'), default=16,
+                   help=f'number of images (1 to {MAX_IMAGES:,})')
+    p.add_argument('--label', type=int_arg(0, 10 ** 6, 'a class index'), default=None,
+                   help='class of every image (cGAN)')
     p.add_argument('--out', required=True, help='output folder')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int_arg(0, MAX_SEED, 'a seed'), default=0,
+                   help='seed of the first image (default 0)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--no-ema', action='store_true', help='sample the raw generator, not EMA')
 
@@ -27,7 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the model and write ``--num`` PNGs into ``--out``."""
     from ..apis import init_model
+    from ..paths import output_folder
     from ..sampling import write_samples
+    output_folder(args.out, '--out', create=False)  # before the model is loaded
     is_config = args.source.endswith('.py')
     model = init_model(args.source if is_config else None,
                        args.checkpoint if is_config else args.source, args.device)

@@ -41,11 +41,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'deleting them (without it such a run stops with an error)')
     p.add_argument('--amp', action='store_true', help='mixed precision (bf16 CPU, fp16 GPU)')
     add_speed_arguments(p)
-    p.add_argument('--profile', type=int, default=0, metavar='N',
+    from . import MAX_SEED, int_arg
+    p.add_argument('--profile', type=int_arg(0, 10 ** 6, 'a number of iterations'), default=0,
+                   metavar='N',
                    help='write a torch.profiler trace of N iterations to <work_dir>/profile/')
     add_cfg_options_argument(p)
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    p.add_argument('--seed', type=int, default=None, help='random seed')
+    p.add_argument('--seed', type=int_arg(0, MAX_SEED, 'a seed'), default=None,
+                   help='random seed')
     p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
 
 

@@ -37,9 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--preprocess', default='none', choices=['none', 'resize'],
                    help="none (default): each image at its own size; resize: to "
                         "LOAD_SIZE x LOAD_SIZE first (bicubic), as the reference test.py")
-    p.add_argument('--load-size', type=int, default=256,
+    from . import MAX_IMAGES, int_arg
+    p.add_argument('--load-size', type=int_arg(1, 8192, 'a side length in pixels'), default=256,
                    help='side of the square for --preprocess resize (default 256)')
-    p.add_argument('--num', type=int, default=None,
+    p.add_argument('--num', type=int_arg(1, MAX_IMAGES, 'a number of images'), default=None,
                    help='translate only the first NUM images by name (default all; the '
                         'reference test.py translates 50)')
     p.add_argument('--to-8bit', default='round', choices=['round', 'truncate'],
@@ -48,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the translator and translate the folder."""
-    from ..translation import load_translator, translate_folder
+    from ..translation import check_folders, load_translator, translate_folder
+    check_folders(args.input_dir, args.out_dir)  # before the model is loaded
     model = load_translator(args.checkpoint, args.config, args.device)
     written = translate_folder(model, args.input_dir, args.out_dir, args.direction,
                                preprocess=args.preprocess, load_size=args.load_size,

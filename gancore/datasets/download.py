@@ -150,20 +150,30 @@ def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
         done = 0
         try:
             while True:
-                chunk = response.read(1 << 20)
+                try:
+                    chunk = response.read(1 << 20)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise DataError(f'download of {url} was interrupted after {done} bytes '
+                                    f'({type(exc).__name__}: {exc}). Run the command '
+                                    'again.') from None
                 if not chunk:
                     break
-                out.write(chunk)
+                out.write(chunk)  # an OSError here is the destination's (see _write_failed)
                 done += len(chunk)
                 bar.update(done)
-        except (OSError, http.client.HTTPException) as exc:
-            raise DataError(f'download of {url} was interrupted after {done} bytes '
-                            f'({type(exc).__name__}: {exc}). Run the command again.') from None
         finally:
             bar.close(done)
     if total is not None and done != total:
         raise DataError(f'download of {url} was cut short: got {done} of {total} bytes. '
                         'Run the command again.')
+
+
+class _UnsafeMember(Exception):
+    """An archive member whose path or link leads out of the extraction folder."""
+
+
+#: tarfile's ``data`` filter refusals (absolute paths, ``..``, links out), where it exists
+_TAR_FILTER_ERRORS = (tarfile.FilterError,) if hasattr(tarfile, 'FilterError') else ()
 
 
 def _extract(archive: Path, kind: str, dest: Path, url: str) -> None:
@@ -176,7 +186,7 @@ def _extract(archive: Path, kind: str, dest: Path, url: str) -> None:
                 unsafe = [m for m in zf.namelist()
                           if m.startswith(('/', '\\')) or '..' in Path(m).parts]
                 if unsafe:  # extractall would silently rewrite these paths
-                    raise zipfile.BadZipFile(f'unsafe member path {unsafe[0]!r}')
+                    raise _UnsafeMember(f'member path {unsafe[0]!r}')
                 zf.extractall(dest)  # checks every member's CRC-32
         else:
             with tarfile.open(archive, 'r:*') as tf:
@@ -186,8 +196,12 @@ def _extract(archive: Path, kind: str, dest: Path, url: str) -> None:
                     unsafe = [m.name for m in tf.getmembers() if not (m.isfile() or m.isdir())
                               or m.name.startswith('/') or '..' in Path(m.name).parts]
                     if unsafe:
-                        raise tarfile.TarError(f'unsafe member {unsafe[0]!r}')
+                        raise _UnsafeMember(f'member {unsafe[0]!r}')
                     tf.extractall(dest)
+    except (_UnsafeMember, *_TAR_FILTER_ERRORS) as exc:
+        raise DataError(f'the archive downloaded from {url} is not a genuine dataset archive: '
+                        f'it would write outside its folder ({exc}); nothing was installed. '
+                        'Check --base-url.') from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, EOFError, zlib.error,
             gzip.BadGzipFile, lzma.LZMAError, UnicodeError) as exc:
         raise DataError(f'{bad} ({type(exc).__name__}: {exc}).') from None
@@ -207,6 +221,16 @@ def _find_dataset_folder(extracted: Path, layout: str, url: str) -> Path:
         [' or '.join(LAYOUTS[layout]['any_of'])] if LAYOUTS[layout]['any_of'] else []))
     raise DataError(f'the archive from {url} does not contain the expected folders ({expected}); '
                     'nothing was installed. The server may have changed: check the URL.')
+
+
+def _write_failed(root: Path, exc: OSError) -> DataError:
+    """The one-line error of a destination that cannot be written (full, read-only, ...)."""
+    reason = exc.strerror or str(exc)
+    errno = f' (errno {exc.errno})' if exc.errno else ''
+    where = f" ('{exc.filename}')" if exc.filename else ''
+    return DataError(f"cannot write the download into '{root}'{where}: {reason}{errno}; "
+                     'nothing was installed. Free space or fix the permissions, or choose '
+                     'another --root')
 
 
 def download_dataset(name: str, root: str = 'data', base_url: Optional[str] = None,
@@ -232,10 +256,14 @@ def download_dataset(name: str, root: str = 'data', base_url: Optional[str] = No
     Raises:
         ConfigError: If ``name`` is unknown (the message lists the known names).
         DataError: If the download fails, the archive is corrupt or lacks the
-            expected folders, or ``root/name`` exists but is incomplete.
+            expected folders, ``root/name`` exists but is incomplete, or ``root``
+            is a file or cannot be written (read-only, full).
     """
     info = _lookup(name)
     root_dir = Path(root)
+    if root_dir.exists() and not root_dir.is_dir():
+        raise DataError(f"--root '{root_dir}' is a file, not a folder; give a folder (it is "
+                        'created if missing), e.g. --root data')
     target = root_dir / name
     if target.exists():
         if target.is_dir() and not missing_folders(target, info.layout):
@@ -247,16 +275,27 @@ def download_dataset(name: str, root: str = 'data', base_url: Optional[str] = No
         target.rmdir()  # an empty folder: replace it
     url = f'{(base_url or info.base_url).rstrip("/")}/{info.archive}'
     kind = 'zip' if info.archive.endswith('.zip') else 'tar'
-    root_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f'.{name}-', suffix='.part', dir=root_dir)
+    try:
+        root_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f'.{name}-', suffix='.part', dir=root_dir)
+    except OSError as exc:
+        raise _write_failed(root_dir, exc) from None
     tmp_archive = Path(tmp_name)
     extract_dir: Optional[Path] = None
     try:
-        with os.fdopen(fd, 'wb') as out:
-            _fetch(url, out, progress)
-        extract_dir = Path(tempfile.mkdtemp(prefix=f'.{name}-', suffix='.extract', dir=root_dir))
+        try:  # the download's own errors are DataErrors: an OSError is the destination's
+            with os.fdopen(fd, 'wb') as out:
+                _fetch(url, out, progress)
+            extract_dir = Path(tempfile.mkdtemp(prefix=f'.{name}-', suffix='.extract',
+                                                dir=root_dir))
+        except OSError as exc:
+            raise _write_failed(root_dir, exc) from None
         _extract(tmp_archive, kind, extract_dir, url)
-        os.rename(_find_dataset_folder(extract_dir, info.layout, url), target)
+        folder = _find_dataset_folder(extract_dir, info.layout, url)
+        try:
+            os.rename(folder, target)
+        except OSError as exc:
+            raise _write_failed(root_dir, exc) from None
     finally:
         tmp_archive.unlink(missing_ok=True)
         if extract_dir is not None:

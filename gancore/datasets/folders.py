@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
-from .image_io import load_image, list_images
+from .image_io import check_data_root, list_images, load_image
 from .transforms import to_tensor
 
 
@@ -34,6 +34,7 @@ class LabelledImageFolder(Dataset):
     Attributes:
         classes: The class (folder) names, index = label.
         samples: ``(path, label)`` for every image.
+        labels: Every label (the labels protocol of :mod:`gancore.datasets.labels`).
     """
 
     def __init__(self, data_root: str, channels: int = 3, size: Optional[int] = None):
@@ -42,6 +43,7 @@ class LabelledImageFolder(Dataset):
         if size is not None and (not isinstance(size, int) or size < 1):
             raise ConfigError(f'LabelledImageFolder: size must be a positive integer or None, '
                               f'got {size!r}.')
+        check_data_root(data_root, 'LabelledImageFolder')
         root = Path(data_root)
         if not root.is_dir():
             raise DataError(f'dataset folder {root} does not exist; set data_root to a folder '
@@ -58,6 +60,15 @@ class LabelledImageFolder(Dataset):
         self.channels = channels
         self.size = size
         self.metainfo = {'classes': self.classes, 'channels': channels, 'image_size': size}
+
+    @property
+    def labels(self) -> list[int]:
+        """Every label, from the folder names (no image is read)."""
+        return [label for _, label in self.samples]
+
+    def label_origin(self, index: int) -> str:
+        """The image file of item ``index`` (its folder is its class)."""
+        return f"'{self.samples[index][0]}'"
 
     def __len__(self) -> int:
         return len(self.samples)

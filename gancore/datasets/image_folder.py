@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
-from .image_io import IMAGE_EXTENSIONS, list_images, load_image
+from .image_io import IMAGE_EXTENSIONS, check_data_root, list_images, load_image
 from .transforms import to_tensor
 
 
@@ -57,6 +57,7 @@ class ImageFolderDataset(Dataset):
             raise ConfigError(f'ImageFolderDataset: channels must be 1 or 3, got {channels!r}.')
         _positive_or_none('size', size)
         _positive_or_none('center_crop', center_crop)
+        check_data_root(data_root, 'ImageFolderDataset')
         root = Path(data_root)
         self.paths = self._list(root, recursive)
         self.data_root, self.channels, self.size = root, channels, size

@@ -24,6 +24,17 @@ CHANNEL_MODES = {1: 'L', 3: 'RGB'}
 PathLike = Union[str, os.PathLike]
 
 
+def check_data_root(data_root: PathLike, owner: str) -> None:
+    """Refuse an empty ``data_root`` (it would silently mean the current folder).
+
+    Raises:
+        ConfigError: naming ``owner`` (the dataset class) and the fix.
+    """
+    if not str(data_root).strip():
+        raise ConfigError(f"{owner}: data_root is empty; set it to the dataset's folder, e.g. "
+                          "train_dataloader.dataset.data_root='data/facades'.")
+
+
 def list_images(folder: PathLike, hint: str = '') -> list[Path]:
     """Return the image files directly inside ``folder``, sorted by name.
 

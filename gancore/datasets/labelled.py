@@ -6,6 +6,7 @@ images are decoded once, at construction, into one uint8 tensor.
 from __future__ import annotations
 
 import gzip
+import numbers
 import os
 from pathlib import Path
 from typing import Optional
@@ -19,13 +20,20 @@ from torch.utils.data import Dataset
 from ..discovery import package_folder
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
+from .idx import missing_files, read_split
+from .image_io import check_data_root
 from .safe_pickle import load_data_pickle
 
 SPLITS = ('train', 'test')
+CIFAR_CLASSES = 10
 
 
 class InMemoryLabelledDataset(Dataset):
     """Base class: uint8 images (N, C, H, W) and int labels (N,) kept in memory.
+
+    ``labels`` and :meth:`label_origin` are the labels protocol of
+    :mod:`gancore.datasets.labels`: every label is checked against the model's
+    ``num_classes`` before training, naming the file that holds a bad one.
 
     Args:
         images: uint8 tensor (N, C, H, W).
@@ -33,10 +41,13 @@ class InMemoryLabelledDataset(Dataset):
         image_size: Resize (bilinear) to this square size; None keeps the size.
         hflip: Randomly flip images horizontally (not for digits!). Default False.
         classes: Class names, index = label.
+        label_files: ``(file, count)`` of the files the labels were read from, in
+            order (for messages); None when the rows do not map to a file's.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, image_size: Optional[int] = None,
-                 hflip: bool = False, classes: Optional[list] = None) -> None:
+                 hflip: bool = False, classes: Optional[list] = None,
+                 label_files: Optional[list] = None) -> None:
         if len(images) == 0:
             raise DataError(f'{type(self).__name__}: the dataset is empty')
         imgs = images.float() / 127.5 - 1.0
@@ -49,6 +60,16 @@ class InMemoryLabelledDataset(Dataset):
         self.classes = classes or [str(i) for i in range(int(self.labels.max()) + 1)]
         self.metainfo = {'classes': self.classes, 'channels': self.images.shape[1],
                          'image_size': self.images.shape[-1]}
+        self.label_files = label_files or []
+
+    def label_origin(self, index: int) -> str:
+        """Where label ``index`` comes from, e.g. ``'.../train-labels-idx1-ubyte', item 7``."""
+        start = 0
+        for path, count in self.label_files:
+            if index < start + count:
+                return f"'{path}', item {index - start}"
+            start += count
+        return f'{type(self).__name__} item {index}'
 
     def __len__(self) -> int:
         return len(self.images)
@@ -141,30 +162,21 @@ class MNISTDataset(InMemoryLabelledDataset):
                  image_size: Optional[int] = None) -> None:
         import torchvision.datasets as tvd
         _check_split(split, 'MNISTDataset')
+        check_data_root(data_root, 'MNISTDataset')
         classes = {'MNIST': tvd.MNIST, 'FashionMNIST': tvd.FashionMNIST}
         if variant not in classes:
             raise ConfigError(f"MNISTDataset: variant must be one of {list(classes)}, "
                               f"got '{variant}'")
-        _extract_gz(Path(data_root) / variant / 'raw')
-        try:
-            ds = classes[variant](data_root, train=split == 'train', download=False)
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise _torchvision_error(variant + 'Dataset', data_root, exc,
-                                     f'{data_root}/{variant}/raw/*-idx?-ubyte') from None
-        super().__init__(ds.data.unsqueeze(1), ds.targets, image_size, classes=list(ds.classes))
-
-
-def _extract_gz(raw: Path) -> None:
-    """Decompress ``*.gz`` idx files next to themselves (torchvision reads raw files)."""
-    import gzip
-    import shutil
-    if not raw.is_dir():
-        return
-    for gz in raw.glob('*-ubyte.gz'):
-        target = gz.with_suffix('')
-        if not target.exists():
-            with gzip.open(gz, 'rb') as src, open(target, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
+        raw = Path(data_root) / variant / 'raw'
+        missing = missing_files(raw, split) if raw.is_dir() else [f'the folder {raw}']
+        if missing:
+            raise _torchvision_error(variant + 'Dataset', data_root,
+                                     f"missing {', '.join(missing)}",
+                                     f'{data_root}/{variant}/raw/*-idx?-ubyte')
+        images, labels, label_file = read_split(raw, split)
+        super().__init__(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels),
+                         image_size, classes=list(classes[variant].classes),
+                         label_files=[(label_file, len(labels))])
 
 
 @DATASETS.register_module()
@@ -188,6 +200,7 @@ class CIFAR10Dataset(InMemoryLabelledDataset):
                  verify_checksums: bool = True) -> None:
         import torchvision.datasets as tvd
         _check_split(split, 'CIFAR10Dataset')
+        check_data_root(data_root, 'CIFAR10Dataset')
         spec = tvd.CIFAR10  # file names and MD5 sums of the original release
         folder = Path(data_root) / spec.base_folder
         batches = spec.train_list if split == 'train' else spec.test_list
@@ -205,15 +218,17 @@ class CIFAR10Dataset(InMemoryLabelledDataset):
                     f"CIFAR10Dataset: {', '.join(wrong)} under '{folder}' do not have the MD5 "
                     'sums of the original CIFAR-10 files: replace them with the originals, or '
                     'set verify_checksums=False for a subset or a re-packed copy')
-        images, labels = [], []
+        images, labels, label_files = [], [], []
         for name, _ in batches:
             data, targets = _cifar_batch(load_data_pickle(folder / name), folder / name)
             images.append(data)
             labels.extend(targets)
+            label_files.append((folder / name, len(targets)))
         names = _cifar_label_names(load_data_pickle(folder / spec.meta['filename']),
                                    folder / spec.meta['filename'], spec.meta['key'])
         images = torch.from_numpy(np.concatenate(images)).reshape(-1, 3, 32, 32)
-        super().__init__(images, torch.tensor(labels, dtype=torch.int64), None, hflip, names)
+        super().__init__(images, torch.tensor(labels, dtype=torch.int64), None, hflip, names,
+                         label_files)
 
 
 def _plain_keys(obj: dict) -> dict:
@@ -231,10 +246,11 @@ def _cifar_batch(batch, path: Path) -> tuple[np.ndarray, list]:
     labels = batch.get('labels')
     labels = labels.tolist() if isinstance(labels, np.ndarray) else labels
     if not (isinstance(labels, list) and len(labels) == len(data)
-            and all(isinstance(x, int) and 0 <= x < 10 for x in labels)):
+            and all(isinstance(x, numbers.Integral) and 0 <= x < CIFAR_CLASSES
+                    for x in labels)):
         raise DataError(f"'{path}': 'labels' must be a list of {len(data)} class indices "
-                        '0..9; replace it with the original file')
-    return data, labels
+                        f'0..{CIFAR_CLASSES - 1}; replace it with the original file')
+    return data, [int(x) for x in labels]
 
 
 def _cifar_label_names(meta, path: Path, key: str) -> list:
@@ -242,4 +258,8 @@ def _cifar_label_names(meta, path: Path, key: str) -> list:
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
         raise DataError(f"'{path}' is not CIFAR-10's batches.meta: expected a dict whose "
                         f"'{key}' is a list of class names; replace it with the original file")
+    if len(names) != CIFAR_CLASSES:
+        raise DataError(f"'{path}' has {len(names)} class names but CIFAR-10 has "
+                        f'{CIFAR_CLASSES} classes (labels 0..{CIFAR_CLASSES - 1}); replace it '
+                        'with the original file')
     return names

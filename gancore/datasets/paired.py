@@ -15,15 +15,20 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
-from .image_io import load_image, list_images
+from .download import DATASETS_INFO
+from .image_io import check_data_root, list_images, load_image
 from .transforms import build_transform
 
 DIRECTIONS = ('AtoB', 'BtoA')
 
 
 def download_hint(data_root) -> str:
-    """The sentence telling how to fetch the dataset named like ``data_root``'s folder."""
-    return f'Get the data with: python tools/download_dataset.py {Path(data_root).name}'
+    """How to fetch the dataset named like ``data_root``'s folder, if it is a known one."""
+    name = Path(data_root).name
+    if name in DATASETS_INFO:
+        return f'Get the data with: python tools/download_dataset.py {name}'
+    return ('(python tools/download_dataset.py --list lists the datasets it can download '
+            'into data/NAME.)')
 
 
 @DATASETS.register_module()
@@ -62,6 +67,7 @@ class PairedImageDataset(Dataset):
         if direction not in DIRECTIONS:
             raise ConfigError(f"PairedImageDataset: direction must be 'AtoB' or 'BtoA', got "
                               f'{direction!r}.')
+        check_data_root(data_root, 'PairedImageDataset')
         target_channels = channels if target_channels is None else target_channels
         for key, value in (('channels', channels), ('target_channels', target_channels)):
             if value not in (1, 3):

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError
 from ..registry import DATASETS
-from .image_io import load_image, list_images
+from .image_io import check_data_root, list_images, load_image
 from .paired import download_hint
 from .transforms import build_transform
 
@@ -55,6 +55,7 @@ class UnpairedImageDataset(Dataset):
                  channels_B: int = 3, serial: bool = False, load_size: int = 286,
                  crop_size: int = 256, preprocess: str = 'resize_and_crop', flip: bool = True,
                  seed: Optional[int] = None):
+        check_data_root(data_root, 'UnpairedImageDataset')
         for key, value in (('channels_A', channels_A), ('channels_B', channels_B)):
             if value not in (1, 3):
                 raise ConfigError(f'UnpairedImageDataset: {key} must be 1 or 3, got {value!r}.')

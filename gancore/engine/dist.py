@@ -10,6 +10,7 @@ separately in DDP (:class:`GANSeparateDistributedDataParallel`), with
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Optional
 
 import torch
@@ -22,6 +23,11 @@ from ..errors import ConfigError
 from ..registry import MODEL_WRAPPERS
 
 LAUNCHERS = ('none', 'pytorch', 'slurm')
+#: Seconds a collective (all-reduce, barrier) waits for the other ranks before the run
+#: fails, unless ``env_cfg.dist_cfg.timeout`` says otherwise. torch's default is 30 minutes:
+#: a stopped or hung rank left the others waiting that long. Work that only rank 0 does
+#: while the others wait (MetricsHook) waits on a group of its own with a longer bound.
+DEFAULT_TIMEOUT_S = 600
 
 
 def _slurm_env() -> None:
@@ -36,12 +42,15 @@ def _slurm_env() -> None:
     os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
 
 
-def setup_distributed(launcher: str, backend: Optional[str] = None) -> bool:
+def setup_distributed(launcher: str, backend: Optional[str] = None,
+                      timeout: Optional[int] = None) -> bool:
     """Initialise the process group for ``launcher`` when the Runner cannot.
 
     Args:
         launcher: ``'none'``, ``'pytorch'`` (torchrun) or ``'slurm'``.
         backend: Process-group backend; default ``'nccl'`` with CUDA, else ``'gloo'``.
+        timeout: Seconds a collective waits for the other ranks (``env_cfg.dist_cfg.
+            timeout``); default :data:`DEFAULT_TIMEOUT_S`. The run log states it.
 
     Returns:
         True if training is distributed.
@@ -57,12 +66,19 @@ def setup_distributed(launcher: str, backend: Optional[str] = None) -> bool:
                           'start with tools/dist_train.sh (torchrun) or srun')
     if dist.is_available() and dist.is_initialized():
         return True
+    wait = timedelta(seconds=timeout or DEFAULT_TIMEOUT_S)
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-        dist.init_process_group(backend or 'nccl')
+        dist.init_process_group(backend or 'nccl', timeout=wait)
     else:
-        dist.init_process_group(backend or 'gloo')
+        dist.init_process_group(backend or 'gloo', timeout=wait)
     return True
+
+
+def collective_timeout(cfg) -> int:
+    """Seconds a collective of the run of ``cfg`` waits (its ``dist_cfg.timeout`` or the default)."""
+    return int(((cfg.get('env_cfg') or {}).get('dist_cfg') or {}).get('timeout')
+               or DEFAULT_TIMEOUT_S)
 
 
 class NetworkDDP(MMDistributedDataParallel):

@@ -21,6 +21,8 @@ import torch.distributed as torch_dist
 from mmengine.device import get_device
 from mmengine.dist import is_distributed
 
+from .dist import collective_timeout
+
 #: Distributions whose versions the log reports (metadata only: none is imported).
 LIBRARIES = ('gancore', 'mmengine', 'torchvision', 'numpy', 'pillow', 'tensorboard')
 
@@ -55,7 +57,9 @@ def system_environment() -> 'OrderedDict[str, str]':
 def run_environment(runner) -> str:
     """One log entry with what the run really uses: backend, device, processes, seed."""
     if is_distributed():
-        backend = f'{torch_dist.get_backend()} ({runner.world_size} processes)'
+        backend = (f'{torch_dist.get_backend()} ({runner.world_size} processes; a collective '
+                   f'waits at most {collective_timeout(runner.cfg)} s for the other ranks, '
+                   'env_cfg.dist_cfg.timeout)')
     else:
         backend = 'none (1 process)'
     device = get_device()  # where mmengine puts the model

@@ -21,12 +21,13 @@ from mmengine.runner.checkpoint import load_state_dict, weights_to_cpu
 from mmengine.utils import apply_to
 
 from ..config import load_config, validate_config
+from ..datasets.labels import check_labels_fit
 from ..errors import CheckpointError, ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
 from .checkpoint import (AtomicCheckpointHook, atomic_replace, check_training_checkpoint,
                          load_checkpoint_file, remove_stale_temp_files, temp_name, write_failed)
-from .dist import model_wrapper_cfg, scoped_wrapper_cfg, setup_distributed
+from .dist import collective_timeout, model_wrapper_cfg, scoped_wrapper_cfg, setup_distributed
 from .environment import run_environment, system_environment
 from .exact_resume import META_KEY, ExactResume
 from .portable_state import PortableStateHook
@@ -34,7 +35,7 @@ from .resume import check_work_dir, configured_lrs, find_resume_checkpoint
 from .setup import setup_runtime
 from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
                     torch_settings, use_amp)
-
+from .work_dir_lock import work_dir_lock
 
 #: Runners built in this process (see ``GANRunner.__init__``: unique experiment names).
 _RUNNERS = itertools.count()
@@ -103,6 +104,21 @@ class GANRunner(Runner):
         self.logger.info(run_environment(self))
         if self.cfg._cfg_dict:
             self.logger.info(f'Config:\n{self.cfg.pretty_text}')
+
+    def build_train_loop(self, loop):
+        """Build the loop (and its data), then check every label against the model's classes.
+
+        Labelled datasets tell their labels without reading an image
+        (:mod:`gancore.datasets.labels`); a label at or above ``num_classes``
+        stops here, before the first iteration, instead of in whichever batch holds it.
+        """
+        loop = super().build_train_loop(loop)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        dataloader = getattr(loop, 'dataloader', None)
+        if dataloader is not None:
+            check_labels_fit(dataloader.dataset, getattr(model, 'num_classes', 0),
+                             self.cfg.get('model'))
+        return loop
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Apply the config's ``speed`` options (channels_last, compile, tf32), then wrap."""
@@ -382,14 +398,17 @@ def build_runner(cfg) -> GANRunner:
     """Build the Runner for a prepared config (initialising distributed first)."""
     backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend')
     # the config's backend (NCCL) applies with GPUs; without them it is gloo
-    setup_distributed(cfg.get('launcher', 'none'), backend if torch.cuda.is_available() else None)
+    setup_distributed(cfg.get('launcher', 'none'), backend if torch.cuda.is_available() else None,
+                      collective_timeout(cfg))
     return GANRunner.from_cfg(cfg)
 
 
 def train(config: str, overwrite: bool = False, **kwargs) -> GANRunner:
     """Train ``config``; ``kwargs`` as :func:`prepare_config`. Returns the finished Runner.
 
-    A fresh run (no ``resume``) into a work dir that holds checkpoints stops
+    The work dir is locked for the whole run (:mod:`gancore.engine.work_dir_lock`): a
+    second run into it stops with :class:`~gancore.errors.WorkDirError` before it
+    touches anything. A fresh run (no ``resume``) into a work dir that holds checkpoints stops
     with :class:`~gancore.errors.WorkDirError` unless ``overwrite`` (then the
     old checkpoints are deleted first; see
     :func:`gancore.engine.resume.check_work_dir`).
@@ -400,8 +419,9 @@ def train(config: str, overwrite: bool = False, **kwargs) -> GANRunner:
     returns or raises.
     """
     cfg = prepare_config(config, **kwargs)
-    check_work_dir(cfg.work_dir, cfg.get('resume'), overwrite)
-    with torch_settings(cfg.get('speed')):
-        runner = build_runner(cfg)
-        runner.train()
+    with work_dir_lock(cfg.work_dir, config):  # one run per work dir, before it is touched
+        check_work_dir(cfg.work_dir, cfg.get('resume'), overwrite)
+        with torch_settings(cfg.get('speed')):
+            runner = build_runner(cfg)
+            runner.train()
     return runner

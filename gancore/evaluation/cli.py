@@ -50,17 +50,19 @@ from .metrics import (METRICS, SourceData, check_feature_cache, parse_metrics,
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore eval-fid`` / ``tools/eval_fid.py``."""
+    from ..cli import MAX_IMAGES, MAX_SEED, int_arg
     p.add_argument('sources', nargs='+', metavar='SOURCE',
                    help='image folder, .npz stats, checkpoint .pth or config .py (one or two)')
-    p.add_argument('--num', type=int, default=10000,
+    p.add_argument('--num', type=int_arg(1, MAX_IMAGES, 'a number of images'), default=10000,
                    help='samples to generate from a checkpoint/config (default 10000; '
                         'published FIDs use 50000)')
     p.add_argument('--config', help='config .py for a checkpoint source that stores none')
-    p.add_argument('--seed', type=int, default=0, help='sampling seed (default 0)')
+    p.add_argument('--seed', type=int_arg(0, MAX_SEED, 'a seed'), default=0,
+                   help='sampling seed (default 0)')
     p.add_argument('--save-stats', metavar='OUT.npz',
                    help='save the statistics of the first source (a folder or model) here')
-    p.add_argument('--batch-size', type=int, default=50, help='images per forward (50)')
-    p.add_argument('--workers', type=int, default=None,
+    p.add_argument('--batch-size', type=int_arg(1, 4096, 'a batch size'), default=50, help='images per forward (50)')
+    p.add_argument('--workers', type=int_arg(0, 64, 'a number of threads'), default=None,
                    help='image decoding threads (default min(4, CPUs))')
     p.add_argument('--device', default=None, help='torch device (default cuda if available)')
     p.add_argument('--inception-weights', metavar='PATH', default=None,
@@ -84,11 +86,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--test-dir', metavar='DIR',
                    help='test split of a translation checkpoint: DIR/testA + DIR/testB '
                         '(unpaired) or DIR/test (paired A|B images)')
-    p.add_argument('--kid-subsets', type=int, default=KID_SUBSETS,
+    p.add_argument('--kid-subsets', type=int_arg(1, 10 ** 5, 'a number of subsets'),
+                   default=KID_SUBSETS,
                    help=f'KID subsets (default {KID_SUBSETS})')
-    p.add_argument('--kid-subset-size', type=int, default=KID_SUBSET_SIZE,
+    p.add_argument('--kid-subset-size', type=int_arg(2, MAX_IMAGES, 'a subset size'),
+                   default=KID_SUBSET_SIZE,
                    help=f'KID subset size (default {KID_SUBSET_SIZE}; capped by the counts)')
-    p.add_argument('--kid-seed', type=int, default=KID_SEED,
+    p.add_argument('--kid-seed', type=int_arg(0, MAX_SEED, 'a seed'), default=KID_SEED,
                    help=f'KID subset seed (default {KID_SEED}, as torch-fidelity)')
 
 
@@ -115,12 +119,15 @@ def classify(path: str) -> Source:
         return Source(resolve_config(path), 'config')
     if not os.path.exists(path):
         raise DataError(f'source {path} does not exist (expected an image folder, .npz '
-                        'statistics, a checkpoint .pth or a config .py)')
+                        'statistics, a checkpoint .pth, a model file .safetensors or a '
+                        'config .py)')
     ext = os.path.splitext(path)[1].lower()
-    kinds = {'.npz': 'stats', '.pth': 'checkpoint', '.pt': 'checkpoint', '.py': 'config'}
+    kinds = {'.npz': 'stats', '.pth': 'checkpoint', '.pt': 'checkpoint',
+             '.safetensors': 'checkpoint', '.py': 'config'}  # a model file loads like one
     if ext not in kinds:
         raise ConfigError(f"source {path}: unknown file type '{ext}'; use an image folder, "
-                          '.npz statistics, a checkpoint .pth or a config .py')
+                          '.npz statistics, a checkpoint .pth, a model file .safetensors or '
+                          'a config .py')
     return Source(path, kinds[ext])
 
 

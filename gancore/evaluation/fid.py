@@ -268,6 +268,15 @@ def load_stats_file(path: str) -> tuple[np.ndarray, np.ndarray, Optional[int]]:
             f'cannot read FID statistics {path}: {type(exc).__name__}: {exc}') from None
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise DataError(f'{path}: mu {mu.shape} and sigma {sigma.shape} do not fit together')
+    for name, array in (('mu', mu), ('sigma', sigma)):
+        bad = int(array.size - np.isfinite(array).sum())
+        if bad:
+            raise DataError(f"FID statistics {path}: its array '{name}' holds {bad} NaN or "
+                            'infinite values, so every FID against it would be NaN; recreate '
+                            f'the file with `tools/eval_fid.py IMAGE_FOLDER --save-stats {path}`')
+    if num is not None and num < 2:
+        raise DataError(f'FID statistics {path}: num={num}, but a covariance needs at least 2 '
+                        'images; recreate the file from more images')
     return mu, sigma, num
 
 

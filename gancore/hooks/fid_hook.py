@@ -323,7 +323,7 @@ class MetricsHook(Hook):
             except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the others
                 error, value = exc, f'FIDHook failed on rank 0: {type(exc).__name__}: {exc}'
         if is_distributed():
-            barrier()
+            self._wait_for_rank0()
             box = [value]
             broadcast_object_list(box, src=0)
             value = box[0]
@@ -351,6 +351,21 @@ class MetricsHook(Hook):
             if self.save_best:
                 self._save_best(runner, step)
         return best
+
+    #: Seconds the other ranks wait for rank 0's measurement (it may take hours on a CPU):
+    #: the run's collective timeout (env_cfg.dist_cfg.timeout, 600 s by default) bounds
+    #: every other wait, so this one waits on a process group of its own.
+    RANK0_WAIT_S = 12 * 3600
+
+    def _wait_for_rank0(self) -> None:
+        """Barrier of all ranks on a gloo group whose timeout is :attr:`RANK0_WAIT_S`."""
+        import datetime
+
+        import torch.distributed as dist
+        if getattr(self, '_wait_group', None) is None:  # every rank creates it here, in step
+            self._wait_group = dist.new_group(
+                backend='gloo', timeout=datetime.timedelta(seconds=self.RANK0_WAIT_S))
+        barrier(self._wait_group)
 
     def _save_best(self, runner, step: int) -> None:
         name = self._tag(self.best_metric).replace('/', '_')

@@ -8,14 +8,13 @@ CIFAR-10 batch and meta files, and an object array in an ``.npz``.
 """
 import os
 import pickle
-import subprocess
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO, tool_cmd
+from conftest import REPO, TINY_DIGITS as TINY
 from gancore.apis import init_model
 from gancore.datasets import CIFAR10Dataset
 from gancore.engine import load_checkpoint_file
@@ -24,9 +23,6 @@ from gancore.evaluation import cli as fid_cli
 from gancore.evaluation.fid import load_stats, save_stats
 from test_train_tool import run_in_process
 
-TINY = ['train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
-        'model.generator.base_channels=8', 'model.discriminator.base_channels=8',
-        'train_dataloader.batch_size=16', 'custom_hooks.0.interval=2']
 
 
 class Evil:
@@ -43,15 +39,10 @@ def shell_payload(marker) -> str:
     return f"_x = __import__('os').system('touch {marker}')\n"
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+@pytest.fixture
+def trained(tiny_digits_run):
     """A 2-iteration run of the digits default (tiny widths): its work dir."""
-    work = tmp_path_factory.mktemp('trained') / 'run'
-    cmd = tool_cmd('train', REPO / 'configs/cgan/cgan_digits.py', '--work-dir', work,
-                   '--cfg-options', *TINY)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return work
+    return tiny_digits_run
 
 
 def _load(path):
