@@ -15,13 +15,17 @@ on batches drawn from the subset with a seeded generator; no Runner, no checkpoi
   train split: ``--per-class`` samples per class labelled with their class), and the sliced
   Wasserstein distance (x 1e3, :mod:`gancore.evaluation.swd`) between as many samples as there
   are held-out digits and the held-out digits (lower is better);
-* the augmentation probability p (ADA's adaptive p; DiffAugment's fixed 1).
+* the augmentation probability p (ADA's adaptive p; DiffAugment's fixed 1) and the r_t that
+  ADA's heuristic sees (D in training mode, on augmented reals).
+
+D's dropout is ``--d-dropout`` (default 0: the shipped config's 0.3 is itself a regulariser
+against D's overfitting).
 
 Printed: a table of the last evaluation (mean and range over the seeds); written: the JSON
 record (``--json``) and a figure (``--plot``, needs matplotlib: ``pip install matplotlib``).
 
-    python benchmarks/limited_data.py --images 200 --iters 3000 --seeds 0,1 \\
-        --json limited_data.json --plot docs/images/limited_data.png
+    python benchmarks/limited_data.py --images 100 --iters 4000 --eval-every 400 --seeds 0,1 \\
+        --ada-kimg 100 --json limited_data.json --plot docs/images/limited_data.png
 """
 from __future__ import annotations
 
@@ -95,7 +99,9 @@ class Evaluator:
                 'gap': (train.mean() - held.mean()).item(),
                 'accuracy': conditional_accuracy(model, self.classifier, self.per_class),
                 'swd': swd,
-                'p': model.augment.p if model.augment is not None else 0.0}
+                'p': model.augment.p if model.augment is not None else 0.0,
+                # the r_t the adaptive p sees: training mode, augmented reals (NaN: none yet)
+                'rt_adapt': getattr(model.augment, 'rt', float('nan'))}
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -106,7 +112,9 @@ def train_one(args, variant: str, seed: int, evaluator: Evaluator) -> dict:
     """Train one variant with one seed; the evaluations over training."""
     from gancore.config import load_config
     from gancore.testing import build_model_and_optim, gancore_context
-    options = {'model.augment': VARIANTS[variant]} if VARIANTS[variant] else {}
+    options = {'model.discriminator.dropout': args.d_dropout}
+    if VARIANTS[variant]:
+        options['model.augment'] = VARIANTS[variant]
     if variant == 'ada':
         options['model.augment'] = dict(VARIANTS['ada'], kimg=args.ada_kimg)
     cfg = load_config(str(CONFIG), options)
@@ -166,10 +174,11 @@ def plot(runs: List[dict], path: str, args) -> None:
         raise SystemExit('--plot needs matplotlib: pip install matplotlib') from None
     panels = [('gap', 'D overfitting: mean D(train) - D(held-out)'),
               ('rt_train', 'r_t = E[sign D(train)] (no augmentation)'),
+              ('p', 'augmentation probability p'),
               ('accuracy', 'classifier accuracy of samples (higher is better)'),
               ('swd', 'SWD x1e3 samples vs held-out (lower is better)')]
     colours = {'none': 'tab:red', 'diffaugment': 'tab:blue', 'ada': 'tab:green'}
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.4))
     for ax, (key, title) in zip(axes, panels):
         for run in runs:
             its = [e['iter'] for e in run['evals']]
@@ -180,7 +189,8 @@ def plot(runs: List[dict], path: str, args) -> None:
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f'cGAN on {args.images} digits (16x16): no augmentation vs DiffAugment vs ADA',
+    fig.suptitle(f'cGAN on {args.images} digits (16x16), D dropout {args.d_dropout}: '
+                 'no augmentation vs DiffAugment vs ADA (solid: seed 0, dashed: seed 1)',
                  fontsize=10)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +207,8 @@ def main(argv=None) -> int:
     p.add_argument('--variants', default=','.join(VARIANTS))
     p.add_argument('--ada-kimg', type=float, default=500.0,
                    help="ADA's speed: p can move from 0 to 1 in this many thousand images")
+    p.add_argument('--d-dropout', type=float, default=0.0,
+                   help="D's dropout (the shipped config's 0.3 is itself a regulariser)")
     p.add_argument('--per-class', type=int, default=50, help='samples per class for accuracy')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--json', help='write every evaluation of every run here')
