@@ -328,7 +328,8 @@ class BaseGAN(BaseModel):
         """Keep the latest D outputs (detached), e.g. ``real=..., fake=...``.
 
         Read by GANHealthHook; in training, ``real`` (D's outputs on the
-        training reals) also feeds the adaptive augmentation's r_t.
+        training reals) also feeds the adaptive augmentation's r_t: record them
+        once per iteration (in the main D loss, not again in a regulariser).
         """
         self.last_disc_outputs = {k: v.detach() for k, v in outputs.items()}
         if self._stepping and self.augment is not None and 'real' in outputs:
