@@ -26,6 +26,8 @@ record (``--json``) and a figure (``--plot``, needs matplotlib: ``pip install ma
 
     python benchmarks/limited_data.py --images 100 --iters 4000 --eval-every 400 --seeds 0,1 \\
         --ada-kimg 100 --json limited_data.json --plot docs/images/limited_data.png
+    python benchmarks/limited_data.py ... --variants ada-0.3 --json ada03.json
+    python benchmarks/limited_data.py --load limited_data.json ada03.json --plot out.png
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ CONFIG = ROOT / 'configs/cgan/cgan_digits.py'
 #: The variants: model.augment of each (None: no augmentation).
 VARIANTS = {'none': None,
             'diffaugment': {'type': 'DiffAugment'},
-            'ada': {'type': 'ADA'}}
+            'ada': {'type': 'ADA'},  # the paper's target r_t = 0.6
+            'ada-0.3': {'type': 'ADA', 'target': 0.3}}
 
 
 def cpu_seconds() -> float:
@@ -115,26 +118,28 @@ def train_one(args, variant: str, seed: int, evaluator: Evaluator) -> dict:
     options = {'model.discriminator.dropout': args.d_dropout}
     if VARIANTS[variant]:
         options['model.augment'] = VARIANTS[variant]
-    if variant == 'ada':
-        options['model.augment'] = dict(VARIANTS['ada'], kimg=args.ada_kimg)
+    if variant.startswith('ada'):
+        options['model.augment'] = dict(VARIANTS[variant], kimg=args.ada_kimg)
     cfg = load_config(str(CONFIG), options)
     record = {'variant': variant, 'seed': seed, 'evals': []}
     with gancore_context(seed=seed, num_threads=args.threads):
         model, ow = build_model_and_optim(cfg)
         gen = torch.Generator().manual_seed(seed)
         n = len(evaluator.train_images)
-        start = cpu_seconds()
+        start, p_max = cpu_seconds(), 0.0
         for it in range(1, args.iters + 1):
             idx = torch.randint(0, n, (args.batch_size,), generator=gen)
             model.train_step({'img': evaluator.train_images[idx],
                               'label': evaluator.train_labels[idx]}, ow)
+            if model.augment is not None:
+                p_max = max(p_max, model.augment.p)
             if it % args.eval_every == 0 or it == args.iters:
-                row = {'iter': it, **evaluator(model)}
+                row = {'iter': it, **evaluator(model), 'p_max': p_max}  # p_max: since start
                 record['evals'].append(row)
                 print(f"  {variant:11s} seed {seed} it {it:5d}: r_t {row['rt_train']:+.2f} "
                       f"(held-out {row['rt_heldout']:+.2f}) gap {row['gap']:+.2f} "
-                      f"acc {row['accuracy']:.3f} swd {row['swd']:.1f} p {row['p']:.3f}",
-                      flush=True)
+                      f"acc {row['accuracy']:.3f} swd {row['swd']:.1f} p {row['p']:.3f} "
+                      f"(max {p_max:.3f}, ADA r_t {row['rt_adapt']:+.2f})", flush=True)
         record['cpu_s'] = cpu_seconds() - start
     return record
 
@@ -151,7 +156,8 @@ def summary(runs: List[dict]) -> Dict[str, Dict[str, list]]:
 
 def print_table(runs: List[dict], args) -> None:
     keys = [('rt_train', 'r_t train'), ('d_train', 'D(train)'), ('d_heldout', 'D(held-out)'),
-            ('gap', 'gap'), ('accuracy', 'accuracy'), ('swd', 'SWD x1e3'), ('p', 'p')]
+            ('gap', 'gap'), ('accuracy', 'accuracy'), ('swd', 'SWD x1e3'), ('p', 'p'),
+            ('p_max', 'max p')]
     print(f'\n{args.images} training images, {args.iters} iterations, batch '
           f'{args.batch_size}, seeds {args.seeds}: last evaluation, mean [min, max] over seeds')
     print('| variant | ' + ' | '.join(label for _, label in keys) + ' | CPU s/run |')
@@ -161,7 +167,7 @@ def print_table(runs: List[dict], args) -> None:
         cpu.setdefault(run['variant'], []).append(run['cpu_s'])
     for variant, metrics in summary(runs).items():
         cells = [f'{statistics.mean(metrics[k]):.3f} [{min(metrics[k]):.3f}, '
-                 f'{max(metrics[k]):.3f}]' for k, _ in keys]
+                 f'{max(metrics[k]):.3f}]' if k in metrics else '-' for k, _ in keys]
         print(f'| {variant} | ' + ' | '.join(cells) + f' | {statistics.mean(cpu[variant]):.0f} |')
 
 
@@ -177,7 +183,8 @@ def plot(runs: List[dict], path: str, args) -> None:
               ('p', 'augmentation probability p'),
               ('accuracy', 'classifier accuracy of samples (higher is better)'),
               ('swd', 'SWD x1e3 samples vs held-out (lower is better)')]
-    colours = {'none': 'tab:red', 'diffaugment': 'tab:blue', 'ada': 'tab:green'}
+    colours = {'none': 'tab:red', 'diffaugment': 'tab:blue', 'ada': 'tab:green',
+               'ada-0.3': 'tab:purple'}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.4))
     for ax, (key, title) in zip(axes, panels):
         for run in runs:
@@ -204,7 +211,8 @@ def main(argv=None) -> int:
     p.add_argument('--eval-every', type=int, default=250)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--seeds', default='0,1')
-    p.add_argument('--variants', default=','.join(VARIANTS))
+    p.add_argument('--variants', default='none,diffaugment,ada',
+                   help=f'comma-separated, from {", ".join(VARIANTS)}')
     p.add_argument('--ada-kimg', type=float, default=500.0,
                    help="ADA's speed: p can move from 0 to 1 in this many thousand images")
     p.add_argument('--d-dropout', type=float, default=0.0,
@@ -213,7 +221,22 @@ def main(argv=None) -> int:
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--json', help='write every evaluation of every run here')
     p.add_argument('--plot', help='write the figure here (PNG)')
+    p.add_argument('--load', nargs='+', metavar='JSON',
+                   help='no training: the table and figure of these --json records together')
     args = p.parse_args(argv)
+    if args.load:
+        records = [json.loads(Path(f).read_text()) for f in args.load]
+        for key, value in records[0]['args'].items():
+            if key not in ('load', 'plot', 'json', 'variants'):
+                setattr(args, key, value)
+        kept = {}  # a later file's run of the same variant and seed replaces an earlier one
+        for record in records:
+            kept.update({(run['variant'], run['seed']): run for run in record['runs']})
+        runs = list(kept.values())
+        print_table(runs, args)
+        if args.plot:
+            plot(runs, args.plot, args)
+        return 0
     args.seeds = [int(s) for s in args.seeds.split(',')]
     variants = [v.strip() for v in args.variants.split(',') if v.strip()]
     unknown = set(variants) - set(VARIANTS)
@@ -235,8 +258,7 @@ def main(argv=None) -> int:
     total = sum(r['cpu_s'] for r in runs)
     print(f'training CPU time: {total:.0f} s in all ({time.time() - t0:.0f} s wall)')
     if args.json:
-        Path(args.json).write_text(json.dumps({'args': {k: v for k, v in vars(args).items()},
-                                               'runs': runs}, indent=1))
+        Path(args.json).write_text(json.dumps({'args': vars(args), 'runs': runs}, indent=1))
     if args.plot:
         plot(runs, args.plot, args)
     return 0
