@@ -49,7 +49,8 @@ CONFIG = ROOT / 'configs/cgan/cgan_digits.py'
 VARIANTS = {'none': None,
             'diffaugment': {'type': 'DiffAugment'},
             'ada': {'type': 'ADA'},  # the paper's target r_t = 0.6
-            'ada-0.3': {'type': 'ADA', 'target': 0.3}}
+            'ada-0.3': {'type': 'ADA', 'target': 0.3},
+            'ada-fixed-0.5': {'type': 'ADA', 'p': 0.5, 'target': None}}  # ADA's transforms
 
 
 def cpu_seconds() -> float:
@@ -184,7 +185,7 @@ def plot(runs: List[dict], path: str, args) -> None:
               ('accuracy', 'classifier accuracy of samples (higher is better)'),
               ('swd', 'SWD x1e3 samples vs held-out (lower is better)')]
     colours = {'none': 'tab:red', 'diffaugment': 'tab:blue', 'ada': 'tab:green',
-               'ada-0.3': 'tab:purple'}
+               'ada-0.3': 'tab:purple', 'ada-fixed-0.5': 'tab:orange'}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.4))
     for ax, (key, title) in zip(axes, panels):
         for run in runs:
