@@ -181,7 +181,7 @@ def plot(runs: List[dict], path: str, args) -> None:
         raise SystemExit('--plot needs matplotlib: pip install matplotlib') from None
     panels = [('gap', 'D overfitting: mean D(train) - D(held-out)'),
               ('rt_train', 'r_t = E[sign D(train)] (no augmentation)'),
-              ('p', 'augmentation probability p'),
+              ('rt_adapt', "ADA's r_t (training, augmented reals); targets 0.6, 0.3"),
               ('accuracy', 'classifier accuracy of samples (higher is better)'),
               ('swd', 'SWD x1e3 samples vs held-out (lower is better)')]
     colours = {'none': 'tab:red', 'diffaugment': 'tab:blue', 'ada': 'tab:green',
@@ -190,9 +190,13 @@ def plot(runs: List[dict], path: str, args) -> None:
     for ax, (key, title) in zip(axes, panels):
         for run in runs:
             its = [e['iter'] for e in run['evals']]
-            ax.plot(its, [e[key] for e in run['evals']], color=colours.get(run['variant']),
+            ax.plot(its, [e.get(key, float('nan')) for e in run['evals']],
+                    color=colours.get(run['variant']),
                     linestyle='-' if run['seed'] == runs[0]['seed'] else '--',
                     label=f"{run['variant']} (seed {run['seed']})")
+        if key == 'rt_adapt':
+            for target in (0.6, 0.3):
+                ax.axhline(target, color='grey', linewidth=0.8, linestyle=':')
         ax.set_title(title, fontsize=9)
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
