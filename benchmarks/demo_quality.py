@@ -204,7 +204,7 @@ def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str
         size = model.resolution if demo == 'progan' else model.generator.image_size
         fake = torch.cat([b.float() for b in model.generate_for_eval(num, 50, 0)])
         return {'': (fake, held_out_digits(size))}
-    from gancore.evaluation.translation_eval import split_from_dataset, translated_batches
+    from gancore.evaluation.held_out import split_from_dataset, translated_batches
     if demo == 'cyclegan':
         from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
         split = split_from_dataset(DigitsMNISTMUnpaired('test', **data_kwargs), paired=False)
@@ -371,7 +371,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         except (ValueError, SyntaxError):
             overrides[key] = value
 
-    from gancore.apis import init_model
+    from gancore.inference.model import init_model
     from gancore.config import load_config
     record = {'amp': args.amp, 'seed': args.seed, 'cfg_options': overrides, 'demos': {}}
     for demo in demos:

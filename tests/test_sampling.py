@@ -1,8 +1,8 @@
-"""gancore.sampling: PNG samples written without torchvision."""
+"""gancore.inference.sampling: PNG samples written without torchvision."""
 import pytest
 import torch
 
-from gancore.sampling import save_png
+from gancore.inference.sampling import save_png
 
 
 @pytest.mark.parametrize('channels', [1, 3])
@@ -22,7 +22,7 @@ def test_grid_is_torchvisions_grid_and_file(tmp_path, num, nrow, channels):
     from torchvision.utils import make_grid as tv_make_grid
     from torchvision.utils import save_image
 
-    from gancore.sampling import make_grid, save_grid
+    from gancore.inference.sampling import make_grid, save_grid
     images = torch.rand(num, channels, 5, 6, generator=torch.Generator().manual_seed(num))
     expected = tv_make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
     assert torch.equal(make_grid(images, nrow=nrow, padding=2, pad_value=1.0), expected)

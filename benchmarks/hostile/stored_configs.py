@@ -35,8 +35,8 @@ def payload_file(tmp: Path, edit, fmt: str) -> Path:
     import torch
     from mmengine.config import Config
 
-    from gancore.engine import load_checkpoint_file
-    from gancore.model_file import save_model_file
+    from gancore.checkpoint import load_checkpoint_file
+    from gancore.inference.model_file import save_model_file
     ckpt = load_checkpoint_file(str(trained_digits() / 'iter_2.pth'))
     cfg = json.loads(json.dumps(ckpt['meta']['cfg']))
     edit(cfg)

@@ -32,7 +32,7 @@ def cyclegan_checkpoint(tmp):
     cfg = load_config(str(REPO / 'configs/cyclegan/cyclegan_demo.py'), {
         'model.generator_ab.base_channels': 4, 'model.generator_ba.base_channels': 4})
     model = MODELS.build(cfg.model.to_dict())
-    from gancore.config_data import config_to_data
+    from gancore.config.data import config_to_data
     torch.save({'meta': {'cfg': config_to_data(cfg)}, 'state_dict': model.state_dict()},
                tmp / 'cyclegan.pth')
     return tmp / 'cyclegan.pth'
@@ -104,7 +104,7 @@ def export_below_a_file(run):
 
 @case('tracebacks', 'a full disk while generate writes: one line naming the file')
 def generate_disk_full(run):
-    from gancore import sampling
+    from gancore.inference import sampling
     original = sampling.save_png
 
     def full(image, path):
@@ -153,8 +153,8 @@ def model_file_with(run, edit):
     import torch
     from mmengine.config import Config
 
-    from gancore.engine import load_checkpoint_file
-    from gancore.model_file import save_model_file
+    from gancore.checkpoint import load_checkpoint_file
+    from gancore.inference.model_file import save_model_file
     state = load_checkpoint_file(str(ckpt()))
     weights = {k: edit(v) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
                for k, v in state['state_dict'].items()}

@@ -46,11 +46,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner.loops import IterBasedTrainLoop, _InfiniteDataloaderIterator
 
+from ..checkpoint import RESUME_STATE
 from ..errors import ConfigError
 from .resume import ResumableInfiniteSampler, apply_config_lrs
-
-#: Key of the resume state in a checkpoint's ``meta``.
-META_KEY = 'resume_state'
 
 
 @runtime_checkable
@@ -277,7 +275,7 @@ class ExactResume(Hook):
     def loaded(self, checkpoint: dict) -> None:
         """Keep the resume state of a checkpoint loaded to resume from."""
         if self._loading_for_resume:
-            self._state = (checkpoint.get('meta') or {}).get(META_KEY)
+            self._state = (checkpoint.get('meta') or {}).get(RESUME_STATE)
 
     def resumed(self, runner) -> None:
         """After mmengine's resume: config learning rates win; say what will not be exact."""

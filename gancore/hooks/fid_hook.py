@@ -21,6 +21,7 @@ features for KID and precision/recall too).
 """
 from __future__ import annotations
 
+import datetime
 import os
 import os.path as osp
 import warnings
@@ -28,6 +29,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.distributed as torch_dist
 from mmengine.dist import barrier, broadcast_object_list, is_distributed, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -201,7 +203,7 @@ class MetricsHook(Hook):
 
     def _test_split(self, model):
         if self._split is None:
-            from ..evaluation.translation_eval import split_from_dataset, split_from_folder
+            from ..evaluation.held_out import split_from_dataset, split_from_folder
             if isinstance(self.test_split, str):
                 self._split = split_from_folder(self.test_split)
             else:
@@ -218,8 +220,7 @@ class MetricsHook(Hook):
             return score(fake, real, self.metrics, swd_seed=self.seed, **self.kid)['metrics']
 
     def _translation_values(self, model, device) -> dict:
-        from ..evaluation.translation_eval import (batches_of, target_domain,
-                                                   translated_batches)
+        from ..evaluation.held_out import batches_of, target_domain, translated_batches
         split = self._test_split(model)
         if self._real is None:
             self._real = {}
@@ -241,7 +242,7 @@ class MetricsHook(Hook):
     def compute_fid(self, runner) -> dict:
         """All metric values of ``runner.model`` (call on rank 0); keys as ``score``'s."""
         from ..models.modes import eval_mode
-        from ..translation import TranslationModel
+        from ..models.translation import TranslationModel
         model = _unwrap(runner.model)
         translates = self.test_split is not None
         if translates and not isinstance(model, TranslationModel):
@@ -359,12 +360,8 @@ class MetricsHook(Hook):
 
     def _wait_for_rank0(self) -> None:
         """Barrier of all ranks on a gloo group whose timeout is :attr:`RANK0_WAIT_S`."""
-        import datetime
-
-        import torch.distributed as dist
         if getattr(self, '_wait_group', None) is None:  # every rank creates it here, in step
-            self._wait_group = dist.new_group(
-                backend='gloo', timeout=datetime.timedelta(seconds=self.RANK0_WAIT_S))
+            self._wait_group = rank0_wait_group(self.RANK0_WAIT_S)
         barrier(self._wait_group)
 
     def _save_best(self, runner, step: int) -> None:
@@ -380,6 +377,11 @@ class MetricsHook(Hook):
                 os.remove(previous)
             runner.logger.info(f'FIDHook: new best {self.best_metric} {self.best_score:.4f}, '
                                f'saved {path}')
+
+
+def rank0_wait_group(seconds: int):
+    """A gloo process group of every rank whose collectives wait up to ``seconds``."""
+    return torch_dist.new_group(backend='gloo', timeout=datetime.timedelta(seconds=seconds))
 
 
 @HOOKS.register_module()

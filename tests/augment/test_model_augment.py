@@ -12,7 +12,7 @@ from gancore.cli import run_tool, tool_module
 from gancore.config import load_config
 from gancore.engine import build_runner, prepare_config
 from gancore.errors import ConfigError, PluginError
-from gancore.listing import list_components
+from gancore.registry.listing import list_components
 from gancore.models import BaseGAN
 from gancore.registry import AUGMENTATIONS, TRANSFORMS
 from gancore.testing import build_model_and_optim, gancore_context

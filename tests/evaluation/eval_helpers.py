@@ -132,7 +132,7 @@ def fake_eval_cli(monkeypatch, make_model) -> tuple:
         model the CLI loaded and ``'args'`` the ``(config, checkpoint, device)`` it
         passed.
     """
-    from gancore.evaluation import cli
+    from gancore.cli import evaluate as cli
     net = FakeNet()
     monkeypatch.setattr(cli, 'get_inception', lambda *a, **k: net)
     made = {}

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from gancore.errors import CheckpointError
-from gancore.evaluation import cli, fid_between, folder_statistics
+from gancore.cli import evaluate as cli
+from gancore.evaluation import fid_between, folder_statistics
 
 from eval_helpers import FakeGenerator, fake_eval_cli, write_images
 

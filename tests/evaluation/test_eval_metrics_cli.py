@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from gancore.evaluation import cli, kernel_inception_distance, precision_recall
+from gancore.cli import evaluate as cli
+from gancore.evaluation import kernel_inception_distance, precision_recall
 
 from eval_helpers import FakeGenerator, fake_eval_cli, write_images
 

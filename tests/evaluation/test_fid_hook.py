@@ -149,7 +149,9 @@ def test_other_ranks_wait_and_receive_the_value(setup, monkeypatch):
     events = []
     monkeypatch.setattr(fid_hook, 'is_main_process', lambda: False)
     monkeypatch.setattr(fid_hook, 'is_distributed', lambda: True)
-    monkeypatch.setattr(fid_hook, 'barrier', lambda: events.append('barrier'))
+    # rank 0's measurement may take long: the others wait on a group with its own timeout
+    monkeypatch.setattr(fid_hook, 'rank0_wait_group', lambda seconds: ('group', seconds))
+    monkeypatch.setattr(fid_hook, 'barrier', lambda group: events.append(('barrier', group)))
 
     def broadcast(box, src=0):
         assert box == [None] and src == 0
@@ -160,7 +162,8 @@ def test_other_ranks_wait_and_receive_the_value(setup, monkeypatch):
     hook = FIDHook(interval=1, real_stats=setup['stats'], num_samples=4)
     hook.before_train(runner)
     _run_iter(hook, runner, 0)
-    assert model.calls == [] and events == ['barrier', 'broadcast']
+    assert model.calls == []
+    assert events == [('barrier', ('group', FIDHook.RANK0_WAIT_S)), 'broadcast']
     assert runner.message_hub.get_scalar('metrics/FID').current() == 12.5
     assert runner.save_checkpoint.call_count == 1
     assert hook.best_score == 12.5
