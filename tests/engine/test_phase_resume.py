@@ -10,7 +10,8 @@ import torch
 
 from conftest import tool_cmd
 from engine_helpers import write_config
-from gancore.engine import build_runner, load_checkpoint_file, prepare_config
+from gancore.checkpoint import load_checkpoint_file
+from gancore.engine import build_runner, prepare_config
 from gancore.registry import MODELS
 from gancore.testing import registry_sandbox
 from test_distributed import free_port
