@@ -107,7 +107,7 @@ class ClipGrad(Spec):
 OPTIM_WRAPPER = Component(
     default_type='OptimWrapper', what='optim wrapper',
     overrides=dict(optimizer=OPTIMIZER, clip_grad=Opt(ClipGrad()), accumulative_counts=Int(1)),
-    extra=dict(modules=OneOf(STR, Seq(STR)), paramwise_cfg=Opt(DICT)))
+    extra=dict(modules=OneOf(STR, Seq(STR)), paramwise_cfg=Opt(DICT), lazy_correction=BOOL))
 
 
 class OptimWrapperSection(Spec):
