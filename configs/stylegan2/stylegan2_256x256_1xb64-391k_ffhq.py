@@ -3,9 +3,9 @@
 # one process: batch 64 (the paper: 8 GPUs x 8), 25,000 kimg = 390,625 iterations, mapping 8
 # layers, channel_base 16384 (512 channels up to 32x32, 256 at 64x64, 128 at 128x128, 64 at
 # 256x256), minibatch-std groups of 8, lr 0.0025, R1 gamma 1, path length 2, style mixing 0.9,
-# G EMA with a half-life of 20k images (decay 0.5 ** (64 / 20_000)). Data: a folder of 256x256
-# images (the reference resizes FFHQ with a box filter: see docs/models/stylegan2.md). ADA comes
-# with the augmentation registry; the regularisers with the training phases.
+# G EMA with a half-life of 20k images and no ramp-up, ADA (target 0.6, adjusted every 4
+# iterations, 500 kimg to go from 0 to 1). Data: a folder of 256x256 images (the reference
+# resizes FFHQ with a box filter: see docs/models/stylegan2.md).
 _base_ = [
     '../_base_/models/stylegan2_256x256.py', '../_base_/datasets/image_folder_loader.py',
     '../_base_/schedules/stylegan2_adam.py',
@@ -14,7 +14,9 @@ model = dict(
     generator=dict(channel_base=16384),
     discriminator=dict(channel_base=16384, mbstd_group_size=8),
     r1_loss=dict(gamma=1.0),
-    ema_decay=0.997784,
+    ema_kimg=20.0,
+    ema_rampup=None,
+    augment=dict(type='ADA', target=0.6, interval=4, kimg=500),
 )
 train_dataloader = dict(
     batch_size=64,

@@ -4,8 +4,9 @@
 # on one process: batch 64 (the paper: 2 GPUs x 32), 100,000 kimg = 1,562,500 iterations,
 # mapping 2 layers, 512 channels at every resolution (channel_base 32768), minibatch-std groups
 # of 32, lr 0.0025, R1 gamma 0.01, no path-length penalty and no style mixing, G EMA with a
-# half-life of 500k images (decay 0.5 ** (64 / 500_000); NVlabs also ramps the half-life up over
-# the first 5 % of training: not wired yet). ADA itself comes with the augmentation registry.
+# half-life of 500k images ramped up (0.05), ADA. Without a path-length penalty the model has no
+# Greg phase, but NVlabs still runs G's Adam with the 4/5 correction of an (empty) Greg phase:
+# G's corrected values are given here (lr 0.0025 * 0.8, beta2 0.99 ** 0.8). D: 16/17 as usual.
 _base_ = [
     '../_base_/models/stylegan2_256x256.py', '../_base_/datasets/cifar10.py',
     '../_base_/schedules/stylegan2_adam.py',
@@ -16,8 +17,12 @@ model = dict(
     r1_loss=dict(gamma=0.01),
     pl_loss=dict(loss_weight=0.0),
     style_mixing_prob=0.0,
-    ema_decay=0.99991128,
+    ema_kimg=500.0,
+    ema_rampup=0.05,
+    augment=dict(type='ADA', target=0.6, interval=4, kimg=500),
 )
+optim_wrapper = dict(generator=dict(
+    optimizer=dict(lr=0.0025 * 0.8, betas=(0.0, 0.99 ** 0.8)), lazy_correction=False))
 train_dataloader = dict(batch_size=64)
 train_cfg = dict(max_iters=1_562_500)
 default_hooks = dict(checkpoint=dict(interval=10_000))

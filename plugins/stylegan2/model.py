@@ -1,21 +1,26 @@
-"""StyleGAN2 (Karras et al., CVPR 2020) as in the ADA code: the losses of its four phases.
+"""StyleGAN2 (Karras et al., CVPR 2020) as in the ADA code: its four training phases as data.
 
-NVlabs' training loop runs four phases, each its own optimizer step::
+NVlabs' training loop runs four phases, each its own optimizer step, in this order::
 
-    Gmain  every step        L = softplus(-D(G(z)))                     = -log sigmoid(D(G(z)))
-    Greg   every 4th G step  L = 2 * E[(a - mean_a)^2] * 4              path length, batch / 2
-    Dmain  every step        L = softplus(D(G(z))) + softplus(-D(x))
-    Dreg   every 16th D step L = gamma / 2 * E||grad_x D(x)||^2 * 16    R1 on reals
+    Gmain  every iteration    L = softplus(-D(G(z)))                     = -log sigmoid(D(G(z)))
+    Greg   every 4th          L = 2 * E[(a - mean_a)^2] * 4              path length, batch / 2
+    Dmain  every iteration    L = softplus(D(G(z))) + softplus(-D(x))
+    Dreg   every 16th         L = gamma / 2 * E||grad_x D(x)||^2 * 16    R1 on the reals
 
-with style mixing (probability 0.9) in every generator call of training. This
-class writes each phase's loss as a method (:meth:`generator_loss`,
-:meth:`generator_regularizer`, :meth:`discriminator_loss`,
-:meth:`discriminator_regularizer`), returning the *unscaled* loss and its
-logged terms: multiplying a lazy regulariser by its interval, and Adam's
-learning rate and betas by ``interval / (interval + 1)`` for the regularised
-networks, are the business of gancore's phase API, which is to call these
-methods. Until then BaseGAN's ``train_step`` runs the two main phases only
-(``generator_loss`` and ``discriminator_loss``: no R1, no path length).
+This model declares them as :class:`gancore.models.Phase` objects (:attr:`StyleGAN2.phases`)
+and writes each loss as a method (:meth:`~StyleGAN2.generator_loss`,
+:meth:`~StyleGAN2.generator_regularizer`, :meth:`~StyleGAN2.discriminator_loss`,
+:meth:`~StyleGAN2.discriminator_regularizer`) returning the *unscaled* loss; BaseGAN's
+``train_step`` runs the due ones, multiplies a lazy regulariser by its interval, and
+``GANOptimWrapperConstructor`` (``lazy_correction=True``, the schedule's setting) runs Adam
+with ``lr * c`` and ``betas ** c``, ``c = k / (k + 1)`` (G: 4/5, D: 16/17). As in the
+reference every phase draws its own latents (none uses BaseGAN's shared ``fake``), every
+generator call of training mixes styles (probability 0.9) and every D call goes through
+``self.discriminate`` (``model.augment``: ADA, whose p follows ``sign(D(real))`` of Dmain).
+
+The generator's EMA follows NVlabs: a half-life of ``ema_kimg`` thousand images, ramped up
+over the first images (``half-life = min(ema_kimg * 1000, images_seen * ema_rampup)``),
+``beta = 0.5 ** (batch / half-life)``, and the buffers (``w_avg``) copied, not averaged.
 
 Sampling (``sample``, ``style_mixing``, ``interpolate``, ``project``) uses
 constant noise by default, so the same seed gives the same images.
@@ -28,8 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmengine.dist import get_world_size
+from mmengine.model import ExponentialMovingAverage
+
 from gancore.errors import ConfigError
-from gancore.models import NoiseGAN, eval_mode
+from gancore.models import NoiseGAN, Phase, eval_mode
+from gancore.models.base_gan import unwrap
 from gancore.models.inference import FixedArguments, noise_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 
@@ -49,6 +58,18 @@ def _all_parameters_used(output: Tensor) -> Tensor:
     return output.reshape(output.shape[0], -1)[:, 0].sum() * 0
 
 
+def ema_beta(images_seen: int, batch: int, kimg: float, rampup: Optional[float]) -> float:
+    """NVlabs' EMA decay for one step of ``batch`` images after ``images_seen`` images.
+
+    ``half_life = kimg * 1000``, or ``min(half_life, images_seen * rampup)`` with a
+    ramp-up; ``beta = 0.5 ** (batch / half_life)`` (0 at the start: the EMA copies G).
+    """
+    half_life = kimg * 1000.0
+    if rampup is not None:
+        half_life = min(half_life, images_seen * rampup)
+    return 0.5 ** (batch / max(half_life, 1e-8))
+
+
 @MODELS.register_module()
 class StyleGAN2(NoiseGAN):
     """StyleGAN2 with the non-saturating logistic loss, R1 and the path-length penalty.
@@ -65,23 +86,42 @@ class StyleGAN2(NoiseGAN):
             training batch. Default 0.9 (CIFAR-10 config: 0).
         pl_batch_shrink: The path-length phase runs on ``batch // pl_batch_shrink``
             samples. Default 2.
-        g_reg_interval: The path-length phase runs every this many G steps
-            (lazy regularisation; for the phase API). Default 4.
-        d_reg_interval: The R1 phase runs every this many D steps (for the
-            phase API). Default 16.
-        disc_steps: D updates per G update. Default 1.
-        ema_decay: EMA decay of G used for sampling. Default 0.999.
+        g_reg_interval: The path-length phase (Greg) runs every this many
+            iterations, lazily (its loss times the interval). Default 4. With a
+            path-length weight of 0 there is no Greg phase.
+        d_reg_interval: The R1 phase (Dreg) runs every this many iterations,
+            lazily. Default 16.
+        ema_kimg: Half-life of G's EMA in thousands of images (NVlabs' ``ema_kimg``;
+            all processes' images). Default 10. None: use ``ema_decay``.
+        ema_rampup: The half-life is at most ``images_seen * ema_rampup`` (NVlabs'
+            ramp-up, 0.05); None: no ramp-up. Default 0.05.
+        ema_decay: A constant EMA decay instead (BaseGAN's, buffers averaged); only
+            with ``ema_kimg=None``. Default None. Both None: no EMA.
         ema_start: Iteration at which EMA averaging starts. Default 0.
         data_preprocessor: mmengine data preprocessor config. Default None.
+        augment: Augmentation of every D input (real, fake, R1's reals), e.g.
+            ``dict(type='ADA')`` (:mod:`gancore.augment`), or None. Default None.
     """
 
     def __init__(self, generator: dict, discriminator: dict, gan_loss: Optional[dict] = None,
                  r1_loss: Optional[dict] = None, pl_loss: Optional[dict] = None,
                  style_mixing_prob: float = 0.9, pl_batch_shrink: int = 2,
-                 g_reg_interval: int = 4, d_reg_interval: int = 16, disc_steps: int = 1,
-                 ema_decay: Optional[float] = 0.999, ema_start: int = 0,
-                 data_preprocessor: Optional[dict] = None) -> None:
-        super().__init__(disc_steps, ema_decay, ema_start, data_preprocessor)
+                 g_reg_interval: int = 4, d_reg_interval: int = 16,
+                 ema_kimg: Optional[float] = 10.0, ema_rampup: Optional[float] = 0.05,
+                 ema_decay: Optional[float] = None, ema_start: int = 0,
+                 data_preprocessor: Optional[dict] = None,
+                 augment: Optional[dict] = None) -> None:
+        super().__init__(1, ema_decay, ema_start, data_preprocessor, augment)
+        if ema_kimg is not None and ema_decay is not None:
+            raise ConfigError('model.ema_kimg and model.ema_decay are both set: keep one '
+                              '(ema_kimg: NVlabs\' half-life in k images; ema_decay: a constant '
+                              'decay; set the other to None)')
+        if ema_kimg is not None and not ema_kimg > 0:
+            raise ConfigError(f'model.ema_kimg must be > 0 or None, got {ema_kimg!r}')
+        if ema_rampup is not None and not ema_rampup > 0:
+            raise ConfigError(f'model.ema_rampup must be > 0 or None, got {ema_rampup!r}')
+        self.ema_kimg, self.ema_rampup = ema_kimg, ema_rampup
+        self._step_images = 0  # images of this iteration, all processes (for the EMA)
         if not 0.0 <= style_mixing_prob <= 1.0:
             raise ConfigError(f'model.style_mixing_prob must be in [0, 1], got '
                               f'{style_mixing_prob}')
@@ -97,6 +137,7 @@ class StyleGAN2(NoiseGAN):
         self.pl_loss = LOSSES.build(pl_loss or dict(type='PathLengthRegularizer'))
         self.style_mixing_prob, self.pl_batch_shrink = style_mixing_prob, pl_batch_shrink
         self.g_reg_interval, self.d_reg_interval = g_reg_interval, d_reg_interval
+        self.phases = self.declare_phases()
         self.latent_dim = self.generator.latent_dim
         self.num_classes = self.generator.num_classes
         self._check_networks()
@@ -113,6 +154,39 @@ class StyleGAN2(NoiseGAN):
             raise ConfigError(f'model.generator.out_channels={g.out_channels} but '
                               f'model.discriminator.in_channels={d.in_channels}')
 
+    def declare_phases(self) -> Tuple[Phase, ...]:
+        """Gmain, Greg (lazy, every ``g_reg_interval``), Dmain, Dreg (lazy, every ``d_reg_interval``).
+
+        Every phase draws its own latents (``uses_fake=False``), as the reference's do.
+        Greg is left out when the path-length weight is 0 (the ADA CIFAR-10 config).
+        """
+        phases = [Phase('Gmain', 'generator', 'generator_loss', uses_fake=False)]
+        if self.pl_loss.loss_weight > 0:
+            phases.append(Phase('Greg', 'generator', 'generator_regularizer',
+                                interval=self.g_reg_interval, lazy=True, uses_fake=False))
+        phases += [Phase('Dmain', 'discriminator', 'discriminator_loss', uses_fake=False),
+                   Phase('Dreg', 'discriminator', 'discriminator_regularizer',
+                         interval=self.d_reg_interval, lazy=True, uses_fake=False)]
+        return tuple(phases)
+
+    # -------------------------------------------------------------------- EMA
+    def init_ema(self) -> None:
+        """NVlabs' EMA (``ema_kimg``): parameters averaged, buffers copied; else BaseGAN's."""
+        if self.ema_kimg is None:
+            return super().init_ema()
+        # the momentum (1 - beta) is set before every update (update_ema)
+        self.generator_ema = ExponentialMovingAverage(unwrap(self.generator), momentum=0.5,
+                                                      update_buffers=False)
+
+    def update_ema(self) -> None:
+        """Set the EMA's ``1 - beta`` from the images seen (:func:`ema_beta`), then update."""
+        ema = getattr(self, 'generator_ema', None)
+        if self.ema_kimg is not None and ema is not None:
+            seen = self.num_steps * self._step_images
+            ema.momentum = 1.0 - ema_beta(seen, self._step_images, self.ema_kimg,
+                                          self.ema_rampup)
+        super().update_ema()
+
     # --------------------------------------------------------------- training
     def training_labels(self, batch: dict, num: int, device: torch.device) -> Optional[Tensor]:
         """Conditional: the fakes take the real batch's labels; else None."""
@@ -121,23 +195,22 @@ class StyleGAN2(NoiseGAN):
     def generate(self, batch: dict, z: Optional[Tensor] = None) -> dict:
         """``{'img', 'label'}``: G(z) with style mixing and random noise (z: one per real image)."""
         real = batch['img']
+        self._step_images = real.size(0) * get_world_size()
         if z is None:
             z = torch.randn(real.size(0), self.latent_dim, device=real.device)
         labels = self.training_labels(batch, z.size(0), real.device)
         img = self.generator(z, labels, style_mixing_prob=self.style_mixing_prob)
         return {'img': img, 'label': labels}
 
-    def run_discriminator(self, img: Tensor, labels: Optional[Tensor]) -> Tensor:
-        """D's logits ``(N, 1)``; the place where ADA's augmentation will go."""
-        return self.discriminator(img, labels)
-
-    def generator_loss(self, batch: dict, fake: dict) -> Tuple[Tensor, dict]:
-        """Gmain: ``softplus(-D(G(z)))`` (D frozen by the caller)."""
-        logits = self.run_discriminator(fake['img'], fake['label'])
+    def generator_loss(self, batch: dict, fake: Optional[dict] = None) -> Tuple[Tensor, dict]:
+        """Gmain: ``softplus(-D(G(z)))`` on fresh latents (or ``fake``; D frozen by the caller)."""
+        if fake is None:
+            fake = self.generate(batch)
+        logits = self.discriminate(fake['img'], fake['label'])
         loss = self.gan_loss(logits, True, for_discriminator=False)
         return loss, {'loss_g': loss}
 
-    def generator_regularizer(self, batch: dict, z: Optional[Tensor] = None
+    def generator_regularizer(self, batch: dict, fake: None = None, z: Optional[Tensor] = None
                               ) -> Tuple[Tensor, dict]:
         """Greg: the path-length penalty on ``batch // pl_batch_shrink`` fresh samples.
 
@@ -156,19 +229,29 @@ class StyleGAN2(NoiseGAN):
         return total, {'loss_pl': loss, 'pl_length': lengths.mean(),
                        'pl_mean': self.pl_loss.pl_mean.detach().clone()}
 
-    def discriminator_loss(self, batch: dict, fake: dict) -> Tuple[Tensor, dict]:
-        """Dmain: ``softplus(D(G(z))) + softplus(-D(x))`` (``fake`` detached by the caller)."""
-        fake_logits = self.run_discriminator(fake['img'], fake['label'])
-        real_logits = self.run_discriminator(batch['img'], batch.get('label'))
+    def discriminator_loss(self, batch: dict, fake: Optional[dict] = None
+                           ) -> Tuple[Tensor, dict]:
+        """Dmain: ``softplus(D(G(z))) + softplus(-D(x))``, fresh latents unless ``fake`` is given.
+
+        Records D's real outputs (GANHealthHook; ADA's r_t).
+        """
+        if fake is None:
+            with torch.no_grad():  # G gets no gradient from D's phase
+                fake = self.generate(batch)
+        fake_logits = self.discriminate(fake['img'], fake['label'])
+        real_logits = self.discriminate(batch['img'], batch.get('label'))
         losses = {'loss_d_fake': self.gan_loss(fake_logits, False),
                   'loss_d_real': self.gan_loss(real_logits, True)}
         self.record_disc_outputs(real=real_logits, fake=fake_logits)
         return sum(losses.values()), losses
 
-    def discriminator_regularizer(self, batch: dict) -> Tuple[Tensor, dict]:
-        """Dreg: R1, ``gamma / 2 * E||grad_x D(x)||^2`` on the real batch (unscaled)."""
+    def discriminator_regularizer(self, batch: dict, fake: None = None) -> Tuple[Tensor, dict]:
+        """Dreg: R1, ``gamma / 2 * E||grad_x D(x)||^2`` on the real batch (unscaled).
+
+        The gradient is taken with respect to the reals before the augmentation.
+        """
         real = batch['img'].detach().requires_grad_(True)
-        logits = self.run_discriminator(real, batch.get('label'))
+        logits = self.discriminate(real, batch.get('label'))
         loss = self.r1_loss(logits, real)
         return loss + _all_parameters_used(logits), {'loss_r1': loss}
 

@@ -2,9 +2,9 @@
 # 8-layer mapping network (lr multiplier 0.01, w_avg decay 0.995), skip generator with modulated
 # convolutions and noise inputs, residual discriminator with minibatch std; the 4 highest
 # resolutions in float16 on CUDA with the conv clamp 256 (CPU: float32). Losses: non-saturating
-# logistic, R1 (gamma 10) every 16 D steps, path length (weight 2, decay 0.01, batch / 2) every
-# 4 G steps, style mixing 0.9. The regularisers run only once the training phases are wired
-# (docs/models/stylegan2.md); BaseGAN's train_step runs the two main losses.
+# logistic, R1 (gamma 10) every 16 iterations, path length (weight 2, decay 0.01, batch / 2)
+# every 4, style mixing 0.9, as the model's four phases (Gmain, Greg, Dmain, Dreg); G's EMA with
+# a half-life of 10k images ramped up over the first images (0.05), as NVlabs' defaults.
 model = dict(
     type='StyleGAN2',
     generator=dict(type='StyleGAN2Generator', latent_dim=512, w_dim=512, resolution=256,
@@ -20,5 +20,6 @@ model = dict(
     pl_batch_shrink=2,
     g_reg_interval=4,
     d_reg_interval=16,
-    ema_decay=0.999,
+    ema_kimg=10.0,
+    ema_rampup=0.05,
 )
