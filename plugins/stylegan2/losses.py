@@ -3,7 +3,7 @@
 For images ``g(w)`` and a random image-space direction ``y ~ N(0, I) / sqrt(H W)``::
 
     a    = sqrt( mean_over_styles || J_w^T y ||^2 )      # J_w = d g(w) / d w, per sample
-    mean <- mean + decay * (E[a] - mean)                 # running target, decay 0.01
+    mean <- mean + decay * (E[a] - mean)                 # running target, decay 0.01 (E: all ranks)
     L_pl = weight * E[(a - mean)^2]                      # weight 2
 
 ``J_w^T y`` is one backward pass: the gradient of ``sum(g(w) * y)`` with
@@ -43,6 +43,22 @@ def path_lengths(img: Tensor, ws: Tensor, direction: Optional[Tensor] = None) ->
     return grad.square().sum(dim=2).mean(dim=1).sqrt()
 
 
+def _global_mean(lengths: Tensor) -> Tensor:
+    """``lengths.mean()``; in distributed training its value is the mean over every process.
+
+    The gradient stays the local mean's (as the reference's); the value is the same on
+    every rank, so that the running mean is too and the rank-0 checkpoint is every rank's
+    state (an exact resume). One process: ``lengths.mean()`` itself, bit for bit.
+    """
+    local = lengths.mean()
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) \
+            or torch.distributed.get_world_size() == 1:
+        return local
+    total = local.detach().clone()
+    torch.distributed.all_reduce(total)
+    return local + (total / torch.distributed.get_world_size() - local.detach())
+
+
 @LOSSES.register_module()
 class PathLengthRegularizer(nn.Module):
     """``weight * E[(a - mean)^2]`` with the running ``mean`` of the path lengths ``a``.
@@ -76,7 +92,7 @@ class PathLengthRegularizer(nn.Module):
         regulariser phase).
         """
         lengths = path_lengths(img, ws, direction)
-        pl_mean = torch.lerp(self.pl_mean, lengths.mean(), self.decay)
+        pl_mean = torch.lerp(self.pl_mean, _global_mean(lengths), self.decay)
         self.pl_mean.copy_(pl_mean.detach())
         penalty = (lengths - pl_mean).square()
         return self.loss_weight * penalty.mean(), lengths.detach()
