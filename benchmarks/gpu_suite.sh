@@ -41,7 +41,12 @@ else
   ITERS=1; WARMUP=1; ROUNDS=2; CAP=600
 fi
 
-# name | config | image size | batch size
+# name | config | image size | batch size [| --cfg-options [| variants (default: the suite's)]]
+# StyleGAN2 256x256: the reference README's single-GPU setting (--cfg=auto on one GPU: batch 16,
+# channel_base 16384, mapping 2, mbstd 4, fp16 top 4 resolutions, ADA), against its 21.6-24.2
+# s/kimg on one V100; its own float16 blocks, so only the 'default' variant. ADA at a fixed p = 0.2
+# (the reference runs its whole pipeline once p > 0; a fixed p keeps both sides doing so).
+SG2_256="model.generator.mapping_layers=2 model.discriminator.mapping_layers=2 model.discriminator.mbstd_group_size=4 model.ema_kimg=5.0 model.ema_rampup=0.05 model.augment.target=None model.augment.p=0.2"
 ROWS=(
   "cgan_32_b64|configs/cgan/cgan_projection-hinge_1xb64-50k_cifar10.py|32|64"
   "pix2pix_256_b1|configs/pix2pix/pix2pix_unet256_1xb1-80k_facades.py|256|1"
@@ -49,16 +54,20 @@ ROWS=(
   "cyclegan_256_b1|configs/cyclegan/horse2zebra.py|256|1"
   "cyclegan_256_b4|configs/cyclegan/horse2zebra.py|256|4"
   "progan_64_b16|configs/progan/progan_64x64_1xb128-80k_celeba.py|64|16"
+  "stylegan2_256_b16|configs/stylegan2/stylegan2_256x256_1xb64-391k_ffhq.py|256|16|$SG2_256|default"
 )
 if [ "$QUICK" = 1 ]; then
   ROWS=("cgan_32_b8|configs/cgan/cgan_projection-hinge_1xb64-50k_cifar10.py|32|8"
         "cyclegan_64_b1|configs/cyclegan/horse2zebra.py|64|1")
 fi
 for row in "${ROWS[@]}"; do
-  IFS='|' read -r name config size bs <<<"$row"
-  log "train_speed $name ($VARIANTS)"
+  IFS='|' read -r name config size bs opts variants <<<"$row"
+  variants="${variants:-$VARIANTS}"
+  log "train_speed $name ($variants)"
+  # shellcheck disable=SC2086  # opts: space-separated --cfg-options
   if ! timeout "$CAP" "$PY" benchmarks/train_speed.py --config "$config" --device "$DEVICE" \
-      --size "$size" --batch-size "$bs" --variants "$VARIANTS" --iters "$ITERS" \
+      --size "$size" --batch-size "$bs" --variants "$variants" --iters "$ITERS" \
+      ${opts:+--cfg-options $opts} \
       --warmup "$WARMUP" --rounds "$ROUNDS" --json "$OUT/train_$name.json" \
       > "$OUT/train_$name.log" 2>&1; then
     log "  $name failed or ran past ${CAP}s (see $OUT/train_$name.log)"

@@ -21,16 +21,17 @@ def main(argv=None) -> int:
         print(f"{env.get('gpu', '?')}, torch {env.get('torch', '?')}, CUDA {env.get('cuda', '?')}, "
               f"{env.get('date', '')}")
     print()
-    print('| model | batch | side | s/it | img/s | time / plain | peak MiB |')
-    print('|---|---|---|---|---|---|---|')
+    print('| model | batch | side | s/it | img/s | s/kimg | time / plain | peak MiB |')
+    print('|---|---|---|---|---|---|---|---|')
     for path in sorted(out.glob('train_*.json')):
         r = json.loads(path.read_text())
         if 'sides' not in r:
-            print(f"| {path.stem} | | (failed: {r.get('error', 'no result')}) | | | | |")
+            print(f"| {path.stem} | | (failed: {r.get('error', 'no result')}) | | | | | |")
             continue
         for side, s in r['sides'].items():
             print(f"| {r['model']} {r['shape']} | {r['batch_size']} | {side} | {fmt(s['s_it'])} | "
-                  f"{r['batch_size'] / s['s_it']:.1f} | {s['ratio_median']:.3f} "
+                  f"{r['batch_size'] / s['s_it']:.1f} | {1000 * s['s_it'] / r['batch_size']:.1f} | "
+                  f"{s['ratio_median']:.3f} "
                   f"[{s['ratio_min']:.3f}, {s['ratio_max']:.3f}] | {fmt(s['peak_mib'], '.0f')} |")
     fid = out / 'fid.json'
     if fid.is_file():

@@ -1,6 +1,6 @@
 """Training speed: gancore's ``train_step`` against a plain PyTorch loop, and the Runner loop.
 
-For a config (cGAN / ConditionalGAN, Pix2Pix or CycleGAN) the script
+For a config (cGAN / ConditionalGAN, Pix2Pix, CycleGAN, ProGAN or StyleGAN2) the script
 
 1. builds the model and its ``OptimWrapperDict`` exactly as the Runner does
    (``GANRunner`` from the prepared config; ``build_optim_wrapper``; ``init_weights``);
@@ -24,6 +24,7 @@ sides; max allocated per side on GPU) and the data-time share.
     python benchmarks/train_speed.py --config configs/pix2pix/pix2pix_unet256_1xb1-80k_facades.py
     python benchmarks/train_speed.py --config configs/cyclegan/horse2zebra.py --iters 2 --rounds 5
     python benchmarks/train_speed.py --config configs/cgan/cgan_digits.py --runner-iters 300 --real-data
+    bash benchmarks/stylegan2_speed.sh          # StyleGAN2 at 32x32 and 64x64 (CPU rows)
 """
 from __future__ import annotations
 
@@ -306,8 +307,93 @@ class PlainProGAN:
         self.opt_d.zero_grad(set_to_none=True)
 
 
+class PlainStyleGAN2:
+    """StyleGAN2's four phases written out (the paper's losses, lazy regularisation, EMA).
+
+    Every iteration: Gmain (``softplus(-D(G(z)))``, D frozen), Greg every ``g_int``-th
+    (path length on ``n // shrink`` fresh samples, times ``g_int``), Dmain
+    (``softplus(D(G(z))) + softplus(-D(x))``, G without gradients), Dreg every ``d_int``-th
+    (``gamma / 2 * ||grad_x D(x)||^2``, times ``d_int``), each with fresh latents, style
+    mixing and its own Adam step (the wrapper's lazily corrected lr/betas); then the EMA
+    with the half-life / ramp-up beta and copied buffers. With ``model.augment`` (ADA) a copy
+    of it augments every D input, counts D's real signs in Dmain and adjusts p.
+    """
+
+    def __init__(self, model, ow) -> None:
+        if model.ema_kimg is None:
+            raise SystemExit('plain StyleGAN2 loop: only the half-life EMA (ema_kimg) is inline')
+        from gancore_plugins.stylegan2.model import ema_beta
+        self.ema_beta = ema_beta
+        self.g = copy.deepcopy(model.generator)
+        self.d = copy.deepcopy(model.discriminator)
+        self.ema = copy.deepcopy(model.generator_ema.module)
+        intervals = {p.name: p.interval for p in model.training_phases()}
+        self.g_int, self.d_int = intervals.get('Greg'), intervals['Dreg']
+        self.gamma, self.mix = model.r1_loss.gamma, model.style_mixing_prob
+        self.pl_w, self.decay = model.pl_loss.loss_weight, model.pl_loss.decay
+        self.shrink, self.latent = model.pl_batch_shrink, model.latent_dim
+        self.kimg, self.rampup = model.ema_kimg, model.ema_rampup
+        self.pl_mean = model.pl_loss.pl_mean.detach().clone()
+        self.aug = copy.deepcopy(model.augment) if model.augment is not None else None
+        self.opt_g = adam_like(ow['generator'], self.g.parameters())
+        self.opt_d = adam_like(ow['discriminator'], self.d.parameters())
+        self.step_i = 0
+
+    @staticmethod
+    def update(loss, opt) -> None:
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    def fake(self, n, labels, device, return_ws=False):
+        z = torch.randn(n, self.latent, device=device)
+        return self.g(z, None if labels is None else labels[:n], style_mixing_prob=self.mix,
+                      return_ws=return_ws)
+
+    def disc(self, img, labels):
+        return self.d(img if self.aug is None else self.aug(img), labels)
+
+    def step(self, data: dict) -> None:
+        real, labels = data['img'], data.get('label')
+        n, dev, i = real.size(0), real.device, self.step_i
+        set_requires_grad([self.d], False)
+        self.update(F.softplus(-self.disc(self.fake(n, labels, dev), labels)).mean(), self.opt_g)
+        if self.g_int and i % self.g_int == 0:
+            img, ws = self.fake(max(1, n // self.shrink), labels, dev, return_ws=True)
+            y = torch.randn_like(img) / (img.shape[2] * img.shape[3]) ** 0.5
+            (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+            lengths = grad.square().sum(2).mean(1).sqrt()
+            mean = self.pl_mean.lerp(lengths.mean(), self.decay)
+            self.pl_mean.copy_(mean.detach())
+            loss = self.pl_w * (lengths - mean).square().mean() + img[:, 0, 0, 0].sum() * 0
+            self.update(loss * self.g_int, self.opt_g)
+        set_requires_grad([self.d], True)
+        with torch.no_grad():
+            img = self.fake(n, labels, dev)
+        real_logits = self.disc(real, labels)
+        self.update(F.softplus(self.disc(img, labels)).mean()
+                    + F.softplus(-real_logits).mean(), self.opt_d)
+        if self.aug is not None:
+            self.aug.observe(real_logits)
+        if i % self.d_int == 0:
+            x = real.detach().requires_grad_(True)
+            logits = self.disc(x, labels)
+            (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+            r1 = self.gamma / 2 * grad.square().sum((1, 2, 3)).mean()
+            self.update((r1 + logits.sum() * 0) * self.d_int, self.opt_d)
+        beta = self.ema_beta(i * n, n, self.kimg, self.rampup)
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.g.parameters()):
+                e.lerp_(p, 1.0 - beta)
+            for e, b in zip(self.ema.buffers(), self.g.buffers()):
+                e.copy_(b)
+        if self.aug is not None:
+            self.aug.step()
+        self.step_i += 1
+
+
 PLAIN = {'ConditionalGAN': PlainCGAN, 'Pix2Pix': PlainPix2Pix, 'CycleGAN': PlainCycleGAN,
-         'ProgressiveGAN': PlainProGAN}
+         'ProgressiveGAN': PlainProGAN, 'StyleGAN2': PlainStyleGAN2}
 
 #: gancore variants: the prepare_config settings of each (``plain`` is the fp32 eager loop).
 VARIANTS = {
@@ -339,9 +425,9 @@ def synthetic_item(model, index: int, gen: torch.Generator) -> dict:
         size = g.image_size
         return {'img': torch.rand(g.out_channels, size, size, generator=gen) * 2 - 1,
                 'label': int(index % max(model.num_classes, 1))}
-    if name == 'ProgressiveGAN':
+    if name in ('ProgressiveGAN', 'StyleGAN2'):
         g = model.generator
-        size = g.max_resolution
+        size = g.max_resolution if name == 'ProgressiveGAN' else g.resolution
         item = {'img': torch.rand(g.out_channels, size, size, generator=gen) * 2 - 1}
         if model.num_classes:
             item['label'] = int(index % model.num_classes)

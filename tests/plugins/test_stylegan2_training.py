@@ -184,3 +184,32 @@ def test_every_d_input_is_augmented_and_ada_p_follows_the_real_signs():
     rt = model.last_disc_outputs['real'].sign().mean().item()
     assert ada.rt == pytest.approx(rt)
     assert ada.p == pytest.approx(min(max(0.5 + math.copysign(0.04, rt - 0.6), 0.0), 1.0))
+
+
+def test_train_step_equals_the_four_phases_written_out(repo):
+    """17 iterations of train_step (Greg at 0, 4, ..., 16; Dreg at 0 and 16) against
+    benchmarks/train_speed.py's plain loop (the paper's formulas written out, the same RNG
+    order) from the same weights and seed: the same weights, EMA and pl_mean."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('train_speed',
+                                                  repo / 'benchmarks' / 'train_speed.py')
+    train_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_speed)
+    model = tiny_model(num_classes=2, ema_kimg=0.01)
+    shake(model.generator, model.discriminator, scale=0.05)
+    model.generator_ema.module.load_state_dict(model.generator.state_dict())
+    wrapper = optim(model)
+    plain = train_speed.PlainStyleGAN2(model, wrapper)
+    batch = batch_of(classes=2)
+    model.train(), plain.g.train(), plain.d.train()
+    torch.manual_seed(5)
+    for _ in range(17):
+        model.train_step(batch, wrapper)
+    torch.manual_seed(5)
+    for _ in range(17):
+        plain.step(batch)
+    for ours, theirs in ((model.generator, plain.g), (model.discriminator, plain.d),
+                         (model.generator_ema.module, plain.ema)):
+        for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), name
+    assert model.pl_loss.pl_mean.item() == pytest.approx(plain.pl_mean.item(), rel=1e-6)
