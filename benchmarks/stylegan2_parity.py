@@ -85,7 +85,7 @@ def write_config(path: str, a) -> None:
                                    **{nets!r}),
                 r1_loss=dict(type='R1Penalty', gamma={a.gamma}),
                 pl_loss=dict(type='PathLengthRegularizer', loss_weight=2.0, decay=0.01),
-                style_mixing_prob=0.9, pl_batch_shrink=2, ema_decay=0.999)
+                style_mixing_prob=0.9, pl_batch_shrink=2)
             '''))
 
 

@@ -213,3 +213,22 @@ def test_train_step_equals_the_four_phases_written_out(repo):
         for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), name
     assert model.pl_loss.pl_mean.item() == pytest.approx(plain.pl_mean.item(), rel=1e-6)
+
+
+def test_the_digits_demo_config_trains(repo, tmp_path):
+    """configs/stylegan2/stylegan2_digits.py as shipped, 3 iterations through the Runner."""
+    from gancore.engine import build_runner, prepare_config
+    cfg = prepare_config(str(repo / 'configs/stylegan2/stylegan2_digits.py'),
+                         work_dir=str(tmp_path), cfg_options={
+                             'train_cfg.max_iters': 3, 'experiment_name': 'sg2_digits_demo'})
+    runner = build_runner(cfg)
+    runner.train()
+    model = runner.model
+    assert model.num_steps == 3 and (tmp_path / 'iter_3.pth').is_file()
+    assert [p.name for p in model.training_phases()] == ['Gmain', 'Greg', 'Dmain', 'Dreg']
+    hub = runner.message_hub
+    for key in ('loss_g', 'loss_pl', 'loss_d_real', 'loss_r1', 'aug_p'):
+        assert math.isfinite(hub.get_scalar(f'train/{key}').current()), key
+    assert model.pl_loss.pl_mean.item() > 0
+    group = runner.optim_wrapper['discriminator'].optimizer.param_groups[0]
+    assert group['lr'] == pytest.approx(0.0025 * 16 / 17)
