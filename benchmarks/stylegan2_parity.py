@@ -15,9 +15,15 @@ outside this repository; nothing of it is copied here). The script
    (constant noise, eval and training mode; random noise with the same seed), the D logits,
    and of each loss phase (Gmain, Greg, Dmain, Dreg: the reference's ``StyleGAN2Loss`` with
    style mixing 0.9, R1 and the path-length penalty) on the same latents, seeds and reals,
-   with the relative difference of every phase's parameter gradients, ``pl_mean`` and ``w_avg``.
+   with the relative difference of every phase's parameter gradients, ``pl_mean`` and ``w_avg``;
+4. runs ``--train-iters`` (4) whole training iterations on both sides from the same state
+   (gancore's ``train_step`` with its declared phases and lazily corrected optimizers; the
+   reference's loop written out around its ``StyleGAN2Loss``: the four phases with
+   ``gain=interval``, Adam with ``lr * k/(k+1)``, ``betas ** (k/(k+1))``, NVlabs' EMA) with
+   the same latents and seeds per phase, and compares G, D, G_ema and ``pl_mean``.
 
-Targets: images <= 1e-4 (absolute), losses <= 1e-5 (relative). Exit status 1 if one is missed.
+Targets: images <= 1e-4 (absolute), losses <= 1e-5 (relative), weights after training
+iterations <= 1e-4 (relative to the tensor's largest value). Exit status 1 if one is missed.
 The reference's ``dnnlib`` imports ``requests`` (for downloads this script does not make); a
 stand-in module is used when it is not installed.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import pickle
 import sys
@@ -36,7 +43,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-IMAGE_TARGET, LOSS_TARGET = 1e-4, 1e-5
+IMAGE_TARGET, LOSS_TARGET, TRAIN_TARGET = 1e-4, 1e-5, 1e-4
 
 
 def import_reference(checkout: str):
@@ -109,6 +116,102 @@ def grad_diff(ref: dict, ours: dict) -> float:
     return max(rel(ref[k], ours[k]) for k in ref)
 
 
+def training_iterations(a, model, G, D, ref_loss, real, batch, c, record) -> None:
+    """``a.train_iters`` whole iterations: gancore's ``train_step`` against the reference's loop.
+
+    The reference side is its training loop's iteration written out around its own
+    ``StyleGAN2Loss``: phases Gmain, Greg (every 4), Dmain, Dreg (every 16), each with
+    ``gain=interval``, its own Adam (``lr * k/(k+1)``, ``betas ** (k/(k+1))``) step, then
+    the EMA (half-life 10 kimg, ramp-up 0.05, buffers copied). gancore's side is
+    ``model.train_step`` with the lazily corrected optimizers of GANOptimWrapperConstructor;
+    both phases of an iteration get the same latents and seeds.
+    """
+    from gancore.engine import GANOptimWrapperConstructor
+    adam = dict(optimizer=dict(type='Adam', lr=0.0025, betas=(0.0, 0.99), eps=1e-8),
+                lazy_correction=True)
+    wrapper = GANOptimWrapperConstructor(dict(generator=dict(adam),
+                                              discriminator=dict(adam)))(model)
+    n = real.size(0)
+    mb = {4: 4 / 5, 16: 16 / 17}
+    opt_g = torch.optim.Adam(G.parameters(), lr=0.0025 * mb[4], betas=(0.0, 0.99 ** mb[4]),
+                             eps=1e-8)
+    opt_d = torch.optim.Adam(D.parameters(), lr=0.0025 * mb[16], betas=(0.0, 0.99 ** mb[16]),
+                             eps=1e-8)
+    for key, opt in (('generator', opt_g), ('discriminator', opt_d)):
+        ours = wrapper[key].optimizer.param_groups[0]
+        same = ours['lr'] == opt.param_groups[0]['lr'] and \
+            tuple(ours['betas']) == tuple(opt.param_groups[0]['betas'])
+        record(f'{key} Adam lr and betas (lazy correction, exact)',
+               0.0 if same else float('inf'), target=0.0)
+    G_ema = copy.deepcopy(G).eval()
+    gen = torch.Generator().manual_seed(a.seed + 3)
+    zs = torch.randn(a.train_iters, 4, n, a.z_dim, generator=gen)
+    ref_phases = [('Gmain', G, opt_g, 1), ('Greg', G, opt_g, 4), ('Dmain', D, opt_d, 1),
+                  ('Dreg', D, opt_d, 16)]
+    if a.perturb:  # the yardstick: how far a 1e-7 change of the start carries (chaos)
+        with torch.no_grad():
+            gen_p = torch.Generator().manual_seed(a.seed + 4)
+            for p in list(G.parameters()) + list(D.parameters()):
+                p.mul_(1 + a.perturb * torch.randn(p.shape, generator=gen_p))
+    for it in range(a.train_iters):  # the reference's iteration
+        for i, (name, module, opt, interval) in enumerate(ref_phases):
+            if it % interval:
+                continue
+            G.requires_grad_(False), D.requires_grad_(False)
+            opt.zero_grad(set_to_none=True)
+            module.requires_grad_(True)
+            torch.manual_seed(1000 * it + i)
+            ref_loss.accumulate_gradients(name, real, c, zs[it, i], c, sync=True, gain=interval)
+            module.requires_grad_(False)
+            opt.step()
+        half_life = min(10_000, it * n * 0.05)
+        beta = 0.5 ** (n / max(half_life, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                p_ema.copy_(p.lerp(p_ema, beta))
+            for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                b_ema.copy_(b)
+
+    def seeded(i, method):  # phase i of iteration model.num_steps: its latents and seed
+        def loss(batch, fake=None):
+            it = model.num_steps
+            torch.manual_seed(1000 * it + i)
+            z = zs[it, i]
+            if method == 'generator_loss':
+                return model.generator_loss(batch, model.generate(batch, z=z))
+            if method == 'discriminator_loss':
+                with torch.no_grad():
+                    fake = model.generate(batch, z=z)
+                return model.discriminator_loss(batch, fake)
+            if method == 'generator_regularizer':
+                return model.generator_regularizer(batch, z=z[:n // 2])
+            return model.discriminator_regularizer(batch)
+        return loss
+
+    for i, phase in enumerate(model.training_phases()):
+        setattr(model, f'_parity_{phase.loss}', seeded(i, phase.loss))
+    model.phases = tuple(dataclasses.replace(p, loss=f'_parity_{p.loss}')
+                         for p in model.training_phases())
+    model.num_steps = 0
+    for net in (model.generator, model.discriminator):  # as a training run has them
+        net.requires_grad_(True)
+        net.zero_grad(set_to_none=True)
+    model.generator_ema.steps.zero_()  # a fresh run: the first update copies G
+    model.train()
+    for _ in range(a.train_iters):
+        model.train_step(batch, wrapper)
+    what = f'after {a.train_iters} training iterations'
+    for label, ref_net, our_net in (('G', G, model.generator), ('D', D, model.discriminator),
+                                    ('G_ema', G_ema, model.generator_ema.module)):
+        ref_state, our_state = ref_net.state_dict(), our_net.state_dict()
+        worst = max(rel(ref_state[k], our_state[k]) for k in ref_state if k in our_state
+                    and ref_state[k].is_floating_point())
+        record(f'{label} weights and buffers {what} (largest relative)', float('nan'), worst,
+               TRAIN_TARGET, 'rel')
+    record(f'pl_mean {what}', max_abs(ref_loss.pl_mean, model.pl_loss.pl_mean),
+           rel(ref_loss.pl_mean, model.pl_loss.pl_mean), LOSS_TARGET, 'rel')
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('checkout', metavar='REFERENCE_CHECKOUT')
@@ -123,6 +226,12 @@ def main(argv=None) -> int:
     p.add_argument('--gamma', type=float, default=10.0, help='R1 weight')
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--train-iters', type=int, default=4,
+                   help='whole training iterations compared (0: skip). Training these tiny '
+                        'networks is chaotic after a few iterations: see --perturb')
+    p.add_argument('--perturb', type=float, default=0.0,
+                   help="multiply the reference's weights by (1 + PERTURB * N(0, 1)) before the "
+                        'training iterations: the distance a change of the start alone makes')
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     networks, loss_mod, dnnlib, training_stats = import_reference(a.checkout)
@@ -266,6 +375,9 @@ def main(argv=None) -> int:
            rel(ref_loss.pl_mean, model.pl_loss.pl_mean))
     record('w_avg after the phases (tracked in training mode)',
            max_abs(G.mapping.w_avg, g.mapping.w_avg), rel(G.mapping.w_avg, g.mapping.w_avg))
+
+    if a.train_iters:
+        training_iterations(a, model, G, D, ref_loss, real, batch, c, record)
 
     # ----------------------------------------------------------------------- report
     print(f'StyleGAN2 parity vs {a.checkout} (CPU, float32, {torch.get_num_threads()} thread): '
