@@ -45,8 +45,10 @@ def assert_mid_interval(checkpoint):
     return extra
 
 
-def test_sigkill_and_resume_with_ada_mid_interval_is_bit_exact(tmp_path):
-    config = write_config(tmp_path / 'cfg.py', 10, interval=3, extra=ADA)
+def killed_and_resumed(tmp_path, config, check_killed):
+    """One process killed writing iter_9 (``check_killed(iter_6)``) and resumed, and a run
+    without a break (in this process): both runners, after checking that the model states
+    and the optimizer states are equal at iteration 10."""
     work = tmp_path / 'killed'
     child = subprocess.Popen(tool_cmd('train', config, '--work-dir', work),
                              env=child_env(GANCORE_TEST_KILL_IN_SAVE='iter_9.pth'),
@@ -54,19 +56,25 @@ def test_sigkill_and_resume_with_ada_mid_interval_is_bit_exact(tmp_path):
     reference = run(config, tmp_path / 'reference')
     out = child.communicate(timeout=300)[0]
     assert child.returncode == -signal.SIGKILL, out[-3000:]
-    assert_mid_interval(work / 'iter_6.pth')
+    check_killed(work / 'iter_6.pth')
     resumed = run(config, work, resume=True)
     assert resumed.iter == reference.iter == 10
     assert_same_state(state_of(resumed), state_of(reference))  # augment.stats included
     assert_same_state(optim_tensors(resumed), optim_tensors(reference))
+    return resumed, reference
+
+
+def test_sigkill_and_resume_with_ada_mid_interval_is_bit_exact(tmp_path):
+    config = write_config(tmp_path / 'cfg.py', 10, interval=3, extra=ADA)
+    resumed, reference = killed_and_resumed(tmp_path, config, assert_mid_interval)
     a, b = resumed.model.augment, reference.model.augment
     assert (a.p, a.iterations, a.rt) == (b.p, b.iterations, b.rt) and a.p != 0.3
 
 
-def test_two_processes_killed_and_resumed_with_ada_mid_interval_match_an_uninterrupted_run(
-        repo, tmp_path):
-    config = write_config(tmp_path / 'cfg.py', 10, batch_size=4, interval=3, extra=ADA)
-
+def two_processes_killed_and_resumed(repo, tmp_path, config, check_killed):
+    """2 processes killed writing iter_9 (``check_killed(iter_6)``), resumed, and run without a
+    break: both iter_10 checkpoints, after checking that every tensor (model state and both
+    optimizers' states) and ADA's extra state are equal."""
     def launch(work, *args, **env):
         return subprocess.Popen(
             ['bash', str(repo / 'tools/dist_train.sh'), str(config), '2', '--work-dir',
@@ -77,7 +85,7 @@ def test_two_processes_killed_and_resumed_with_ada_mid_interval_match_an_uninter
     killed = launch('killed', GANCORE_TEST_KILL_IN_SAVE='iter_9.pth')
     out = killed.communicate(timeout=400)[0]
     assert killed.returncode != 0 and 'Saving checkpoint at 9 iterations' in out, out[-3000:]
-    assert_mid_interval(tmp_path / 'killed/iter_6.pth')
+    check_killed(tmp_path / 'killed/iter_6.pth')
     reference = launch('reference')
     resumed = launch('killed', '--resume')
     for proc in (reference, resumed):
@@ -92,6 +100,13 @@ def test_two_processes_killed_and_resumed_with_ada_mid_interval_match_an_uninter
     for name in ('generator', 'discriminator'):
         sa, sb = a['optimizer'][name]['state'], b['optimizer'][name]['state']
         assert all(torch.equal(sa[i][k], sb[i][k]) for i in sa for k in sa[i])
+    return a, b
+
+
+def test_two_processes_killed_and_resumed_with_ada_mid_interval_match_an_uninterrupted_run(
+        repo, tmp_path):
+    config = write_config(tmp_path / 'cfg.py', 10, batch_size=4, interval=3, extra=ADA)
+    two_processes_killed_and_resumed(repo, tmp_path, config, assert_mid_interval)
 
 
 @pytest.fixture
