@@ -29,8 +29,9 @@ prepared config, with the variant's ``speed`` options: the ``--channels-last`` /
    same random numbers as eager (otherwise it uses its own generator).
    This runs first, on the fresh models (empty image pools); a compiled side compiles
    here: the wall time of these steps is reported as "first steps".
-2. **Speed.** After ``--warmup`` more steps, the sides run ``--iters`` steps in ``--rounds`` rounds
-   whose order rotates; per side the median over rounds of s/step (wall, or process CPU
+2. **Speed.** After ``--warmup`` more steps (whole periods of the model's phases:
+   ProGAN's lazy penalty runs every 8th step, StyleGAN2's R1 every 16th), the sides run
+   ``--iters`` steps in ``--rounds`` rounds whose order rotates; per side the median over rounds of s/step (wall, or process CPU
    time with ``--cpu-time``) and the speed-up over fp32 eager.
 
 Variants: ``channels_last``, ``compile`` (inductor, C++ code built with the system's
@@ -38,8 +39,8 @@ compiler; no network needed), ``compile_channels_last``, and ``no_onednn`` (oneD
 switched off: what torch's own convolutions would give, to show what oneDNN, on by
 default, already brings). A variant that torch cannot run for a model (``torch.compile``
 of a network whose loss takes a gradient of a gradient: ProGAN's and StyleGAN2's
-penalties) is reported with its error. A variant is worth keeping when its speed-up is >= 1.2 and its
-results are equal within 1e-4. Prints one Markdown table; ``--json`` writes the figures.
+penalties) is reported with its error. A variant is worth keeping when its speed-up is
+>= 1.2 and its results are equal within 1e-4. Prints one Markdown table; ``--json`` writes the figures.
 """
 from __future__ import annotations
 
@@ -60,14 +61,23 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_speed  # noqa: E402  (build: the model and optimizers as the Runner builds them)
 
-#: demo: (config, batch size (None: the config's), ProGAN level or None)
+#: demo: (config, batch size (None: the config's), ProGAN level or None, period): every
+#: ``period`` steps the model runs each of its phases once (ProGAN's lazy gradient penalty
+#: every 8th step, StyleGAN2's R1 every 16th and path length every 4th), so warm-up and
+#: every timed round cover whole periods.
 DEMOS = {
-    'cgan': ('configs/cgan/cgan_digits.py', None, None),
-    'progan': ('configs/progan/progan_digits.py', 64, 1),
-    'cyclegan': ('configs/cyclegan/cyclegan_demo.py', None, None),
-    'pix2pix': ('configs/pix2pix/pix2pix_demo.py', None, None),
-    'stylegan2': ('configs/stylegan2/stylegan2_digits.py', None, None),
+    'cgan': ('configs/cgan/cgan_digits.py', None, None, 1),
+    'progan': ('configs/progan/progan_digits.py', 64, 1, 8),
+    'cyclegan': ('configs/cyclegan/cyclegan_demo.py', None, None, 1),
+    'pix2pix': ('configs/pix2pix/pix2pix_demo.py', None, None, 1),
+    'stylegan2': ('configs/stylegan2/stylegan2_digits.py', None, None, 16),
 }
+
+
+def whole_periods(steps: int, period: int) -> int:
+    """``steps`` rounded up to a multiple of ``period``."""
+    return -(-steps // period) * period
+
 
 #: variant: the speed options (fp32 eager = {}), and whether oneDNN is switched off
 VARIANTS = {
@@ -93,7 +103,7 @@ class Side:
     """One variant of one demo: its model, optimizer wrapper and oneDNN setting."""
 
     def __init__(self, demo: str, variant: str, work_dir: str, state=None) -> None:
-        config, _, level = DEMOS[demo]
+        config, _, level, _ = DEMOS[demo]
         speed, self.no_onednn = VARIANTS[variant]
         args = argparse.Namespace(config=config, cfg_options=['train_dataloader.num_workers=0'])
         train_speed.VARIANTS[f'_{variant}'] = {'speed': speed} if speed else {}
@@ -223,22 +233,34 @@ def clock(cpu_time: bool) -> float:
     return time.process_time() if cpu_time else time.perf_counter()
 
 
-def time_sides(sides: dict, data, args) -> dict:
-    """Warm-up, then rotating rounds; per side the median s/step."""
-    for side in sides.values():
-        for _ in range(args.warmup):
-            side.step(data)
+def time_sides(sides: dict, data, args, period: int) -> dict:
+    """Warm-up, then rotating rounds (both whole periods); per side the median s/step.
+
+    A side that fails here (a phase torch cannot run, met only now) is dropped with its error.
+    """
+    warmup, iters = whole_periods(args.warmup, period), whole_periods(args.iters, period)
+    failed = {}
+    for name, side in list(sides.items()):
+        try:
+            for _ in range(warmup):
+                side.step(data)
+        except Exception as exc:  # noqa: BLE001 - e.g. compile + a lazy double-backward phase
+            if name == 'fp32_eager':
+                raise
+            failed[name] = {'error': f'{type(exc).__name__}: {str(exc).splitlines()[0][:200]}'}
+            del sides[name]
     times = {name: [] for name in sides}
     order = list(sides)
     for r in range(args.rounds):
         for name in order[r % len(order):] + order[:r % len(order)]:
             t0 = clock(args.cpu_time)
-            for _ in range(args.iters):
+            for _ in range(iters):
                 sides[name].step(data)
-            times[name].append((clock(args.cpu_time) - t0) / args.iters)
+            times[name].append((clock(args.cpu_time) - t0) / iters)
     base = statistics.median(times['fp32_eager'])
-    return {name: {'s_step': statistics.median(ts), 'speedup': base / statistics.median(ts),
-                   'rounds': ts} for name, ts in times.items()}
+    out = {name: {'s_step': statistics.median(ts), 'speedup': base / statistics.median(ts),
+                  'rounds': ts, 'steps_per_round': iters} for name, ts in times.items()}
+    return dict(out, **failed)
 
 
 def run_demo(demo: str, variants: list, args) -> dict:
@@ -253,14 +275,15 @@ def run_demo(demo: str, variants: list, args) -> dict:
         shapes = {k: list(v.shape) for k, v in data.items() if isinstance(v, torch.Tensor)}
         # first, from fresh models (empty image pools): a compiled side compiles here
         equal = check_equal(sides, data, args.check_steps)
-        timing = time_sides(sides, data, args)
+        timing = time_sides(sides, data, args, DEMOS[demo][3])
         for side in sides.values():
             side.runner.exact_resume.release(side.runner)
     result = {'config': DEMOS[demo][0], 'batch': shapes, 'sides': {}}
     for name in equal:
-        if 'error' in equal[name]:
-            result['sides'][name] = equal[name]
-            print(f'{demo} {name}: fails: {equal[name]["error"]}', flush=True)
+        failure = equal[name] if 'error' in equal[name] else timing.get(name, {})
+        if 'error' in failure:
+            result['sides'][name] = failure
+            print(f'{demo} {name}: fails: {failure["error"]}', flush=True)
             continue
         result['sides'][name] = dict(timing[name], **equal[name])
         r = result['sides'][name]
@@ -276,13 +299,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--demos', default=','.join(DEMOS), help=f'of {list(DEMOS)}')
     p.add_argument('--variants', default='channels_last,compile,compile_channels_last,no_onednn',
-                   help=f'timed against fp32 eager, of {[v for v in VARIANTS if v != "fp32_eager"]}')
+                   help='timed against fp32 eager, of '
+                   f'{[v for v in VARIANTS if v != "fp32_eager"]}')
     p.add_argument('--threads', type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument('--cpu-time', action='store_true',
                    help='time with this process\'s CPU time instead of wall time (shared machine)')
-    p.add_argument('--iters', type=int, default=5, help='timed steps per round and side')
+    p.add_argument('--iters', type=int, default=8,
+                   help="timed steps per round and side (rounded up to the model's period)")
     p.add_argument('--rounds', type=int, default=5)
-    p.add_argument('--warmup', type=int, default=3, help='untimed steps per side first')
+    p.add_argument('--warmup', type=int, default=8,
+                   help="untimed steps per side first (rounded up to the model's period)")
     p.add_argument('--check-steps', type=int, default=1, help='steps compared for equality')
     p.add_argument('--json', help='write the figures to this file')
     args = p.parse_args(argv)
