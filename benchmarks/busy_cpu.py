@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -45,6 +44,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / 'benchmarks'))
+from fid_speed import cpu_model  # noqa: E402  (/proc/cpuinfo's model name)
+
+from gancore.engine.threads import cpu_count, running_tasks  # noqa: E402
 CONFIG = 'configs/cgan/cgan_digits.py'
 
 #: One background process: argv = seconds, threads. Hashing 1 MiB releases the GIL.
@@ -61,34 +64,6 @@ for t in threads:
 for t in threads:
     t.join()
 '''
-
-
-def cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
-
-
-def procs_running() -> int:
-    """Runnable tasks of the machine now (this script's reading thread included)."""
-    try:
-        for line in Path('/proc/stat').read_text().splitlines():
-            if line.startswith('procs_running'):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
 
 
 def variants(n_cpus: int) -> dict:
@@ -177,7 +152,7 @@ def train_for(seconds: float, extra: list, env_extra: dict, folder: Path) -> dic
 
 
 def main(argv=None) -> int:
-    n_cpus = cpus()
+    n_cpus = cpu_count()
     names = list(variants(n_cpus))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seconds', type=float, default=25.0, help='training seconds per phase')
@@ -206,7 +181,7 @@ def main(argv=None) -> int:
                 if phase == 'loaded':
                     load = start_load(args.load, args.seconds + 60, n_cpus)
                     time.sleep(2.0)
-                before = {'load_average': os.getloadavg()[0], 'procs_running': procs_running()}
+                before = {'load_average': os.getloadavg()[0], 'procs_running': running_tasks()}
                 try:
                     row[phase] = dict(train_for(args.seconds, extra, env, folder), **before)
                 finally:

@@ -24,6 +24,13 @@ that did not stop if the load changed in between. A fixed ``--num-threads N`` (o
 ``OMP_NUM_THREADS``) gives bit-identical reruns and resumes.
 
 Where ``/proc/stat`` does not exist (not Linux), torch's default is kept.
+
+OpenMP's wait policy (``OMP_WAIT_POLICY``: idle threads spin or sleep) is left to the
+OpenMP runtime: it is read once, when torch loads it, before any gancore code runs in a
+process that imported torch first, and a library that sets environment variables at import
+would change global state. With threads sized to the free cores no thread spins for a core
+that another process holds; ``benchmarks/busy_cpu.py`` measures the ``passive`` policy
+beside the automatic choice.
 """
 from __future__ import annotations
 
@@ -52,7 +59,7 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _running_tasks() -> Optional[int]:
+def running_tasks() -> Optional[int]:
     """Runnable tasks of the whole machine now (Linux ``procs_running``), None elsewhere."""
     try:
         with open('/proc/stat', 'rb') as f:
@@ -85,7 +92,7 @@ def _own_running_threads() -> int:
 
 def others_running() -> Optional[int]:
     """Runnable tasks of other processes now, or None where the OS does not say."""
-    total = _running_tasks()
+    total = running_tasks()
     if total is None:
         return None
     return max(total - _own_running_threads(), 0)

@@ -87,3 +87,53 @@ def test_the_choice_follows_the_load_while_training_and_is_undone_after(no_omp_e
     hook.after_train(runner)  # restores what it found in before_train
     assert torch.get_num_threads() == 4
 
+
+
+def test_the_machines_busy_processes_are_counted_not_this_ones():
+    """Reads the real /proc: two processes that keep a core busy each are seen as others."""
+    import subprocess
+    import sys
+    import time
+
+    from gancore.engine.threads import others_running
+    spin = 'import time\nend = time.monotonic() + 20\nwhile time.monotonic() < end: pass\n'
+    procs = [subprocess.Popen([sys.executable, '-c', spin]) for _ in range(2)]
+    try:
+        time.sleep(0.5)  # past the interpreters' start-up
+        seen = []
+        for _ in range(20):
+            seen.append(others_running())
+            time.sleep(0.01)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    # a spinning process is runnable whether it has a core or waits for one
+    assert min(seen) >= 2, seen
+
+
+def test_a_run_on_a_busy_machine_trains_on_the_free_cpus_and_logs_why(tmp_path, no_omp_env,
+                                                                      monkeypatch):
+    """No --num-threads, no OMP_NUM_THREADS: the runner trains on the free CPUs (here 1 of 4)."""
+    from mmengine.hooks import Hook
+
+    from engine_helpers import write_config
+    from gancore.engine import build_runner, prepare_config
+
+    monkeypatch.setattr(threads_module, 'running_tasks', lambda: 8)  # 8 runnable on 4 CPUs
+    torch.set_num_threads(3)
+    seen = []
+
+    class RecordThreads(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            seen.append(torch.get_num_threads())
+
+    config = write_config(tmp_path / 'cfg.py', 3, interval=100)
+    runner = build_runner(prepare_config(str(config), work_dir=str(tmp_path / 'w'),
+                                         cfg_options={'experiment_name': 'busy_threads'}))
+    runner.register_hook(RecordThreads())
+    runner.train()
+    assert seen == [1, 1, 1]
+    assert torch.get_num_threads() == 3  # given back after training
+    log = next((tmp_path / 'w').glob('*/*.log')).read_text()
+    assert 'CPU threads: 1 (auto: the free CPUs, ' in log and 'on 4 CPUs' in log, log[:3000]
