@@ -38,6 +38,9 @@ KINDS = {
     'acgan': ('configs/cgan/acgan_1xb64-20k_mnist.py', SMALL_CGAN),
     'cgan_projection': ('configs/cgan/cgan_projection-hinge_1xb64-50k_cifar10.py', SMALL_CGAN),
     'progan': ('configs/progan/progan_digits.py', {}),
+    'progan_conditional': ('configs/progan/progan_digits.py', {
+        'model.generator.num_classes': 10, 'model.discriminator.num_classes': 10,
+        'model.aux_loss': {'type': 'AuxiliaryClassificationLoss'}}),
     'pix2pix': ('configs/pix2pix/pix2pix_demo.py', {'model.generator.base_channels': 4}),
     'cyclegan': ('configs/cyclegan/cyclegan_demo.py', {'model.generator_ab.base_channels': 4,
                                                        'model.generator_ba.base_channels': 4}),
@@ -65,7 +68,7 @@ def make_checkpoint(tmp_path: Path, kind: str) -> Path:
                 t.add_(0.05 * torch.randn(t.shape, generator=gen))
             elif 'running_var' in name:
                 t.mul_(1.5)
-    if kind == 'progan':
+    if kind.startswith('progan'):
         model.set_stage(2, 0.5)
     path = tmp_path / f'{kind}.pth'
     torch.save({'meta': {'cfg': stored_config(cfg)}, 'state_dict': model.state_dict()}, path)
@@ -119,7 +122,9 @@ def test_export_runs_and_matches_pytorch(tmp_path, kind, fmt):
             assert (got - want).abs().max().item() <= TOL
     if kind == 'cgan_unconditional':
         assert nets[0].input_names == ('z',)
-    if kind == 'progan':  # the trained level, alpha 1: 16x16 although the nets grow to 32
+    if kind == 'progan_conditional':
+        assert nets[0].input_names == ('z', 'label')
+    if kind.startswith('progan'):  # the trained level, alpha 1: 16x16 although the nets grow to 32
         assert got.shape[-2:] == (16, 16) and float(got.abs().max()) <= 1.0
 
 
@@ -193,7 +198,7 @@ def test_safetensors_loads_in_init_model_with_the_same_outputs(tmp_path, kind):
         for inputs in two_shapes(na):
             with torch.no_grad():
                 assert torch.equal(na.module(*inputs), nb.module(*inputs))
-    if kind == 'progan':
+    if kind.startswith('progan'):
         assert (b.level, b.alpha) == (2, 0.5)
 
 
