@@ -295,7 +295,7 @@ def run_demo(demo: str, variants: list, args) -> dict:
         for side in sides.values():
             side.runner.exact_resume.release(side.runner)
     result = {'config': DEMOS[demo][0], 'batch': shapes, 'sides': {}}
-    for name in equal:
+    for name in [n for n in ('fp32_eager', *variants) if n in equal]:  # table order
         failure = equal[name] if 'error' in equal[name] else timing.get(name, {})
         if 'error' in failure:
             result['sides'][name] = failure
