@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import torch
+from mmengine.config import Config
 from mmengine.dist import broadcast, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
@@ -16,6 +17,7 @@ from ..checkpoint import (RESUME_STATE, atomic_write, check_training_checkpoint,
                           load_checkpoint_file, load_training_weights, remove_stale_temp_files,
                           save_checkpoint_file, training_checkpoint)
 from ..config import load_config, validate_config
+from ..config.load import text_cached
 from ..datasets.labels import check_labels_fit
 from ..errors import ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
@@ -30,6 +32,8 @@ from .optim import check_optimizer_state
 from .setup import setup_runtime
 from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
                     torch_settings, use_amp)
+from .threads import CpuThreads
+from .visualizer import lazy_visualizer_cfg
 from .work_dir_lock import work_dir_lock
 
 #: Runners built in this process (see ``GANRunner.__init__``: unique experiment names).
@@ -59,7 +63,9 @@ class GANRunner(Runner):
     * :class:`PortableStateHook` and :class:`NonFiniteGuardHook` (default
       ``action='stop'``) are added unless the config lists them.
     * The log starts with what is true of the run: the distributed backend
-      actually used, the device and the number of processes.
+      actually used, the device, the number of processes and the CPU threads
+      (chosen from the free cores unless the config or ``OMP_NUM_THREADS`` fixes
+      them: :class:`~gancore.engine.threads.CpuThreads`).
     * Initial weights are broadcast from rank 0 tensor by tensor (a model's
       ``state_dict`` may hold non-tensor extra state).
     """
@@ -72,9 +78,23 @@ class GANRunner(Runner):
         runs = next(_RUNNERS)
         if runs and kwargs.get('experiment_name') is None:
             kwargs['experiment_name'] = f'run{runs}'
+        if isinstance(kwargs.get('cfg'), Config):  # its text is formatted once, not five times
+            kwargs['cfg'] = text_cached(kwargs['cfg'])
         setup_runtime()  # gancore's checkpoint loader and registry scope in mmengine
         self.exact_resume = ExactResume()
+        # chosen before mmengine's __init__ logs the run environment, which names the choice
+        cfg = kwargs.get('cfg')
+        speed = (cfg.get('speed') if isinstance(cfg, Config) else None) or {}
+        self.cpu_threads = CpuThreads(speed.get('num_threads'))
         super().__init__(*args, **kwargs)
+
+    def build_visualizer(self, visualizer=None):
+        """Build the visualizer; mmengine's plain one makes its matplotlib figure on first use.
+
+        See :mod:`gancore.engine.visualizer`: a run that never draws on the figure
+        (gancore's hooks do not) never imports matplotlib.
+        """
+        return super().build_visualizer(lazy_visualizer_cfg(visualizer))
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         """Register the configured hooks (CheckpointHook made atomic) plus gancore's own."""
@@ -87,6 +107,7 @@ class GANRunner(Runner):
             if not any(isinstance(h, hook_type) for h in self._hooks):
                 self.register_hook(hook_type())
         self.register_hook(self.exact_resume)
+        self.register_hook(self.cpu_threads)
 
     def _log_env(self, env_cfg: dict) -> None:
         """Log the system, then what this run really uses (once, at start), then the config.
@@ -251,6 +272,7 @@ class GANRunner(Runner):
             raise
         finally:
             self.exact_resume.release(self)
+            self.cpu_threads.after_train(self)  # also when training failed
 
     def summary(self) -> str:
         """The one line tools/train.py prints when training returns."""
