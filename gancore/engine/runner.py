@@ -1,4 +1,4 @@
-"""The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
+"""The Runner gancore trains with, and the ``train`` entry point of ``gancore train``."""
 from __future__ import annotations
 
 import itertools
@@ -244,7 +244,7 @@ class GANRunner(Runner):
             self.exact_resume.release(self)
 
     def summary(self) -> str:
-        """The one line tools/train.py prints when training returns."""
+        """The one line gancore train prints when training returns."""
         return getattr(self, 'nothing_to_train', None) or (
             f'done: {self.iter} iterations, outputs in {self.work_dir}')
 
@@ -262,7 +262,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
                    cfg_options: Union[dict, Sequence[str], None] = None, launcher: str = 'none',
                    seed: Optional[int] = None, speed: Optional[dict] = None,
                    profile: int = 0):
-    """Load ``config`` and apply the command-line settings of tools/train.py.
+    """Load ``config`` and apply the command-line settings of gancore train.
 
     Args:
         config: Path of the config file, or the name of a config shipped with
@@ -282,8 +282,8 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
             (:class:`~gancore.hooks.TrainProfilerHook`); 0: no profiling.
 
     Returns:
-        The resolved mmengine ``Config``: what tools/train.py trains and
-        tools/print_config.py prints (preparing it changes no torch setting). It is validated again after the settings
+        The resolved mmengine ``Config``: what gancore train trains and
+        gancore print-config prints (preparing it changes no torch setting). It is validated again after the settings
         above are added, so the config a run writes (and stores in its
         checkpoints) is itself a valid config.
     """

@@ -67,7 +67,7 @@ class CycleGAN(TranslationGAN):
                        'D_A': 'discriminator_b', 'D_B': 'discriminator_a'}
     #: The network each direction of :meth:`translate` runs.
     translation_networks = {'AtoB': 'generator_ab', 'BtoA': 'generator_ba'}
-    fid_advice = ('translate testA with tools/translate.py and compute FID between the '
+    fid_advice = ('translate testA with gancore translate and compute FID between the '
                   'outputs and testB')
 
     def __init__(self, generator_ab: dict, generator_ba: dict, discriminator_a: dict,
