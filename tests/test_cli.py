@@ -111,6 +111,9 @@ def test_each_command_has_one_parser_and_its_shim_calls_it(name):
         assert hasattr(module, part), (name, part)
     assert module.__name__ == f'gancore.cli.{COMMANDS[name].module}'
     shim = REPO / COMMANDS[name].tool
+    if shim.suffix == '.sh':  # tools/dist_train.sh: the command with tools/'s interpreter
+        assert f'exec "$PYTHON" -m gancore {name} "$@"' in shim.read_text().splitlines()
+        return
     tree = ast.parse(shim.read_text())
     imports = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
     assert [(i.module, [a.name for a in i.names]) for i in imports] == [
@@ -259,3 +262,48 @@ def test_messages_and_help_name_gancore_commands_not_checkout_paths():
     assert not bad, '\n'.join(bad)
     overview = cli._overview()
     assert 'tools/' not in overview and 'gancore COMMAND' in overview
+
+
+# ------------------------------------------------------------------ dist-train
+def _dist_args(*argv):
+    from gancore.cli import build_parser, dist_train
+    return build_parser(dist_train, 'gancore dist-train').parse_args(list(argv))
+
+
+def test_dist_train_runs_torchrun_on_gancore_train(monkeypatch):
+    from gancore.cli import dist_train
+    for var in ('NNODES', 'NODE_RANK', 'MASTER_ADDR', 'PORT'):
+        monkeypatch.delenv(var, raising=False)
+    cmd = dist_train.torchrun_command(_dist_args('cgan/cgan_digits.py', '4', '--work-dir', 'w',
+                                                 '--amp'))
+    assert cmd == [sys.executable, '-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0',
+                   '--master_addr=127.0.0.1', '--master_port=29500', '--nproc_per_node=4',
+                   '-m', 'gancore', 'train', 'cgan/cgan_digits.py', '--launcher', 'pytorch',
+                   '--work-dir', 'w', '--amp']
+    # tools/dist_train.sh's variables, and options over them
+    monkeypatch.setenv('NNODES', '2')
+    monkeypatch.setenv('NODE_RANK', '1')
+    monkeypatch.setenv('MASTER_ADDR', '10.0.0.1')
+    monkeypatch.setenv('PORT', '29511')
+    cmd = dist_train.torchrun_command(_dist_args('--master-port', '30000', 'c.py', '8'))
+    assert cmd[3:8] == ['--nnodes=2', '--node_rank=1', '--master_addr=10.0.0.1',
+                        '--master_port=30000', '--nproc_per_node=8']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['cgan/cgan_digits.py', '2', '--bogus'], 'unrecognized arguments: --bogus'),
+    (['cgan/cgan_digits.py', '2', '--launcher', 'none'], 'sets --launcher pytorch itself'),
+    (['no/such_config.py', '2'], "config file 'no/such_config.py' does not exist"),
+    (['cgan/cgan_digits.py', '2', '--cfg-options', 'model.nope=1'], 'nope'),
+    (['cgan/cgan_digits.py', '0'], '0 is out of range'),
+])
+def test_dist_train_checks_everything_once_before_starting_processes(argv, message, monkeypatch,
+                                                                      capsys):
+    from gancore.cli import dist_train
+    started = []
+    monkeypatch.setattr(os, 'execv', lambda *a: started.append(a))
+    assert cli.main(['dist-train', *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: ') and message in err[0], err
+    assert started == []
+    assert dist_train.DESCRIPTION
