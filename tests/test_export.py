@@ -249,6 +249,23 @@ def test_trained_cyclegan_model_file_leaves_its_image_pools_out(trained_run, tmp
     assert b.pool_a.num_images == 0
 
 
+def test_export_shows_its_steps_on_a_terminal_only(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    ckpt = make_checkpoint(tmp_path, 'cgan_embedding')
+    for flag, drawn in (([], True), (['--no-progress'], False)):
+        monkeypatch.setattr(sys, 'stderr', Terminal())
+        assert run_tool(lambda: tool_module('export').main(
+            [str(ckpt), str(tmp_path / 'g.pt'), '--format', 'torchscript', *flag])) == 0
+        text = sys.stderr.getvalue()
+        assert ('exporting' in text and '2/2' in text and 'eta' in text) == drawn
+
+
 def test_a_checkpoint_of_some_networks_exports_exactly_those(trained_run, tmp_path, capsys):
     """G_AB of a trained CycleGAN alone (as a converted reference G_A): AtoB is exported,
     BtoA (whose G_BA would be random) is named and refused, in every format."""

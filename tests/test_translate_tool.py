@@ -176,6 +176,22 @@ def test_paired_can_be_forced_or_turned_off(pix2pix_ckpt, cyclegan_ckpt, pairs, 
     assert np.array_equal(np.asarray(Image.open(tmp_path / 'cyc2' / 'inputs' / '2.png')), gray)
 
 
+def test_translate_shows_progress_on_a_terminal_only(pix2pix_ckpt, inputs, tmp_path,
+                                                     monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for flag, drawn in (([], True), (['--no-progress'], False)):
+        monkeypatch.setattr(sys, 'stderr', Terminal())
+        assert translate([str(pix2pix_ckpt), str(inputs), str(tmp_path / 'o'), *flag]) == 0
+        text = sys.stderr.getvalue()
+        assert ('translating' in text and '3/3' in text and 'eta' in text) == drawn
+
+
 def test_single_images_are_not_split_for_a_model_trained_on_pairs(pix2pix_ckpt, inputs, tmp_path):
     assert translate([str(pix2pix_ckpt), str(inputs), str(tmp_path / 'o')]) == 0
     assert not (tmp_path / 'o' / 'targets').exists()
