@@ -223,7 +223,7 @@ def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str
 
 
 def demo_metrics(demo: str, model, metrics: List[str], num: int = 1000, net=None,
-                 **data_kwargs) -> Dict[str, float]:
+                 cards: Optional[dict] = None, **data_kwargs) -> Dict[str, float]:
     """:func:`gancore.evaluation.compute_metrics` of each of ``demo``'s comparisons.
 
     Keys are the metric names (``fid``, ``kid``, ``kid_std``, ``swd``, ``swd_16`` ...),
@@ -235,13 +235,20 @@ def demo_metrics(demo: str, model, metrics: List[str], num: int = 1000, net=None
         metrics: Names from :data:`gancore.evaluation.metrics.METRICS`.
         num: See :func:`metric_sources`.
         net: The Inception network (default: gancore's, from the FID weights file).
+        cards: If given, receives the metric card of each comparison (``'default'``,
+            or the direction: ``'BtoA'``).
         **data_kwargs: The training dataset's arguments (translation demos).
     """
     from gancore.evaluation import compute_metrics
     out: Dict[str, float] = {}
     for prefix, (fake, real) in metric_sources(demo, model, num, **data_kwargs).items():
-        record = compute_metrics(fake, real, metrics=metrics, net=net, num=len(fake))
+        reference = (f'held-out digits ({len(real)})' if not prefix
+                     else f'held-out {prefix[-2]} images ({len(real)})')
+        record = compute_metrics(fake, real, metrics=metrics, net=net, num=len(fake),
+                                 seeds=[0], reference=reference)
         out.update({prefix + k: float(v) for k, v in record['metrics'].items()})
+        if cards is not None:
+            cards[prefix.rstrip('_') or 'default'] = record['card']
     return out
 
 
@@ -271,17 +278,17 @@ def test_data_kwargs(cfg) -> dict:
 
 def score(demo: str, model, metrics: Optional[List[str]] = None,
           data_kwargs: Optional[dict] = None, metrics_num: int = 1000,
-          net=None) -> Dict[str, float]:
+          net=None, cards: Optional[dict] = None) -> Dict[str, float]:
     """The classifier figures of ``demo`` plus the gancore.evaluation ``metrics``.
 
     ``data_kwargs`` (translation demos only) are the training dataset's arguments;
-    ``metrics_num`` and ``net`` go to :func:`demo_metrics`.
+    ``metrics_num``, ``net`` and ``cards`` go to :func:`demo_metrics`.
     """
     translation = demo in ('cyclegan', 'pix2pix')
     out = dict(SCORERS[demo](model, **(data_kwargs or {})) if translation
                else SCORERS[demo](model))
     if metrics:
-        out.update(demo_metrics(demo, model, list(metrics), metrics_num, net,
+        out.update(demo_metrics(demo, model, list(metrics), metrics_num, net, cards,
                                 **(data_kwargs if translation and data_kwargs else {})))
     return out
 
@@ -384,9 +391,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
                                             args.amp, args.seed, overrides or None)
             entry.update(iterations=iters, train_cpu_s=round(used, 1))
         data_kwargs = test_data_kwargs(load_config(configs[demo], overrides or None))
-        entry['scores'] = score(demo, model, metrics, data_kwargs, args.metrics_num, net)
+        cards: dict = {}
+        entry['scores'] = score(demo, model, metrics, data_kwargs, args.metrics_num, net,
+                                cards)
+        if cards:  # what the metrics were computed with (gancore.evaluation.card)
+            entry['metric_cards'] = cards
         record['demos'][demo] = entry
-        print(f'{demo}: ' + json.dumps(entry), flush=True)
+        print(f'{demo}: ' + json.dumps({k: v for k, v in entry.items()
+                                        if k != 'metric_cards'}), flush=True)
 
     print(f"\n| demo | {'bf16' if args.amp else 'fp32'} training CPU s | figure | value |")
     print('|---|---|---|---|')

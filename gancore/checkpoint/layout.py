@@ -114,8 +114,41 @@ def check_training_checkpoint(checkpoint: Mapping, filename: str) -> None:
             f"'{filename}' is not a training checkpoint ({', '.join(problems)}; a state_dict "
             'saved with torch.save?): --resume needs an iter_N.pth written by gancore train; '
             f'to start training from these weights use --cfg-options load_from={filename}')
+    for key in ('epoch', 'iter'):
+        if not 0 <= meta[key] <= MAX_ITERATION:
+            raise CheckpointError(
+                f"checkpoint '{filename}': meta['{key}'] is {meta[key]:,}, not an iteration "
+                f'count (0 .. {MAX_ITERATION:,}): the file is damaged or was not written by '
+                'gancore; resume from another checkpoint')
+    _check_runtime_info(checkpoint.get('message_hub'), meta['iter'], filename)
     if isinstance(meta, dict):
         meta.pop('config', None)
+
+
+#: The largest iteration a checkpoint may record (the config's bound on max_iters).
+MAX_ITERATION = 10 ** 9
+
+
+def _check_runtime_info(hub: Any, iteration: int, filename: str) -> None:
+    """The message hub's runtime info that makes hooks delete files must be plausible.
+
+    ``keep_ckpt_ids`` names the checkpoints the checkpoint hook deletes as newer ones
+    are written: every id must be an iteration from 1 to the checkpoint's own (a
+    crafted list deleted the user's newer checkpoints before the first iteration).
+    """
+    if hub is None:
+        return
+    info = hub.get('runtime_info') if isinstance(hub, Mapping) else None
+    if not isinstance(info, Mapping):
+        raise CheckpointError(f"checkpoint '{filename}': its message_hub has no runtime_info "
+                              'dict; the file is damaged or was not written by gancore')
+    keep = info.get('keep_ckpt_ids', [])
+    if not isinstance(keep, (list, tuple)) or not all(
+            isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= iteration for k in keep):
+        raise CheckpointError(
+            f"checkpoint '{filename}': its message_hub's keep_ckpt_ids {str(keep)[:60]} are not "
+            f'iterations from 1 to its own {iteration}: the checkpoint hook would delete other '
+            'checkpoints; the file is damaged or was not written by gancore')
 
 
 

@@ -20,12 +20,17 @@ Examples::
 one source on its own, with ``--test-dir`` holding its test split: every
 direction's translated test images are scored against the target domain's.
 
-Every value is printed on stdout (``FID: 12.3456``). A JSON record of the run is
-written to ``--json PATH``; by default, when a checkpoint is one of the
-sources, to ``<checkpoint without .pth>_fid<num>.json`` next to it (nothing is
-written otherwise, or with ``--no-json``). Bad input prints one ``error: ...``
-line on stderr and the exit status is 2 (:func:`gancore.cli.run_command`, the
-runner of every command, which :func:`main` calls). See docs/evaluation.md.
+Every value is printed on stdout (``FID: 12.3456``; values from weights that
+are not the official file say ``not comparable with published FIDs``).
+``--seeds 0,1,2`` samples the generated source once per seed and prints the
+mean, the standard deviation and each value. A JSON record of the run (one
+layout for every mode, with a metric card: :mod:`gancore.evaluation.report`,
+:mod:`gancore.evaluation.card`) is written to ``--json PATH``; by default, when
+a checkpoint is one of the sources, to ``<checkpoint without .pth>_fid<num>.json``
+next to it (nothing is written otherwise, or with ``--no-json``). Bad input
+prints one ``error: ...`` line on stderr and the exit status is 2
+(:func:`gancore.cli.run_command`, the runner of every command, which
+:func:`main` calls). See docs/evaluation.md.
 """
 from __future__ import annotations
 
@@ -33,7 +38,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Sequence
@@ -41,11 +45,13 @@ from typing import Any, Iterator, Optional, Sequence
 import torch
 
 from ..errors import ConfigError, DataError
+from ..evaluation.card import metric_card
 from ..evaluation.fid import small_sample_warning
 from ..evaluation.inception import FEATURE_LAYERS, RESIZE_METHODS, get_inception
 from ..evaluation.kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
 from ..evaluation.metrics import (METRICS, SourceData, check_feature_cache, parse_metrics,
                                   save_feature_cache, score, stream_source)
+from ..evaluation.report import DEFAULT, comparison, parse_seeds, value_lines
 
 DESCRIPTION = ('FID between two sources: image folders, .npz statistics, or a checkpoint/config '
                'that generates --num samples. Prints the FID; with one source and --save-stats, '
@@ -62,7 +68,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'published FIDs use 50000)')
     p.add_argument('--config', help='config .py for a checkpoint source that stores none')
     p.add_argument('--seed', type=int_arg(0, MAX_SEED, 'a seed'), default=0,
-                   help='sampling seed (default 0)')
+                   help='sampling seed (default 0; also seeds SWD)')
+    p.add_argument('--seeds', metavar='LIST', default=None,
+                   help='sampling seeds, e.g. 0,1,2 or 0-4: the generated source is sampled '
+                        'once per seed; prints mean, standard deviation and each value')
     p.add_argument('--save-stats', metavar='OUT.npz',
                    help='save the statistics of the first source (a folder or model) here')
     p.add_argument('--batch-size', type=int_arg(1, 4096, 'a batch size'), default=50, help='images per forward (50)')
@@ -163,30 +172,15 @@ def _is_translator(model) -> bool:
     return isinstance(model, TranslationModel)
 
 
-def _print_values(values: dict, prefix: str = '') -> None:
-    """One stdout line per metric (``FID: 12.3456``)."""
-    lines = [('fid', 'FID'), ('kid', 'KID'), ('is', 'IS'), ('precision', 'precision'),
-             ('recall', 'recall'), ('swd', 'SWD'), ('ms_ssim', 'MS-SSIM')]
-    for key, label in lines:
-        if key not in values:
-            continue
-        text = f'{values[key]:.6f}' if key == 'kid' else f'{values[key]:.4f}'
-        if key == 'kid':
-            text += f" +- {values['kid_std']:.6f}"
-        elif key == 'is':
-            text += f" +- {values['is_std']:.4f}"
-        elif key == 'swd':
-            levels = [k for k in values if k.startswith('swd_')]
-            text += ' (x1e3; ' + ', '.join(f"{k[4:]}px {values[k]:.4f}" for k in levels) + ')'
-        print(f'{prefix}{label}: {text}')
-
-
 class _Context:
     """Network (loaded once), device and options shared by the sources."""
 
     def __init__(self, args: argparse.Namespace, metrics: tuple) -> None:
         self.args, self.metrics = args, metrics
         self.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        from ..cli import MAX_SEED
+        self.seeds = (parse_seeds(args.seeds, MAX_SEED) if args.seeds is not None
+                      else [args.seed])
         self._net = None
 
     @property
@@ -215,8 +209,9 @@ def _record_source(src: Source, data: SourceData) -> None:
                                          'std': data.inception_score[1], 'splits': 10}
 
 
-def _compute(src: Source, ctx: _Context, generated: bool, save: bool) -> SourceData:
-    """One pass over a non-translation source."""
+def _compute(src: Source, ctx: _Context, generated: bool, save: bool,
+             seed: int = 0) -> SourceData:
+    """One pass over a non-translation source (a model samples with ``seed``)."""
     args = ctx.args
     if src.kind == 'stats':
         data = ctx.stream(src.path, generated=False, desc=src.path)
@@ -230,12 +225,15 @@ def _compute(src: Source, ctx: _Context, generated: bool, save: bool) -> SourceD
                           legacy_is=args.inception_score)
     else:
         model = src.stats
-        data = ctx.stream(generated_batches(model, args.num, args.batch_size, args.seed),
+        data = ctx.stream(generated_batches(model, args.num, args.batch_size, seed),
                           generated=True, num=args.num, save=save,
                           desc=os.path.basename(src.path), legacy_is=args.inception_score)
         if data.num < args.num:
             warnings.warn(f'{src.path} generated only {data.num} of --num {args.num} samples')
-        src.record.update(seed=args.seed)
+        if len(ctx.seeds) > 1:
+            src.record['seeds'] = ctx.seeds
+        else:
+            src.record['seed'] = seed
     data.name = src.path
     _record_source(src, data)
     if args.inception_score and data.inception_score is not None:
@@ -249,30 +247,87 @@ def _score_kwargs(args) -> dict:
                 kid_seed=args.kid_seed, swd_seed=args.seed)
 
 
-def _translation(src: Source, ctx: _Context, record: dict) -> None:
-    """Score every direction of a translation model on ``--test-dir``."""
-    from ..evaluation.held_out import split_from_folder, target_domain, translated_batches
+def _translation(src: Source, ctx: _Context, record: dict) -> dict:
+    """Score every direction of a translation model on ``--test-dir`` (once per seed).
+
+    Returns:
+        The card's ``num``: ``{direction: {'generated': n, 'real': m}}``.
+    """
+    from ..evaluation.held_out import (batches_of, split_from_folder, target_domain,
+                                       translated_batches)
     args, model = ctx.args, src.stats
     split = split_from_folder(args.test_dir)
     record['test_split'] = {'source': split.source, 'paired': split.paired,
                             'num_A': len(split.images_A), 'num_B': len(split.images_B)}
-    record['directions'] = {}
+    nums = {}
     for direction in model.directions:
         inputs = split.domain(direction[0])
         target = split.domain(target_domain(direction))
-        fake = ctx.stream(translated_batches(model, inputs, direction, args.batch_size,
-                                             args.seed), generated=True,
-                          num=len(inputs), desc=f'{direction} translated')
-        fake.name = f'{direction}({src.path})'
-        from ..evaluation.held_out import batches_of
         real = ctx.stream(batches_of(target, args.batch_size), generated=False,
                           num=len(target), desc=f'test{target_domain(direction)}')
         real.name = f'test{target_domain(direction)}'
-        result = score(fake, real, ctx.metrics, **_score_kwargs(args))
-        record['directions'][direction] = result
-        _print_values(result['metrics'], prefix=f'{direction} ')
-    src.record.update(path=src.path, kind='translation', directions=list(model.directions),
-                      seed=args.seed)
+        results = []
+        for seed in ctx.seeds:
+            fake = ctx.stream(translated_batches(model, inputs, direction, args.batch_size,
+                                                 seed), generated=True,
+                              num=len(inputs), desc=f'{direction} translated')
+            fake.name = f'{direction}({src.path})'
+            results.append(score(fake, real, ctx.metrics, **_score_kwargs(args)))
+        record['comparisons'][direction] = comparison(
+            results, ctx.seeds, f'{direction} of test{direction[0]} by {src.path}',
+            f'{split.source} test{target_domain(direction)}')
+        nums[direction] = {'generated': fake.num, 'real': real.num}
+    src.record.update(path=src.path, kind='translation', directions=list(model.directions))
+    src.record['seeds' if len(ctx.seeds) > 1 else 'seed'] = (
+        ctx.seeds if len(ctx.seeds) > 1 else ctx.seeds[0])
+    return nums
+
+
+def _two_sources(sources: list, ctx: _Context, record: dict) -> dict:
+    """Score the generated source (once per seed) against the other; returns the card's
+    ``num``."""
+    args, metrics = ctx.args, ctx.metrics
+    models = [i for i, s in enumerate(sources) if s.kind in ('checkpoint', 'config')]
+    fake_index = models[0] if len(models) == 1 else len(sources) - 1
+    datas = [_compute(s, ctx, generated=(i == fake_index), save=bool(args.save_stats
+                                                                  and i == 0),
+                      seed=ctx.seeds[0])
+             for i, s in enumerate(sources)]
+    if args.save_stats:
+        save_feature_cache(args.save_stats, datas[0])
+        record['saved_stats'] = args.save_stats
+        print(f'saved statistics of {sources[0].path} to {args.save_stats}')
+    wanted = [m for m in metrics if len(sources) == 2 or m in ('is', 'ms_ssim')]
+    fake = datas[fake_index]
+    real = datas[1 - fake_index] if len(sources) == 2 else None
+    nums = {'generated': fake.num} if real is None else {'generated': fake.num,
+                                                         'real': real.num}
+    if not wanted or (len(sources) == 1 and metrics == ('fid',)):
+        return nums
+    if len(sources) == 2 and 'fid' in wanted:
+        for i, d in enumerate(datas, 1):
+            if sources[i - 1].kind != 'stats':
+                small_sample_warning(d.num, f'statistics {i}')
+    sampled = fake_index in models
+    results = [score(fake, real, wanted, **_score_kwargs(args))]
+    for seed in ctx.seeds[1:] if sampled else []:
+        fake = _compute(sources[fake_index], ctx, generated=True, save=False, seed=seed)
+        results.append(score(fake, real, wanted, **_score_kwargs(args)))
+    record['comparisons'][DEFAULT] = comparison(
+        results, ctx.seeds if sampled else None, sources[fake_index].path,
+        sources[1 - fake_index].path if real is not None else None)
+    return nums
+
+
+def _print_comparisons(record: dict, card: dict) -> None:
+    """Each comparison's lines: every seed's values, then the mean +- std (or the value)."""
+    for name, entry in record['comparisons'].items():
+        prefix = '' if name == DEFAULT else f'{name} '
+        for run in entry['runs'] if 'spread' in entry else []:
+            for line in value_lines(run['metrics'], card, f"{prefix}seed {run['seed']} "):
+                print(line)
+        for line in value_lines(entry['metrics'], card, prefix, entry.get('spread')):
+            print(line)
 
 
 def _check_one_source(args, metrics: tuple) -> None:
@@ -343,38 +398,24 @@ def _run(args: argparse.Namespace) -> int:
                           'the source is no translation model')
     if len(sources) == 1 and not translators:
         _check_one_source(args, metrics)
-    record: dict = {'device': ctx.device, 'resize': args.resize, 'batch_size': args.batch_size,
-                    'metrics_asked': list(metrics), 'dims': args.dims,
-                    'time': time.strftime('%Y-%m-%d %H:%M:%S')}
+    sampled = translators or any(s.kind in ('checkpoint', 'config') for s in sources)
+    if args.seeds is not None and not sampled:
+        raise ConfigError('--seeds are sampling seeds: no source is sampled (give a '
+                          'checkpoint or config, or a translation checkpoint with --test-dir)')
+    record: dict = {'card': None, 'comparisons': {}, 'batch_size': args.batch_size,
+                    'metrics_asked': list(metrics)}
     if translators:
-        _translation(sources[0], ctx, record)
+        nums = _translation(sources[0], ctx, record)
+        reference = f"{record['test_split']['source']} (test split)"
     else:
-        models = [i for i, s in enumerate(sources) if s.kind in ('checkpoint', 'config')]
-        fake_index = models[0] if len(models) == 1 else len(sources) - 1
-        datas = [_compute(s, ctx, generated=(i == fake_index), save=bool(args.save_stats
-                                                                      and i == 0))
-                 for i, s in enumerate(sources)]
-        if args.save_stats:
-            save_feature_cache(args.save_stats, datas[0])
-            record['saved_stats'] = args.save_stats
-            print(f'saved statistics of {sources[0].path} to {args.save_stats}')
-        wanted = [m for m in metrics if len(sources) == 2 or m in ('is', 'ms_ssim')]
-        if wanted and not (len(sources) == 1 and metrics == ('fid',)):
-            fake = datas[fake_index]
-            real = datas[1 - fake_index] if len(sources) == 2 else None
-            if len(sources) == 2 and 'fid' in wanted:
-                for i, d in enumerate(datas, 1):
-                    if sources[i - 1].kind != 'stats':
-                        small_sample_warning(d.num, f'statistics {i}')
-            result = score(fake, real, wanted, **_score_kwargs(args))
-            record.update(result)
-            if 'fid' in result['metrics']:
-                record['fid'] = result['metrics']['fid']
-            record['convention'] = (f'generated: source {fake_index + 1}'
-                                    + (f', real: source {2 - fake_index}' if real else ''))
-            _print_values(result['metrics'])
+        nums = _two_sources(sources, ctx, record)
+        entry = record['comparisons'].get(DEFAULT)
+        reference = entry['real'] if entry else None
+    record['card'] = metric_card(net=ctx._net, dims=args.dims, resize=args.resize, num=nums,
+                                 seeds=ctx.seeds if sampled else None, reference=reference,
+                                 device=ctx.device)
+    _print_comparisons(record, record['card'])
     record['sources'] = [s.record for s in sources]
-    record['inception_weights'] = getattr(ctx._net, 'weights_path', None)
     out = None if args.no_json else (args.json or _default_json(sources, args.num))
     if out == '-':
         print(json.dumps(record, indent=2))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .sampling_options import (add_progress_argument, add_source_arguments,
+from .sampling_options import (add_label_argument, add_progress_argument, add_source_arguments,
                                add_truncation_arguments, seeds_arg)
 
 DESCRIPTION = ('Generate PNG samples from a trained noise model: --num images from --seed, '
@@ -38,8 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'labelled row per class, or the row of --label)')
     p.add_argument('--grid-cols', type=int_arg(1, 1000, 'a number of columns'), default=None,
                    help='images per grid row of an unconditional model (default: square)')
-    p.add_argument('--label', type=int_arg(0, 10 ** 6, 'a class index'), default=None,
-                   help='class of every image (conditional models)')
+    add_label_argument(p)
     p.add_argument('--out', default=None, help='output folder of the PNGs')
     add_truncation_arguments(p)
     add_progress_argument(p)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .sampling_options import (add_progress_argument, add_source_arguments,
+from .sampling_options import (add_label_argument, add_progress_argument, add_source_arguments,
                                add_truncation_arguments, seeds_arg)
 
 DESCRIPTION = ('Interpolate between the latents of seeds (noise models): PNG frames, an '
@@ -35,8 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--space', default=None,
                    help="latent space: 'z' (slerp, every noise model) or one the model adds "
                         "(StyleGAN2: 'w', its default)")
-    p.add_argument('--label', type=int_arg(0, 10 ** 6, 'a class index'), default=None,
-                   help='class of every frame (conditional models; default 0)')
+    add_label_argument(p, 'frame (default 0)')
     p.add_argument('--fps', type=int_arg(1, 100, 'frames per second'), default=25,
                    help='frames per second of the GIF/MP4 (default 25)')
     p.add_argument('--mp4', action='store_true',

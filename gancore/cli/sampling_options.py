@@ -77,13 +77,20 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--no-ema', action='store_true', help='sample the raw generator, not EMA')
 
 
-def add_truncation_arguments(p: argparse.ArgumentParser) -> None:
-    """``--trunc PSI`` and ``--cutoff N`` (models that declare truncation)."""
+def add_truncation_arguments(p: argparse.ArgumentParser, cutoff: bool = True) -> None:
+    """``--trunc PSI`` and (``cutoff``) ``--cutoff N`` (models that declare truncation)."""
     p.add_argument('--trunc', type=psi_arg, default=None, metavar='PSI',
                    help='truncation psi towards the mean latent (1: none; e.g. 0.7), for '
                         'models that support it')
-    p.add_argument('--cutoff', type=int_arg(0, 1000, 'a number of styles'), default=None,
-                   metavar='N', help='truncate only the first N styles (with --trunc)')
+    if cutoff:
+        p.add_argument('--cutoff', type=int_arg(0, 1000, 'a number of styles'), default=None,
+                       metavar='N', help='truncate only the first N styles (with --trunc)')
+
+
+def add_label_argument(p: argparse.ArgumentParser, what: str = 'image') -> None:
+    """``--label K``: the class of every ``what`` (conditional models)."""
+    p.add_argument('--label', type=int_arg(0, 10 ** 6, 'a class index'), default=None,
+                   help=f'class of every {what} (conditional models)')
 
 
 def add_progress_argument(p: argparse.ArgumentParser) -> None:
@@ -108,5 +115,6 @@ def truncation_options(model, args: argparse.Namespace) -> dict:
 
 
 __all__ = ['MAX_SEEDS', 'parse_seeds', 'seeds_arg', 'psi_arg', 'add_source_arguments',
-           'add_truncation_arguments', 'add_progress_argument', 'load_source',
+           'add_truncation_arguments', 'add_label_argument', 'add_progress_argument',
+           'load_source',
            'truncation_options']

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .sampling_options import add_source_arguments, seeds_arg
+from .sampling_options import (add_label_argument, add_source_arguments,
+                               add_truncation_arguments, seeds_arg)
 
 DESCRIPTION = ('Write a style-mixing grid: row seeds x column seeds, the --styles of each '
                'cell taken from its column (models with a style space, e.g. StyleGAN2).')
@@ -24,8 +25,6 @@ DESCRIPTION = ('Write a style-mixing grid: row seeds x column seeds, the --style
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore style-mix``."""
     add_source_arguments(p)
-    from . import int_arg
-    from .sampling_options import psi_arg
     p.add_argument('--rows', type=seeds_arg, required=True,
                    help='seeds of the rows (their images give the other styles), e.g. 0-4')
     p.add_argument('--cols', type=seeds_arg, required=True,
@@ -34,10 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='style (layer) indices taken from the columns, e.g. 0-3 (coarse, the '
                         'default), 4-7 (middle), 8-13 (fine)')
     p.add_argument('--out', required=True, metavar='GRID.png', help='the grid PNG')
-    p.add_argument('--trunc', type=psi_arg, default=None, metavar='PSI',
-                   help='truncation psi of every latent (1: none; e.g. 0.7)')
-    p.add_argument('--label', type=int_arg(0, 10 ** 6, 'a class index'), default=None,
-                   help='class of every image (conditional models; default 0)')
+    add_truncation_arguments(p, cutoff=False)
+    add_label_argument(p, 'image (default 0)')
 
 
 def run(args: argparse.Namespace) -> int:

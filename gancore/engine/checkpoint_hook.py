@@ -61,14 +61,17 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.out_dir, osp.basename(runner.work_dir.rstrip(osp.sep)))
         runner.logger.info(f'Checkpoints will be saved to {self.out_dir}.')
         hub = runner.message_hub.runtime_info
-        if self.save_best is not None:
-            if len(self.key_indicators) == 1:
-                self.best_ckpt_path = hub.get('best_ckpt')
+        if self.save_best is not None:  # mmengine deletes the previous best when a new one
+            if len(self.key_indicators) == 1:  # is saved: only ever a file of this out_dir
+                self.best_ckpt_path = self._own(hub.get('best_ckpt'))
             else:
                 for key in self.key_indicators:
-                    self.best_ckpt_path_dict[key] = hub.get(f'best_ckpt_{key}')
+                    self.best_ckpt_path_dict[key] = self._own(hub.get(f'best_ckpt_{key}'))
         if self.max_keep_ckpts > 0:
-            keep = list(hub.get('keep_ckpt_ids', []))
+            # ids of checkpoints newer than the one resumed from are never deleted
+            # (gancore.checkpoint.check_training_checkpoint refuses them in a resumed file)
+            keep = [k for k in hub.get('keep_ckpt_ids', []) if isinstance(k, int) and
+                    0 < k <= runner.iter]
             while len(keep) > self.max_keep_ckpts:
                 old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(
                     keep.pop(0)))
@@ -77,6 +80,13 @@ class AtomicCheckpointHook(CheckpointHook):
                 elif is_main_process() and self.file_backend.isdir(old):
                     self.file_backend.rmtree(old)
             self.keep_ckpt_ids = deque(keep, self.max_keep_ckpts)
+
+    def _own(self, path: Optional[str]) -> Optional[str]:
+        """``path`` if it is a file name directly inside ``out_dir``, else None."""
+        if not isinstance(path, str) or osp.dirname(osp.abspath(path)) != \
+                osp.abspath(self.out_dir):
+            return None
+        return path
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """Confirm the previous checkpoint (this iteration was finite), then save as mmengine."""

@@ -27,6 +27,7 @@ from .environment import run_environment, system_environment
 from .exact_resume import ExactResume
 from .portable_state import PortableStateHook
 from .resume import check_work_dir, configured_lrs, find_resume_checkpoint
+from .optim import check_optimizer_state
 from .setup import setup_runtime
 from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
                     torch_settings, use_amp)
@@ -151,8 +152,11 @@ class GANRunner(Runner):
                                         save_optimizer, save_param_scheduler, meta, by_epoch)
         else:
             dataset = self.train_dataloader.dataset
+            # the config goes in as plain data (PortableStateHook.before_save_checkpoint);
+            # mmengine's pretty_text is not computed per save: its formatter turns a Ctrl-C
+            # into "SyntaxError: Failed to format the config file"
             checkpoint = training_checkpoint(
-                meta, cfg_text=self.cfg.pretty_text, seed=self.seed,
+                meta, cfg_text='', seed=self.seed,
                 experiment_name=self.experiment_name, model=self.model,
                 message_hub=self.message_hub,
                 optim_wrapper=self.optim_wrapper if save_optimizer else None,
@@ -176,9 +180,14 @@ class GANRunner(Runner):
                                                  list(revise_keys))
         else:
             checkpoint = load_checkpoint_file(filename, map_location)
+            if resuming:  # all of it checked as data before anything is restored
+                check_training_checkpoint(checkpoint, filename)
+                self.exact_resume.check(checkpoint, filename)
             self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
             load_training_weights(self.model, checkpoint, filename, strict or resuming,
                                   revise_keys, self.logger, resuming)
+            if resuming:  # the weights fit: now their optimizer states must fit them
+                check_optimizer_state(self.optim_wrapper, checkpoint.get('optimizer'), filename)
             self._has_loaded = True
             self.logger.info(f'loaded checkpoint {filename}')
         if resuming:

@@ -80,7 +80,7 @@ def test_checkpoint_source_generates_num_samples_and_writes_json(env, capsys):
     record_path = env['ckpt'][:-len('.pth')] + '_fid23.json'
     with open(record_path) as f:
         record = json.load(f)
-    assert record['fid'] == pytest.approx(fid, abs=1e-4)
+    assert record['comparisons']['default']['metrics']['fid'] == pytest.approx(fid, abs=1e-4)
     gen = record['sources'][1]
     assert gen['kind'] == 'checkpoint' and gen['num'] == 23 and gen['seed'] == 5
     assert gen['inception_score']['splits'] == 10

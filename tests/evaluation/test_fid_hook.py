@@ -1,6 +1,7 @@
 """FIDHook with a fake model, a fake feature extractor and a mock runner."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from unittest.mock import MagicMock
@@ -93,7 +94,22 @@ def test_logs_fid_and_keeps_only_the_best_checkpoint(setup):
     assert len(warned) == 1 and 'from only 12 images (< 2048)' in warned[0]  # once
     assert runner.visualizer.add_scalars.call_args_list[0].args[0] == {'FID': history[0]}
     # best after iter 2, worse at 4 (kept), better at 6 (replaces 2)
-    assert sorted(os.listdir(work)) == ['best_FID_iter_6.pth']
+    assert sorted(os.listdir(work)) == ['best_FID_iter_6.pth', 'metrics.jsonl']
+    # one record per evaluation: eval-fid's layout, with the metric card
+    with open(os.path.join(work, 'metrics.jsonl')) as f:
+        records = [json.loads(line) for line in f]
+    assert [r['iteration'] for r in records] == [2, 4, 6]
+    entry = records[2]['comparisons']['default']
+    assert entry['metrics']['fid'] == pytest.approx(history[2])
+    assert entry['real'] == setup['stats'] and entry['runs'][0]['seed'] == 3
+    card = records[2]['card']
+    assert card['num'] == {'generated': 12, 'real': 0}  # the .npz holds no count
+    assert card['sampling_seeds'] == [3] and card['reference'] == setup['stats']
+    assert card['feature_network']['weights'] == 'fake'
+    assert card['comparable_with_published'] is False
+    infos = [str(c.args[0]) for c in runner.logger.info.call_args_list
+             if str(c.args[0]).startswith('metrics at iter')]
+    assert len(infos) == 3 and all('not comparable with published FIDs' in i for i in infos)
     assert hook.best_score == pytest.approx(history[2])
     assert runner.message_hub.get_info('FIDHook.best_ckpt') == os.path.join(
         work, 'best_FID_iter_6.pth')
@@ -115,7 +131,7 @@ def test_after_train_evaluates_the_final_model_once(setup):
     hook.after_train(runner)
     assert len(model.calls) == 2
     assert runner.visualizer.add_scalars.call_args_list[-1].kwargs['step'] == 5
-    assert os.listdir(runner.work_dir) == []  # save_best=False
+    assert os.listdir(runner.work_dir) == ['metrics.jsonl']  # save_best=False: no checkpoint
     # resume: a new hook reads the best score from the message hub
     again = FIDHook(interval=4, real_stats=setup['stats'], num_samples=6)
     again.before_train(runner)
