@@ -1,6 +1,7 @@
-"""The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
+"""The Runner gancore trains with, and the ``train`` entry point of ``gancore train``."""
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os.path as osp
 from pathlib import Path
@@ -275,7 +276,7 @@ class GANRunner(Runner):
             self.cpu_threads.after_train(self)  # also when training failed
 
     def summary(self) -> str:
-        """The one line tools/train.py prints when training returns."""
+        """The one line gancore train prints when training returns."""
         return getattr(self, 'nothing_to_train', None) or (
             f'done: {self.iter} iterations, outputs in {self.work_dir}')
 
@@ -293,7 +294,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
                    cfg_options: Union[dict, Sequence[str], None] = None, launcher: str = 'none',
                    seed: Optional[int] = None, speed: Optional[dict] = None,
                    profile: int = 0):
-    """Load ``config`` and apply the command-line settings of tools/train.py.
+    """Load ``config`` and apply the command-line settings of gancore train.
 
     Args:
         config: Path of the config file, or the name of a config shipped with
@@ -313,8 +314,8 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
             (:class:`~gancore.hooks.TrainProfilerHook`); 0: no profiling.
 
     Returns:
-        The resolved mmengine ``Config``: what tools/train.py trains and
-        tools/print_config.py prints (preparing it changes no torch setting). It is validated again after the settings
+        The resolved mmengine ``Config``: what gancore train trains and
+        gancore print-config prints (preparing it changes no torch setting). It is validated again after the settings
         above are added, so the config a run writes (and stores in its
         checkpoints) is itself a valid config.
     """
@@ -330,6 +331,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
         cfg.randomness = dict(cfg.get('randomness', {}))
         cfg.randomness.setdefault('diff_rank_seed', True)
     _check_sync_bn(cfg.get('sync_bn'), launcher)
+    check_vis_backends(cfg)
     _resumable_sampler(cfg)
     if resume:
         cfg.resume = True
@@ -357,6 +359,24 @@ def _check_sync_bn(sync_bn, launcher: str) -> None:
     if launcher != 'none' and not torch.cuda.is_available():
         raise ConfigError("sync_bn='torch' needs GPUs (torch's SyncBatchNorm does not run on "
                           'CPU tensors): remove sync_bn for CPU/gloo training')
+
+
+#: mmengine's visualizer backends that log to another service, and the package each imports
+#: (only when it first logs: a missing one would stop a run at its first log line).
+VIS_BACKEND_PACKAGES = {'WandbVisBackend': 'wandb', 'MLflowVisBackend': 'mlflow',
+                        'ClearMLVisBackend': 'clearml', 'NeptuneVisBackend': 'neptune',
+                        'DVCLiveVisBackend': 'dvclive', 'AimVisBackend': 'aim'}
+
+
+def check_vis_backends(cfg) -> None:
+    """Refuse, before anything runs, a visualizer backend whose package is not installed."""
+    backends = (cfg.get('visualizer') or {}).get('vis_backends') or []
+    for i, backend in enumerate(backends if isinstance(backends, (list, tuple)) else []):
+        name = backend.get('type') if isinstance(backend, dict) else None
+        package = VIS_BACKEND_PACKAGES.get(str(name).rpartition('.')[2])
+        if package and importlib.util.find_spec(package) is None:
+            raise ConfigError(f'visualizer.vis_backends[{i}] is {name}, which needs the package '
+                              f'{package}: pip install {package} (or remove the backend)')
 
 
 def _resumable_sampler(cfg) -> None:

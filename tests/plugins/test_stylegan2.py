@@ -13,7 +13,7 @@ from gancore.registry import MODELS
 from gancore.testing import GANPluginTestCase, snapshot
 from gancore_plugins.stylegan2 import (StyleGAN2Discriminator, StyleGAN2Generator, mix_styles,
                                        path_lengths, truncate)
-from gancore_plugins.stylegan2.latents import slerp
+from gancore.models.latents import slerp
 from gancore_plugins.stylegan2.networks import draw_mixing_cutoff
 from gancore_plugins.stylegan2.projector import noise_regularization
 from gancore_plugins.stylegan2.synthesis import modulated_conv2d
