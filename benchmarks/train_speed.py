@@ -555,7 +555,7 @@ def time_steps(args) -> dict:
         raise SystemExit(f'unknown variants {unknown}: choose from {sorted(VARIANTS)}')
     if args.device == 'cpu' and any('fp16' in v for v in variants):
         raise SystemExit('fp16 autocast needs a GPU (use bf16 on CPU)')
-    sides, flags, peak, mem0, keep = {}, {}, {}, {}, []
+    sides, flags, peak, mem0, keep, failed = {}, {}, {}, {}, [], {}
     out = {}
     with tempfile.TemporaryDirectory() as wd:
         for variant in variants:
@@ -590,9 +590,19 @@ def time_steps(args) -> dict:
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
                 fn, d = sides[side]
-                for _ in range(args.warmup):
-                    fn(d)
-                sync(args.device)
+                try:
+                    for _ in range(args.warmup):
+                        fn(d)
+                    sync(args.device)
+                except Exception as exc:  # noqa: BLE001 - a variant torch cannot run
+                    if side in ('plain', variants[0]):
+                        raise
+                    # e.g. torch.compile of a critic whose loss takes a gradient of a gradient
+                    failed[side] = f'{type(exc).__name__}: {str(exc).splitlines()[0][:200]}'
+                    print(f'{side} fails: {failed[side]}', flush=True)
+                    del sides[side]
+                    keep.pop()
+                    continue
                 # the side's own weights, optimizer states and activations
                 peak[side] = ((torch.cuda.max_memory_allocated() - mem0[side]) / 2**20
                               if args.device == 'cuda' else None)
@@ -613,6 +623,7 @@ def time_steps(args) -> dict:
         ratios = [t / p for t, p in zip(ts, times['plain'])]
         out['sides'][side] = {'s_it': statistics.median(ts), 'ratio_median': statistics.median(
             ratios), 'ratio_min': min(ratios), 'ratio_max': max(ratios), 'peak_mib': peak[side]}
+    out['sides'].update({side: {'error': error} for side, error in failed.items()})
     # the old keys (one gancore side: the first variant)
     first = out['sides'][variants[0]]
     out.update({'gancore_s_it': first['s_it'], 'plain_s_it': out['sides']['plain']['s_it'],
@@ -628,6 +639,9 @@ def print_steps(result: dict) -> None:
     print('| side | s/it | img/s | time / plain (median [min, max]) | peak MiB |')
     print('|---|---|---|---|---|')
     for side, r in result['sides'].items():
+        if 'error' in r:
+            print(f"| {side} | fails: {r['error']} | | | |")
+            continue
         mem = f"{r['peak_mib']:.0f}" if r['peak_mib'] is not None else '-'
         print(f"| {side} | {r['s_it']:.4f} | {bs / r['s_it']:.1f} | {r['ratio_median']:.3f} "
               f"[{r['ratio_min']:.3f}, {r['ratio_max']:.3f}] | {mem} |")

@@ -53,7 +53,10 @@ def _singleton_classes() -> list:
     from mmengine.logging import MessageHub, MMLogger
     from mmengine.registry import DefaultScope
     from mmengine.visualization import Visualizer
-    return [MMLogger, Visualizer, MessageHub, DefaultScope]
+    classes = [MMLogger, MessageHub, DefaultScope, Visualizer]
+    for cls in classes[3:]:  # each Visualizer subclass keeps its own instances
+        classes.extend(sub for sub in cls.__subclasses__() if sub not in classes)
+    return classes
 
 
 def _instance_names() -> list:

@@ -68,6 +68,42 @@ def tiny_digits_run(tmp_path_factory) -> Path:
     return work
 
 
+#: name -> (config, --cfg-options) of a few real training iterations with tiny widths: the
+#: trained state (filled image pools, EMA, tracked w_avg, BatchNorm statistics) that tests of
+#: tools reading checkpoints need. Iteration counts are in the options (checkpoint = last).
+TRAINED_RUNS = {
+    'cyclegan': ('configs/cyclegan/cyclegan_demo.py', [
+        'train_cfg.max_iters=3', 'default_hooks.checkpoint.interval=3', 'param_scheduler=[]',
+        'custom_hooks=[]', 'model.generator_ab.base_channels=4',
+        'model.generator_ba.base_channels=4', 'model.discriminator_a.base_channels=4',
+        'model.discriminator_b.base_channels=4']),
+    'stylegan2': ('configs/stylegan2/stylegan2_digits.py', [
+        'train_cfg.max_iters=3', 'default_hooks.checkpoint.interval=3', 'custom_hooks=[]',
+        'model.generator.channel_max=8', 'model.discriminator.channel_max=8',
+        'train_dataloader.batch_size=8', 'model.ema_kimg=None', 'model.ema_decay=0.5']),
+}
+
+
+@pytest.fixture(scope='session')
+def trained_run(tmp_path_factory):
+    """``trained_run(name)`` -> the last checkpoint of :data:`TRAINED_RUNS` ``[name]``, trained
+    once per session (``gancore train`` in a subprocess)."""
+    done = {}
+
+    def run(name: str) -> Path:
+        if name not in done:
+            config, options = TRAINED_RUNS[name]
+            work = tmp_path_factory.mktemp(f'trained_{name}') / 'run'
+            cmd = tool_cmd('train', REPO / config, '--work-dir', work, '--cfg-options',
+                           *options)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            iters = next(o for o in options if o.startswith('train_cfg.max_iters='))
+            done[name] = work / f"iter_{iters.split('=')[1]}.pth"
+        return done[name]
+    return run
+
+
 @pytest.fixture(autouse=True)
 def _fresh_mmengine_instances():
     """Each test starts without the loggers, message hubs, visualizers and default scopes that

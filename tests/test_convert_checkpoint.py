@@ -230,14 +230,14 @@ def test_a_reference_file_passed_to_translate_says_convert_it(tmp_path, images, 
     assert tool('translate', [str(files['G_A']), str(images), str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err
     assert 'holds no config' in err and '--config CONFIG' in err
-    assert 'convert_checkpoint.py' in err
+    assert 'gancore convert' in err
     cfg = tmp_path / 'tiny.py'
     cfg.write_text(f"_base_ = ['{H2Z}']\nmodel = dict(" + ', '.join(
         f"{g}=dict(base_channels=4{', num_blocks=2' if g.startswith('generator') else ''})"
         for g in ('generator_ab', 'generator_ba', 'discriminator_a', 'discriminator_b')) + ')\n')
     assert tool('translate', [str(files['G_A']), str(images), str(tmp_path / 'o'),
                               '--config', str(cfg)]) == 2
-    assert 'must be converted first: tools/convert_checkpoint.py' in capsys.readouterr().err
+    assert 'must be converted first: gancore convert' in capsys.readouterr().err
 
 
 def test_partly_present_network_is_refused(tmp_path):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
@@ -38,6 +39,9 @@ KINDS = {
     'acgan': ('configs/cgan/acgan_1xb64-20k_mnist.py', SMALL_CGAN),
     'cgan_projection': ('configs/cgan/cgan_projection-hinge_1xb64-50k_cifar10.py', SMALL_CGAN),
     'progan': ('configs/progan/progan_digits.py', {}),
+    'progan_conditional': ('configs/progan/progan_digits.py', {
+        'model.generator.num_classes': 10, 'model.discriminator.num_classes': 10,
+        'model.aux_loss': {'type': 'AuxiliaryClassificationLoss'}}),
     'pix2pix': ('configs/pix2pix/pix2pix_demo.py', {'model.generator.base_channels': 4}),
     'cyclegan': ('configs/cyclegan/cyclegan_demo.py', {'model.generator_ab.base_channels': 4,
                                                        'model.generator_ba.base_channels': 4}),
@@ -65,7 +69,7 @@ def make_checkpoint(tmp_path: Path, kind: str) -> Path:
                 t.add_(0.05 * torch.randn(t.shape, generator=gen))
             elif 'running_var' in name:
                 t.mul_(1.5)
-    if kind == 'progan':
+    if kind.startswith('progan'):
         model.set_stage(2, 0.5)
     path = tmp_path / f'{kind}.pth'
     torch.save({'meta': {'cfg': stored_config(cfg)}, 'state_dict': model.state_dict()}, path)
@@ -119,7 +123,9 @@ def test_export_runs_and_matches_pytorch(tmp_path, kind, fmt):
             assert (got - want).abs().max().item() <= TOL
     if kind == 'cgan_unconditional':
         assert nets[0].input_names == ('z',)
-    if kind == 'progan':  # the trained level, alpha 1: 16x16 although the nets grow to 32
+    if kind == 'progan_conditional':
+        assert nets[0].input_names == ('z', 'label')
+    if kind.startswith('progan'):  # the trained level, alpha 1: 16x16 although the nets grow to 32
         assert got.shape[-2:] == (16, 16) and float(got.abs().max()) <= 1.0
 
 
@@ -193,7 +199,7 @@ def test_safetensors_loads_in_init_model_with_the_same_outputs(tmp_path, kind):
         for inputs in two_shapes(na):
             with torch.no_grad():
                 assert torch.equal(na.module(*inputs), nb.module(*inputs))
-    if kind == 'progan':
+    if kind.startswith('progan'):
         assert (b.level, b.alpha) == (2, 0.5)
 
 
@@ -226,6 +232,83 @@ def test_safetensors_of_a_generators_only_checkpoint(tmp_path):
     assert b.loaded_networks == ('generator_ab', 'generator_ba')
     x = torch.rand(2, 1, 32, 32) * 2 - 1
     assert torch.equal(a.translate(x, 'AtoB'), b.translate(x, 'AtoB'))
+
+
+def test_trained_cyclegan_model_file_leaves_its_image_pools_out(trained_run, tmp_path):
+    """Training fills the image pools (tensors of past fakes): training state, not model."""
+    ckpt = trained_run('cyclegan')
+    state = torch.load(ckpt, weights_only=False)['state_dict']
+    assert len(state['pool_a._extra_state']['images']) == 12  # 3 iterations x batch 4
+    out = tmp_path / 'trained.safetensors'
+    assert run_tool(lambda: tool_module('export').main(
+        [str(ckpt), str(out), '--format', 'safetensors'])) == 0
+    from safetensors import safe_open
+    with safe_open(str(out), framework='pt') as f:
+        keys, meta = set(f.keys()), f.metadata()
+    assert {k.split('.')[0] for k in keys} == {'generator_ab', 'generator_ba',
+                                               'discriminator_a', 'discriminator_b'}
+    assert json.loads(meta['gancore_extra_state']) == {'_extra_state': {'num_steps': 3}}
+    a, b = init_model(None, str(ckpt)), init_model(None, str(out))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(a.translate(x, 'BtoA'), b.translate(x, 'BtoA'))
+    assert b.pool_a.num_images == 0
+
+
+def test_export_shows_its_steps_on_a_terminal_only(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    ckpt = make_checkpoint(tmp_path, 'cgan_embedding')
+    for flag, drawn in (([], True), (['--no-progress'], False)):
+        monkeypatch.setattr(sys, 'stderr', Terminal())
+        assert run_tool(lambda: tool_module('export').main(
+            [str(ckpt), str(tmp_path / 'g.pt'), '--format', 'torchscript', *flag])) == 0
+        text = sys.stderr.getvalue()
+        assert ('exporting' in text and '2/2' in text and 'eta' in text) == drawn
+
+
+def test_a_checkpoint_of_some_networks_exports_exactly_those(trained_run, tmp_path, capsys):
+    """G_AB of a trained CycleGAN alone (as a converted reference G_A): AtoB is exported,
+    BtoA (whose G_BA would be random) is named and refused, in every format."""
+    full = torch.load(trained_run('cyclegan'), weights_only=False)
+    ckpt = tmp_path / 'g_ab.pth'
+    torch.save({'meta': full['meta'], 'state_dict': {
+        k: v for k, v in full['state_dict'].items() if k.startswith('generator_ab.')}}, ckpt)
+    export = tool_module('export')
+
+    def run(*argv):
+        return run_tool(lambda: export.main([str(a) for a in argv]))
+
+    assert run(ckpt, tmp_path / 'g.onnx', '--format', 'onnx') == 0
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.glob('g*.onnx')) == ['g.onnx']
+    assert 'AtoB' in out and 'note: not exported: BtoA (the checkpoint holds no generator_ba)' \
+        in out
+    session = ort.InferenceSession(str(tmp_path / 'g.onnx'), providers=['CPUExecutionProvider'])
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    model = init_model(None, str(ckpt))
+    got = session.run(None, {'image': x.numpy()})[0]
+    assert np.abs(got - model.translate(x, 'AtoB').numpy()).max() < TOL
+
+    for fmt, name in (('onnx', 'b.onnx'), ('torchscript', 'b.pt')):
+        assert run(ckpt, tmp_path / name, '--format', fmt, '--direction', 'BtoA') == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and 'holds no generator_ba, which runs BtoA' in err[0]
+        assert not (tmp_path / name).exists()
+
+    assert run(ckpt, tmp_path / 'g.safetensors', '--format', 'safetensors') == 0
+    assert 'not in the checkpoint, so not in the file: generator_ba' in capsys.readouterr().out
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / 'g.safetensors'), framework='pt') as f:
+        assert {k.split('.')[0] for k in f.keys()} == {'generator_ab'}
+    # the model file knows what it holds: its BtoA is refused too
+    assert run(tmp_path / 'g.safetensors', tmp_path / 'b2.onnx', '--format', 'onnx',
+               '--direction', 'BtoA') == 2
+    assert 'holds no generator_ba' in capsys.readouterr().err
 
 
 def _rewrite_metadata(path: Path, **changes) -> None:

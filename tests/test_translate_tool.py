@@ -114,6 +114,90 @@ def test_model_that_does_not_translate(tmp_path, inputs, capsys):
     assert 'ConditionalGAN does not translate images' in capsys.readouterr().err
 
 
+# ------------------------------------------------------------------ A|B test splits
+
+@pytest.fixture
+def pairs(tmp_path):
+    """A test split in pix2pix's layout: 32x32 A (left) and B (right) side by side."""
+    folder = tmp_path / 'test'
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ('1.jpg', '2.png'):
+        a = rng.integers(0, 128, (32, 32, 3), dtype=np.uint8)
+        b = rng.integers(128, 256, (32, 32, 3), dtype=np.uint8)
+        Image.fromarray(np.concatenate([a, b], axis=1)).save(folder / name, quality=100)
+    return folder
+
+
+def halves(path):
+    ab = np.asarray(Image.open(path).convert('RGB'))
+    return ab[:, :32], ab[:, 32:]
+
+
+def test_a_paired_test_split_is_detected_and_split_like_the_reference_page(
+        pix2pix_ckpt, pairs, tmp_path, capsys):
+    """The facades config trains on PairedImageDataset with direction BtoA: the input is the
+    right half, the target the left; the page is real_A | fake_B | real_B."""
+    out = tmp_path / 'out'
+    assert translate([str(pix2pix_ckpt), str(pairs), str(out)]) == 0
+    said = capsys.readouterr().out
+    assert 'holds A|B pairs' in said and 'real_A | fake_B | real_B' in said
+    left, right = halves(pairs / '1.jpg')
+    assert np.array_equal(np.asarray(Image.open(out / 'inputs' / '1.png')), right)
+    assert np.array_equal(np.asarray(Image.open(out / 'targets' / '1.png')), left)
+    from gancore.inference.model import init_model
+    from gancore.inference.translate import tensor_to_image
+    from gancore.models.translation import seeded
+    model = init_model(None, str(pix2pix_ckpt))
+    x = torch.from_numpy(right).permute(2, 0, 1).float().div(127.5).sub(1).unsqueeze(0)
+    with seeded(0, torch.device('cpu')):  # the folder's first image: the same dropout draws
+        want = np.asarray(tensor_to_image(model.translate(x)[0]))
+    assert np.array_equal(np.asarray(Image.open(out / '1.png')), want)
+    page = (out / 'index.html').read_text()
+    assert '<th>file</th><th>real_A</th><th>fake_B</th><th>real_B</th>' in page
+    assert ('<td><img src="inputs/1.png" alt="real_A"></td><td><img src="1.png" alt="fake_B">'
+            '</td><td><img src="targets/1.png" alt="real_B"></td>') in page
+
+
+def test_paired_can_be_forced_or_turned_off(pix2pix_ckpt, cyclegan_ckpt, pairs, tmp_path):
+    left, right = halves(pairs / '2.png')
+    assert translate([str(pix2pix_ckpt), str(pairs), str(tmp_path / 'whole'),
+                      '--no-paired']) == 0
+    assert Image.open(tmp_path / 'whole' / 'inputs' / '2.png').size == (64, 32)
+    assert not (tmp_path / 'whole' / 'targets').exists()
+    assert translate([str(pix2pix_ckpt), str(pairs), str(tmp_path / 'left'),
+                      '--paired', 'AtoB']) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / 'left' / 'inputs' / '2.png')), left)
+    # a model not trained on pairs: 2:1 images are whole images unless --paired says otherwise
+    assert translate([str(cyclegan_ckpt), str(pairs), str(tmp_path / 'cyc')]) == 0
+    assert Image.open(tmp_path / 'cyc' / 'inputs' / '2.png').size == (64, 32)
+    assert translate([str(cyclegan_ckpt), str(pairs), str(tmp_path / 'cyc2'), '--paired']) == 0
+    gray = np.asarray(Image.fromarray(left).convert('L'))  # the demo's A side is 1-channel
+    assert np.array_equal(np.asarray(Image.open(tmp_path / 'cyc2' / 'inputs' / '2.png')), gray)
+
+
+def test_translate_shows_progress_on_a_terminal_only(pix2pix_ckpt, inputs, tmp_path,
+                                                     monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for flag, drawn in (([], True), (['--no-progress'], False)):
+        monkeypatch.setattr(sys, 'stderr', Terminal())
+        assert translate([str(pix2pix_ckpt), str(inputs), str(tmp_path / 'o'), *flag]) == 0
+        text = sys.stderr.getvalue()
+        assert ('translating' in text and '3/3' in text and 'eta' in text) == drawn
+
+
+def test_single_images_are_not_split_for_a_model_trained_on_pairs(pix2pix_ckpt, inputs, tmp_path):
+    assert translate([str(pix2pix_ckpt), str(inputs), str(tmp_path / 'o')]) == 0
+    assert not (tmp_path / 'o' / 'targets').exists()
+    assert '<th>input</th><th>output</th>' in (tmp_path / 'o' / 'index.html').read_text()
+
+
 # ------------------------------------------------------------------ helpers
 
 def test_protocol_and_size_multiple():

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Distributed training with torchrun, one process per GPU (or per CPU worker: gloo).
+# The same as 'gancore dist-train' (which works from an installed wheel too).
 #
-#   tools/dist_train.sh CONFIG NPROC [train.py options]
+#   tools/dist_train.sh CONFIG NPROC [train options]
 #
 # Single node:  tools/dist_train.sh configs/cgan/cgan_digits.py 8
 # Multi-node (run on every node, same MASTER_ADDR/PORT, NODE_RANK 0..NNODES-1):
@@ -10,21 +11,8 @@
 #              PYTHON (python): the interpreter that has gancore installed.
 set -euo pipefail
 if [ $# -lt 2 ]; then
-    echo "usage: $0 CONFIG NPROC_PER_NODE [train.py options]" >&2
+    echo "usage: $0 CONFIG NPROC_PER_NODE [train options]" >&2
     exit 2
 fi
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
-
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$GPUS" \
-    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+exec "$PYTHON" -m gancore dist-train "$@"

@@ -281,7 +281,9 @@ class ProGANGenerator(nn.Module):
         if labels.shape != (z.shape[0],) or labels.is_floating_point():
             raise ValueError(f'ProGANGenerator: labels must be an integer tensor of shape '
                              f'({z.shape[0]},), got {labels.dtype} {tuple(labels.shape)}.')
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
+        # The range check reads the labels' values, which torch.export (ONNX) cannot trace.
+        if (labels.numel() and not torch.compiler.is_compiling()
+                and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes)):
             raise ValueError(f'ProGANGenerator: labels must be in [0, {self.num_classes - 1}].')
         labels = labels.long()
         code = (self.label_embedding(labels) if self.label_embedding is not None

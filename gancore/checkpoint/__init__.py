@@ -1,7 +1,7 @@
 """Checkpoints: the one owner of the checkpoint format and of safe reading and atomic writing.
 
 Below both the training engine and inference: :mod:`gancore.engine` writes and
-resumes through it, :mod:`gancore.inference.model`, ``tools/convert_checkpoint.py`` and
+resumes through it, :mod:`gancore.inference.model`, ``gancore convert`` and
 the exporters read and write through it; nothing else calls ``torch.save`` or
 ``torch.load`` on a checkpoint.
 
@@ -14,7 +14,8 @@ the exporters read and write through it; nothing else calls ``torch.save`` or
   form (:func:`make_portable`) and the config stored in it
   (:func:`stored_config`, :func:`config_from_checkpoint`).
 * :mod:`~gancore.checkpoint.weights`: loading the weights into a model, network
-  by network for inference (:func:`load_inference_weights`).
+  by network for inference (:func:`load_inference_weights`), and what of a loaded
+  model is deployed (:func:`inference_state`, :func:`not_loaded`).
 """
 from .files import (SAFE_GLOBALS, atomic_replace, atomic_write, discard,
                     install_checkpoint_loader, load_checkpoint_file, remove_stale_temp_files,
@@ -22,7 +23,8 @@ from .files import (SAFE_GLOBALS, atomic_replace, atomic_write, discard,
 from .layout import (CONFIG, RESUME_STATE, check_training_checkpoint, config_from_checkpoint,
                      make_portable, read_stored_config, restore_portable, stored_config,
                      training_checkpoint, unwrapped_state_dict)
-from .weights import load_inference_weights, load_training_weights
+from .weights import (inference_state, load_inference_weights, load_training_weights,
+                      networks_of, not_loaded)
 
 __all__ = ['SAFE_GLOBALS', 'atomic_replace', 'atomic_write', 'discard',
            'install_checkpoint_loader', 'load_checkpoint_file', 'remove_stale_temp_files',
@@ -30,4 +32,4 @@ __all__ = ['SAFE_GLOBALS', 'atomic_replace', 'atomic_write', 'discard',
            'CONFIG', 'RESUME_STATE', 'check_training_checkpoint', 'config_from_checkpoint',
            'make_portable', 'read_stored_config', 'restore_portable', 'stored_config',
            'training_checkpoint', 'unwrapped_state_dict', 'load_inference_weights',
-           'load_training_weights']
+           'load_training_weights', 'inference_state', 'networks_of', 'not_loaded']

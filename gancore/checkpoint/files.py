@@ -75,7 +75,7 @@ def _not_a_checkpoint(filename: str, head: bytes) -> CheckpointError:
     return CheckpointError(
         f"'{filename}' is not a torch checkpoint: it is {what}, and checkpoints written by "
         'torch.save start with a zip or pickle header; nothing in it was read. Give an '
-        'iter_N.pth written by tools/train.py')
+        'iter_N.pth written by gancore train')
 
 
 def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> dict:
@@ -93,7 +93,7 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> dict:
     if path.is_dir():
         raise CheckpointError(
             f"checkpoint '{filename}' is a folder, not a checkpoint file: give a file in it "
-            "such as iter_N.pth (tools/train.py --resume without a path picks the latest one "
+            "such as iter_N.pth (gancore train --resume without a path picks the latest one "
             'of the work dir)')
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{filename}' does not exist: check the path "
@@ -127,7 +127,7 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> dict:
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(
             f"'{filename}' holds a {type(checkpoint).__name__}, not a checkpoint (a dict with "
-            "'state_dict' and 'meta'): give an iter_N.pth written by tools/train.py")
+            "'state_dict' and 'meta'): give an iter_N.pth written by gancore train")
     return checkpoint
 
 

@@ -15,7 +15,7 @@ is the dict mmengine's Runner writes, in a form that loads with
   plain lists (:func:`buffer_to_plain`; its pickle would need ``getattr``);
 * ``optimizer`` and ``param_schedulers``: their state dicts.
 
-A converted checkpoint (``tools/convert_checkpoint.py``) holds ``meta['cfg']``,
+A converted checkpoint (``gancore convert``) holds ``meta['cfg']``,
 ``meta['converted_from']`` and the ``state_dict`` of some networks.
 """
 from __future__ import annotations
@@ -91,7 +91,7 @@ def training_checkpoint(meta: dict, *, cfg_text: str, seed: Any, experiment_name
 def check_training_checkpoint(checkpoint: Mapping, filename: str) -> None:
     """Raise unless ``checkpoint`` is one that training can resume from.
 
-    A training checkpoint (written by tools/train.py / mmengine's Runner) has a
+    A training checkpoint (written by gancore train / mmengine's Runner) has a
     ``meta`` dict with integer ``epoch`` and ``iter`` and a ``state_dict``; a
     plain ``torch.save(model.state_dict())`` has neither. mmengine's resume
     would also execute a ``meta['config']`` text (its GPU-count check): gancore
@@ -222,7 +222,7 @@ def stored_config(cfg: Any, source: str = 'the config') -> dict:
     """The form in which a checkpoint's ``meta['cfg']`` holds ``cfg``: plain data.
 
     What training (:class:`gancore.engine.PortableStateHook`) and
-    ``tools/convert_checkpoint.py`` write; :func:`config_from_checkpoint` reads
+    ``gancore convert`` write; :func:`config_from_checkpoint` reads
     it back without executing anything (see :mod:`gancore.config.data`).
 
     Raises:
@@ -247,7 +247,7 @@ def read_stored_config(checkpoint: Any, filename: str) -> Config:
     if stored is None or stored == '' or stored == {}:
         raise CheckpointError(f"checkpoint '{filename}' holds no config: pass the config file "
                               f'too ({PASS_CONFIG}), or convert weights of the reference code '
-                              'with tools/convert_checkpoint.py')
+                              'with gancore convert')
     source = f"the config stored in '{filename}'"
     if isinstance(stored, str):
         stored = data_from_text(stored, source)

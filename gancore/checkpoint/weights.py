@@ -4,7 +4,11 @@
   some networks (the generators of a converted reference model); each network
   it holds is loaded completely, by its name, or the load fails.
 * :func:`load_training_weights` (``GANRunner``): mmengine's lenient load for
-  ``load_from`` (fine-tuning), a strict one when resuming.
+  ``load_from`` (fine-tuning), a strict one when resuming;
+* what a loaded model holds for deployment: :func:`networks_of` (the networks a module
+  runs), :func:`not_loaded` (those the checkpoint did not hold) and
+  :func:`inference_state` (the networks' weights and the model's own extra state, without
+  training-only state such as image pools: what a model file stores).
 """
 from __future__ import annotations
 
@@ -29,6 +33,47 @@ def _networks(model) -> Dict[str, List[str]]:
         if isinstance(child, torch.nn.Module) and any(True for _ in child.parameters()):
             nets.setdefault(name, []).append(key)
     return nets
+
+
+def networks_of(model, module: torch.nn.Module) -> List[str]:
+    """The model's networks (top-level children with parameters) whose parameters ``module`` uses.
+
+    ``module`` may be a network itself, a part of one, or a wrapper around one (an
+    inference network: the EMA generator with fixed arguments); the answer follows the
+    parameters, so it names ``generator_ema`` for the EMA copy, not ``generator``.
+    """
+    used = {id(p) for p in module.parameters()}
+    return [name for name, child in model.named_children()
+            if any(id(p) in used for p in child.parameters())]
+
+
+def not_loaded(model, module: torch.nn.Module) -> List[str]:
+    """The networks ``module`` runs that the model's checkpoint did not hold (in order).
+
+    Empty when the model was not loaded network by network (``init_model`` without a
+    checkpoint, or a model built by hand: no ``loaded_networks``).
+    """
+    loaded = getattr(model, 'loaded_networks', None)
+    if loaded is None:
+        return []
+    return [name for name in networks_of(model, module) if name not in loaded]
+
+
+def inference_state(model) -> dict:
+    """What a model file stores: the loaded networks' state and the model's own extra state.
+
+    Kept: every key of a network (a top-level child with parameters) that the checkpoint
+    held (all of them when the model was not loaded network by network), and the model's
+    own ``_extra_state`` (plain settings such as ProGAN's level). Left out: the state of
+    children without parameters, which is training state (image pools of past fakes,
+    running means of regularisers, augmentation probabilities), and networks the
+    checkpoint did not hold (freshly initialised, they would look trained).
+    """
+    nets = _networks(model)
+    loaded = getattr(model, 'loaded_networks', None)
+    keep = {name for name in nets if loaded is None or name in loaded}
+    return {key: value for key, value in model.state_dict().items()
+            if key.split('.', 1)[0] in keep or key == '_extra_state'}
 
 
 def check_weight_values(model, weights: dict, filename: str) -> None:
@@ -88,7 +133,7 @@ def load_inference_weights(model, weights: dict, filename: str) -> Tuple[str, ..
                 f"checkpoint '{filename}' holds none of the networks of {type(model).__name__} "
                 f'({", ".join(sorted(nets))}); its keys look like {unexpected[:3]}. A state dict '
                 "of one network (e.g. the reference code's latest_net_G.pth) must be converted "
-                'first: tools/convert_checkpoint.py CONFIG OUT.pth FILE.pth')
+                'first: gancore convert CONFIG OUT.pth FILE.pth')
         raise unfit(f'unexpected keys: {unexpected[:5]}')
     loaded = tuple(n for n, keys in nets.items() if any(k in weights for k in keys))
     for name in loaded:
@@ -100,7 +145,7 @@ def load_inference_weights(model, weights: dict, filename: str) -> Tuple[str, ..
         raise CheckpointError(
             f"checkpoint '{filename}' holds none of the generators of {type(model).__name__} "
             f'({", ".join(generators)}), only {", ".join(loaded) or "no network"}: '
-            'pass a checkpoint written by training or by tools/convert_checkpoint.py')
+            'pass a checkpoint written by training or by gancore convert')
     for ema in (f'{n}_ema' for n in getattr(model, 'ema_names', ('generator',))):
         if ema in nets and ema not in loaded:
             raise CheckpointError(

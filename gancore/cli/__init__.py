@@ -18,7 +18,8 @@ one-line help are its :data:`COMMANDS` entry):
 is a :class:`UsageError`), runs the command, prints a ``GancoreError`` as one
 ``error:`` line on stderr with exit status 2, and turns Ctrl-C into status 130.
 ``tools/*.py`` are shims that call a command's ``main``, so ``python
-tools/train.py ...`` and ``gancore train ...`` are the same program.
+tools/train.py ...`` (in a checkout) and ``gancore train ...`` are the same program;
+messages and help name ``gancore COMMAND`` only, which works from a wheel too.
 
 Importing this package (and so ``gancore --help``) imports neither torch nor
 mmengine: a command's module is imported only when that command runs; most
@@ -48,7 +49,14 @@ class Command(NamedTuple):
 #: Every subcommand of ``gancore``, in the order ``gancore --help`` lists them.
 COMMANDS = {
     'train': Command('train', 'train a GAN from a config', 'tools/train.py'),
-    'generate': Command('generate', 'write generated samples as PNGs', 'tools/generate.py'),
+    'dist-train': Command('dist_train', 'train on several processes/GPUs with torchrun',
+                          'tools/dist_train.sh'),
+    'generate': Command('generate', 'write generated samples or a seed grid as PNGs',
+                        'tools/generate.py'),
+    'interpolate': Command('interpolate', 'frames and a GIF between seeds (noise models)',
+                           'tools/interpolate.py'),
+    'style-mix': Command('style_mix', 'a style-mixing grid (models with style_mixing)',
+                         'tools/style_mix.py'),
     'translate': Command('translate', 'translate a folder of images (pix2pix, CycleGAN)',
                          'tools/translate.py'),
     'eval-fid': Command('evaluate', 'FID, KID, IS, precision/recall, SWD, MS-SSIM of sources',
@@ -206,8 +214,8 @@ def _overview() -> str:
     lines = [f'usage: gancore COMMAND [options]   (gancore {__version__})', '',
              'gancore command line. Commands:']
     lines += [f'  {name:<{width}}  {cmd.help}' for name, cmd in COMMANDS.items()]
-    lines += ['', "Run 'gancore COMMAND --help' for a command's options. Each command is "
-                  'also a script: tools/train.py, tools/eval_fid.py, ...']
+    lines += ['', "Run 'gancore COMMAND --help' for a command's options "
+                  "('python -m gancore COMMAND' is the same)."]
     return '\n'.join(lines)
 
 

@@ -7,7 +7,7 @@ network told by its name (``latest_net_G_A.pth`` -> G_A) or given as NAME=FILE
 (``G_B=latest_net_G.pth``, ``generator_ba=...``); a lone ``latest_net_G.pth``
 (a released model) becomes the model's first generator (pix2pix: G; CycleGAN:
 G_A, A -> B). Old files' InstanceNorm running statistics are dropped. OUT.pth
-holds the config and the networks given, for ``tools/translate.py OUT.pth
+holds the config and the networks given, for ``gancore translate OUT.pth
 INPUT_DIR OUT_DIR``. See docs/models/official_models.md.
 
 A model may read its own reference's files instead (see
@@ -41,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
     notes = convert_reference(args.config, args.files, args.out, args.cfg_options)
     for net, note in notes.items():
         print(f'{net}: converted{f" ({note})" if note else ""}')
-    print(f'wrote {args.out}; translate with: python tools/translate.py {args.out} '
-          'INPUT_DIR OUT_DIR (image-to-image models), or sample with: python '
-          f'tools/generate.py {args.out} --out OUT_DIR (noise models)')
+    print(f'wrote {args.out}; translate with: gancore translate {args.out} '
+          'INPUT_DIR OUT_DIR (image-to-image models), or sample with: '
+          f'gancore generate {args.out} --out OUT_DIR (noise models)')
     return 0
 
 

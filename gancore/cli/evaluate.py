@@ -11,9 +11,9 @@ A source is
 
 Examples::
 
-    python tools/eval_fid.py data/horse2zebra/testB work_dirs/h2z/iter_100.pth --num 5000
-    python tools/eval_fid.py data/horse2zebra/testB --save-stats real.npz
-    python tools/eval_fid.py real.npz work_dirs/h2z/iter_100.pth --is
+    gancore eval-fid data/horse2zebra/testB work_dirs/h2z/iter_100.pth --num 5000
+    gancore eval-fid data/horse2zebra/testB --save-stats real.npz
+    gancore eval-fid real.npz work_dirs/h2z/iter_100.pth --is
 
 ``--metrics fid,kid,is,pr,swd,ms_ssim`` (default ``fid``) chooses the metrics;
 ``--dims`` the Inception layer. A translation checkpoint (pix2pix, CycleGAN) is
@@ -59,7 +59,7 @@ DESCRIPTION = ('FID between two sources: image folders, .npz statistics, or a ch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``gancore eval-fid`` / ``tools/eval_fid.py``."""
+    """The options of ``gancore eval-fid``."""
     from ..cli import MAX_IMAGES, MAX_SEED, int_arg
     p.add_argument('sources', nargs='+', metavar='SOURCE',
                    help='image folder, .npz stats, checkpoint .pth or config .py (one or two)')
@@ -428,7 +428,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``gancore eval-fid`` (the same as ``tools/eval_fid.py``) through the one runner.
+    """``gancore eval-fid`` through the one runner.
 
     Args:
         argv: Command-line arguments (default ``sys.argv[1:]``).

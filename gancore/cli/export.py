@@ -8,9 +8,11 @@ safetensors file::
 
 Exports the model's inference network(s): cGAN / ProGAN the (EMA) generator
 G(z[, label]), pix2pix G, CycleGAN one file per direction (OUT_AtoB.onnx,
-OUT_BtoA.onnx) unless --direction picks one. safetensors writes the whole
-model with its config as JSON (no pickle); init_model, generate and
-translate load it. Every file is run on two input shapes and compared with
+OUT_BtoA.onnx) unless --direction picks one. safetensors writes the model's
+networks with its config as JSON (no pickle; training state such as image
+pools stays out); init_model, generate and translate load it. Only networks
+the checkpoint holds are exported: a direction whose generator it lacks is
+refused by name. Every file is run on two input shapes and compared with
 PyTorch before it is kept. See docs/export.md.
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ DESCRIPTION = 'Export a trained GAN to ONNX / TorchScript / safetensors, checked
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore export``."""
-    p.add_argument('checkpoint', help='checkpoint written by tools/train.py (iter_N.pth) or a '
+    p.add_argument('checkpoint', help='checkpoint written by gancore train (iter_N.pth) or a '
                                       '.safetensors model file')
     p.add_argument('out', help='output file (e.g. g.onnx, g.pt, model.safetensors)')
     p.add_argument('--format', required=True, choices=['onnx', 'torchscript', 'safetensors'])
@@ -31,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='CycleGAN: export only this generator (default: both, two files)')
     p.add_argument('--config', default=None,
                    help='config file (default: the config stored in the checkpoint)')
+    from .sampling_options import add_progress_argument
+    add_progress_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.paths import output_file
     output_file(args.out, 'export file')  # before the checkpoint is read
     for result in export_checkpoint(args.checkpoint, args.out, args.format, args.direction,
-                                    args.config):
+                                    args.config, progress=not args.no_progress):
         print(result.summary())
         if result.note:
             print(f'note: {result.note}')

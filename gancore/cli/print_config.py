@@ -20,13 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore print-config``."""
     add_config_argument(p)
     add_cfg_options_argument(p)
-    p.add_argument('--work-dir', help='as tools/train.py --work-dir')
+    p.add_argument('--work-dir', help='as gancore train --work-dir')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                   help='as tools/train.py --launcher (distributed runs add model_wrapper_cfg)')
+                   help='as gancore train --launcher (distributed runs add model_wrapper_cfg)')
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the config tools/train.py would run (``prepare_config``: the same function)."""
+    """Print the config gancore train would run (``prepare_config``: the same function)."""
     import logging
 
     from mmengine.logging import MMLogger
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                              cfg_options=args.cfg_options)
     finally:
         logger.setLevel(level)
-    print(f'# {args.config}, fully resolved as tools/train.py runs it')
+    print(f'# {args.config}, fully resolved as gancore train runs it')
     print(cfg.pretty_text)
     return 0
 

@@ -5,10 +5,16 @@ Translates a folder of images with a trained pix2pix / CycleGAN model::
     gancore translate CHECKPOINT INPUT_DIR OUT_DIR [--config CONFIG]
                       [--direction AtoB|BtoA] [--device cpu]
                       [--preprocess none|resize] [--load-size 256] [--num N]
-                      [--to-8bit round|truncate]
+                      [--to-8bit round|truncate] [--paired [AtoB|BtoA] | --no-paired]
 
 Writes OUT_DIR/<name>.png for every image of INPUT_DIR, the inputs as the model
 saw them in OUT_DIR/inputs/, and OUT_DIR/index.html with input | output.
+A|B pairs (pix2pix's test splits: input and target side by side) are split: the
+input half is translated and the page shows real_A | fake_B | real_B (targets in
+OUT_DIR/targets/), as the reference's test page. Pairs are detected when the
+checkpoint was trained on them (PairedImageDataset) and every image is twice as
+wide as high; --paired forces it (the input side: its training direction, or the
+one given), --no-paired translates whole images.
 Default (gancore's convention): every image at its own size (reflection-padded
 to the generator's stride and cropped back), rounded to 8 bits. The reference
 code's test.py: --preprocess resize --load-size 256 --num 50 --to-8bit truncate.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Optional
 
 DESCRIPTION = ('Translate every image in a folder with a trained image-to-image model '
                '(pix2pix, CycleGAN).')
@@ -24,7 +31,7 @@ DESCRIPTION = ('Translate every image in a folder with a trained image-to-image 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore translate``."""
-    p.add_argument('checkpoint', help='checkpoint written by tools/train.py (iter_N.pth)')
+    p.add_argument('checkpoint', help='checkpoint written by gancore train (iter_N.pth)')
     p.add_argument('input_dir', help='folder of input images (png, jpg, ...)')
     p.add_argument('out_dir', help='output folder (PNGs and index.html)')
     p.add_argument('--config', default=None,
@@ -44,18 +51,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'reference test.py translates 50)')
     p.add_argument('--to-8bit', default='round', choices=['round', 'truncate'],
                    help='round (default) or truncate (the reference tensor2im) to 8 bits')
+    pairs = p.add_mutually_exclusive_group()
+    pairs.add_argument('--paired', nargs='?', const='auto', default=None,
+                       choices=['auto', 'AtoB', 'BtoA'], metavar='AtoB|BtoA',
+                       help='the images are A|B pairs (input and target side by side): '
+                            'translate the input half and show real_A | fake_B | real_B; the '
+                            'input is the half of the training direction (default), or the '
+                            'left (AtoB) / right (BtoA) one. Default: detected')
+    pairs.add_argument('--no-paired', dest='paired', action='store_const', const='off',
+                       help='translate whole images even if they look like A|B pairs')
+    from .sampling_options import add_progress_argument
+    add_progress_argument(p)
+
+
+def paired_mode(args: argparse.Namespace, cfg) -> Optional[str]:
+    """The input side of A|B pairs (``--paired``, or detected), or None for whole images."""
+    from ..datasets.image_io import list_images
+    from ..inference.translate import holds_pairs, paired_side
+    trained_side = paired_side(cfg)
+    if args.paired == 'off':
+        return None
+    if args.paired is not None:
+        return (trained_side or 'AtoB') if args.paired == 'auto' else args.paired
+    if trained_side and holds_pairs(list_images(args.input_dir)[:args.num]):
+        print(f'{args.input_dir} holds A|B pairs like the training data (input: the '
+              f"{'left' if trained_side == 'AtoB' else 'right'} half): translating the input "
+              'halves, targets beside them (--no-paired: whole images)')
+        return trained_side
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the translator and translate the folder."""
     from ..inference.translate import check_folders, load_translator, translate_folder
     check_folders(args.input_dir, args.out_dir)  # before the model is loaded
-    model = load_translator(args.checkpoint, args.config, args.device)
+    model, cfg = load_translator(args.checkpoint, args.config, args.device)
+    paired = paired_mode(args, cfg)
     written = translate_folder(model, args.input_dir, args.out_dir, args.direction,
                                preprocess=args.preprocess, load_size=args.load_size,
-                               num=args.num, to_8bit=args.to_8bit)
+                               num=args.num, to_8bit=args.to_8bit, paired=paired,
+                               progress=not args.no_progress)
+    columns = 'real_A | fake_B | real_B' if paired else 'input | output'
     print(f'translated {len(written)} images ({args.direction}) into {args.out_dir}; '
-          f'open {args.out_dir}/index.html')
+          f'open {args.out_dir}/index.html ({columns})')
     return 0
 
 

@@ -35,7 +35,7 @@ from ..errors import CheckpointError, ConfigError
 SCALARS = (str, int, float, bool, type(None))
 _WHAT = 'dict, list, tuple, str, int, float, bool or None'
 #: How to give the tools a config file instead of the stored one.
-PASS_CONFIG = ('tools/translate.py and tools/eval_fid.py: --config CONFIG; tools/generate.py: '
+PASS_CONFIG = ('gancore translate and gancore eval-fid: --config CONFIG; gancore generate: '
                'CONFIG --checkpoint CHECKPOINT')
 
 

@@ -330,3 +330,32 @@ def _resolve(type_name: str, where: str, source: str) -> Any:
                           f'{suggest(type_name, names)}{not_a_path(type_name)} '
                           f'{discovery.summary()}')
     return obj
+
+
+class TextCachedConfig(Config):
+    """An mmengine ``Config`` that formats its ``pretty_text`` once per content.
+
+    mmengine formats the whole config with yapf on every read of ``pretty_text``,
+    and a training run reads it five times before its first iteration (the run
+    log, the dumped config file, TensorBoard's text, the message hub, every
+    checkpoint): a few hundredths of a second each. The text is kept with the
+    ``repr`` of the config's contents it was made from and made again when they change.
+    """
+
+    @property
+    def pretty_text(self) -> str:
+        key = repr(self._cfg_dict.to_dict())
+        cached = self.__dict__.get('_pretty_text_cache')
+        if cached is None or cached[0] != key:
+            cached = (key, super().pretty_text)
+            object.__setattr__(self, '_pretty_text_cache', cached)  # Config's goes to the dict
+        return cached[1]
+
+
+def text_cached(cfg: Config) -> TextCachedConfig:
+    """``cfg`` as a :class:`TextCachedConfig` (a shallow copy: the same contents object)."""
+    if isinstance(cfg, TextCachedConfig):
+        return cfg
+    other = TextCachedConfig.__new__(TextCachedConfig)
+    other.__dict__.update(cfg.__dict__)
+    return other

@@ -18,7 +18,7 @@ from ..registry.schema import (ANY, BOOL, DICT, PATH, STR, Choice, Component, Ct
                             Instance, Int, Number, OneOf, Opt, Seq, Spec, Value, _fail)
 from .speed_options import speed_spec
 
-#: The runner tools/train.py builds (``GANRunner.from_cfg``): the only ``runner_type``.
+#: The runner gancore train builds (``GANRunner.from_cfg``): the only ``runner_type``.
 RUNNER_TYPES = ('GANRunner',)
 
 
@@ -263,7 +263,7 @@ def top_level_spec() -> Fields:
                                        allow_failed_imports=BOOL))),
         runner_type=Opt(Value((str,), 'one of ' + ', '.join(map(repr, RUNNER_TYPES)),
                               choices=RUNNER_TYPES,
-                              fix="tools/train.py always builds gancore's GANRunner: "
+                              fix="gancore train always builds gancore's GANRunner: "
                                   'remove runner_type or set it to that.')),
         sync_bn=Opt(Choice('torch', 'mmcv')),
         speed=speed_spec(),

@@ -5,7 +5,8 @@
 (:func:`speed_spec`, part of :func:`gancore.config.sections.top_level_spec`),
 the flags of ``gancore train`` (:mod:`gancore.cli.train`) and the list in
 docs/config.md (a test keeps it equal to the table) come from it. Every option
-is off by default (``num_threads=None`` keeps torch's thread count).
+is off by default (``num_threads=None``: the run takes the free CPUs,
+:mod:`gancore.engine.threads`).
 
 Where they apply (the table's ``applies`` column) is the training engine's
 business (:mod:`gancore.engine.speed`): ``config`` options edit the config when
@@ -65,8 +66,9 @@ SPEED_OPTIONS = (
                 'flag --amp picks bfloat16 on CPU, float16 on GPU)',
                 'config', None, ('bfloat16', 'float16')),
     SpeedOption('num_threads', None, 'int',
-                "torch's intra-op CPU threads while training (None: torch's default); tiny "
-                'networks on a busy CPU often train faster with 1', 'run', '--num-threads'),
+                "torch's intra-op CPU threads while training (None: the free CPUs, chosen "
+                'from the load of the machine at start and every 5 s; a fixed number gives '
+                'bit-identical reruns under any load)', 'run', '--num-threads'),
 )
 
 #: ``{name: default}`` of :data:`SPEED_OPTIONS` (all off).

@@ -5,7 +5,7 @@ temporary folder there (which checks the archive's integrity), checked for
 the expected split folders, and only then renamed to ``root/name``: an
 interrupted or corrupt download leaves nothing behind.
 
-Command line: ``python tools/download_dataset.py NAME [--root data] [--base-url URL]``.
+Command line: ``gancore download NAME [--root data] [--base-url URL]``.
 """
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ import http.client
 import lzma
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Optional
 
 from ..errors import ConfigError, DataError
+from ..progress import Progress
 
 PIX2PIX_BASE = 'http://efrosgans.eecs.berkeley.edu/pix2pix/datasets'
 CYCLEGAN_BASE = 'http://efrosgans.eecs.berkeley.edu/cyclegan/datasets'
@@ -102,36 +101,6 @@ def missing_folders(folder: Path, layout: str) -> list[str]:
     return missing
 
 
-class _Progress:
-    """A one-line progress bar on stderr, redrawn at most 10 times a second."""
-
-    def __init__(self, label: str, total: Optional[int], enabled: bool):
-        self.label, self.total, self.enabled = label, total, enabled
-        self.last = 0.0
-
-    def update(self, done: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self.last < 0.1):
-            return
-        self.last = now
-        mb = done / 2 ** 20
-        if self.total:
-            frac = min(done / self.total, 1.0)
-            bar = '#' * int(frac * 30)
-            text = (f'{self.label} [{bar:<30}] {frac:4.0%} '
-                    f'{mb:.1f}/{self.total / 2 ** 20:.1f} MiB')
-        else:
-            text = f'{self.label} {mb:.1f} MiB'
-        sys.stderr.write('\r' + text)
-        sys.stderr.flush()
-
-    def close(self, done: int) -> None:
-        if self.enabled:
-            self.update(done, final=True)
-            sys.stderr.write('\n')
-            sys.stderr.flush()
-
-
 def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
     """Stream ``url`` into ``out``, raising :class:`DataError` on any network failure."""
     fix = 'Check your network connection, or pass --base-url to a mirror.'
@@ -146,7 +115,7 @@ def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
     with response:
         length = response.headers.get('Content-Length')
         total = int(length) if length and length.isdigit() else None
-        bar = _Progress(f'downloading {url.rsplit("/", 1)[-1]}', total, progress)
+        bar = Progress(f'downloading {url.rsplit("/", 1)[-1]}', total, 'bytes', progress)
         done = 0
         try:
             while True:
@@ -160,9 +129,9 @@ def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
                     break
                 out.write(chunk)  # an OSError here is the destination's (see _write_failed)
                 done += len(chunk)
-                bar.update(done)
+                bar.update(len(chunk))
         finally:
-            bar.close(done)
+            bar.close()
     if total is not None and done != total:
         raise DataError(f'download of {url} was cut short: got {done} of {total} bytes. '
                         'Run the command again.')

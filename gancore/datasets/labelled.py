@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import numbers
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -17,7 +16,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..registry.discovery import package_folder
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
 from .idx import missing_files, read_split
@@ -88,10 +86,11 @@ def _check_split(split: str, name: str) -> None:
 
 @DATASETS.register_module()
 class SklearnDigitsDataset(InMemoryLabelledDataset):
-    """scikit-learn's bundled handwritten digits (1,797 8x8 images, 10 classes).
+    """The handwritten digits scikit-learn bundles (1,797 8x8 images, 10 classes).
 
-    Real data shipped inside scikit-learn (UCI optical recognition of handwritten
-    digits, test set), so it needs no download: gancore's embedded default.
+    Real data (UCI optical recognition of handwritten digits, test set) shipped
+    inside gancore (a copy of scikit-learn's file, see :func:`digits_file`), so it
+    needs no download and no scikit-learn: gancore's embedded default.
 
     Args:
         split: ``'train'`` or ``'test'``: a fixed stratified-by-shuffle split.
@@ -111,20 +110,26 @@ class SklearnDigitsDataset(InMemoryLabelledDataset):
         super().__init__(imgs.unsqueeze(1), torch.from_numpy(labels[idx]), image_size)
 
 
-def digits_file() -> str:
-    """Path of scikit-learn's bundled ``datasets/data/digits.csv.gz``, found without importing it.
+#: The digits shipped with gancore: scikit-learn's ``datasets/data/digits.csv.gz``, copied
+#: byte for byte (BSD-3-Clause; see ``data/DIGITS_LICENSE.txt`` beside it).
+DIGITS_FILE = Path(__file__).resolve().parent / 'data' / 'digits.csv.gz'
 
-    Importing ``sklearn.datasets`` costs most of a second; the digits are one small
-    gzipped CSV inside the installed package (64 pixel columns in [0, 16], then the
-    label), which :func:`load_digits_arrays` reads as scikit-learn's ``load_digits`` does.
+
+def digits_file() -> str:
+    """Path of the handwritten digits shipped with gancore (``gancore/datasets/data/``).
+
+    The file is scikit-learn's ``datasets/data/digits.csv.gz`` (the UCI optical
+    recognition of handwritten digits test set: 64 pixel columns in [0, 16], then the
+    label), shipped inside gancore under scikit-learn's BSD-3-Clause licence so that the
+    embedded default trains from an installed wheel with nothing beyond its
+    requirements; :func:`load_digits_arrays` reads it as scikit-learn's ``load_digits``
+    does.
     """
-    folder = package_folder('sklearn.datasets.data')
-    path = None if folder is None else os.path.join(folder, 'digits.csv.gz')
-    if path is None or not os.path.isfile(path):
-        raise DataError('SklearnDigitsDataset needs scikit-learn (its bundled digits are the '
-                        'data): pip install scikit-learn, or pip install -e ".[dev]"'
-                        + (f' (no {path} in the installed scikit-learn)' if path else ''))
-    return path
+    if not DIGITS_FILE.is_file():
+        raise DataError(f'the digits shipped with gancore are missing ({DIGITS_FILE}): the '
+                        'installation is incomplete; reinstall gancore (pip install '
+                        '--force-reinstall gancore)')
+    return str(DIGITS_FILE)
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +139,7 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
         data = np.loadtxt(f, delimiter=',')
     if data.ndim != 2 or data.shape[1] != 65:
         raise DataError(f'{path}: expected rows of 64 pixels and a label, got shape {data.shape}; '
-                        'reinstall scikit-learn')
+                        'reinstall gancore')
     return data[:, :-1].reshape(-1, 8, 8).astype(np.float64), data[:, -1].astype(np.int64)
 
 

@@ -22,12 +22,28 @@ from .transforms import build_transform
 DIRECTIONS = ('AtoB', 'BtoA')
 
 
+def split_pair(image, direction: str = 'AtoB'):
+    """The halves of an ``A|B`` image: ``(input, target)``, split at ``width // 2``.
+
+    As the reference code: A is the left ``int(w / 2)`` pixels, B the rest (one pixel
+    wider for an odd width); ``direction='BtoA'`` makes B the input.
+
+    Args:
+        image: A Pillow image holding A and B side by side.
+        direction: ``'AtoB'`` (the left half is the input) or ``'BtoA'``.
+    """
+    w, h = image.size
+    a = image.crop((0, 0, w // 2, h))
+    b = image.crop((w // 2, 0, w, h))
+    return (a, b) if direction == 'AtoB' else (b, a)
+
+
 def download_hint(data_root) -> str:
     """How to fetch the dataset named like ``data_root``'s folder, if it is a known one."""
     name = Path(data_root).name
     if name in DATASETS_INFO:
-        return f'Get the data with: python tools/download_dataset.py {name}'
-    return ('(python tools/download_dataset.py --list lists the datasets it can download '
+        return f'Get the data with: gancore download {name}'
+    return ('(gancore download --list lists the datasets it can download '
             'into data/NAME.)')
 
 
@@ -60,6 +76,10 @@ class PairedImageDataset(Dataset):
         flip: Random horizontal flip (of both halves together), default True.
     """
 
+    #: Each file holds the input and the target side by side (``gancore translate`` splits
+    #: such files of a test split the same way: :func:`split_pair`).
+    side_by_side_pairs = True
+
     def __init__(self, data_root: str, split: str = 'train', direction: str = 'AtoB',
                  channels: int = 3, load_size: int = 286, crop_size: int = 256,
                  preprocess: str = 'resize_and_crop', flip: bool = True,
@@ -91,8 +111,7 @@ class PairedImageDataset(Dataset):
         same = self.channels == self.target_channels
         ab = load_image(path, self.channels if same else 3)
         w, h = ab.size
-        a = ab.crop((0, 0, w // 2, h))  # the reference splits at int(w / 2)
-        b = ab.crop((w // 2, 0, w, h))
+        a, b = split_pair(ab)  # the reference splits at int(w / 2)
         if w % 2 and self.transform.output_size(a.size) != self.transform.output_size(b.size):
             raise DataError(
                 f'{path} is {w} pixels wide (odd): its halves are {a.size[0]} and {b.size[0]} '

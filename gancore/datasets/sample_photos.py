@@ -33,7 +33,7 @@ def load_sample_photos(scale: float = 1.0) -> list[np.ndarray]:
         from sklearn.datasets import load_sample_images
     except ImportError:
         raise DataError('the translation demos need scikit-learn (its bundled photos are the '
-                        'data): pip install scikit-learn, or pip install -e ".[dev]"') from None
+                        'data): pip install scikit-learn') from None
     photos = []
     for arr in load_sample_images().images:
         img = Image.fromarray(np.asarray(arr, dtype=np.uint8))

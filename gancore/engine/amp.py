@@ -19,7 +19,7 @@ class PortableAmpOptimWrapper(AmpOptimWrapper):
     loss scaler for the current device (``torch.amp.GradScaler(device)``), so
     the same config trains with fp16 on a GPU and bf16 on a CPU. Each optimizer
     wrapper has its own scaler (``loss_scaler``), saved in the checkpoint with
-    its optimizer. ``tools/train.py --amp`` selects it for every optimizer.
+    its optimizer. ``gancore train --amp`` selects it for every optimizer.
 
     Args:
         loss_scale: ``'dynamic'`` (fp16 default), a float for a static scale

@@ -63,7 +63,7 @@ def setup_distributed(launcher: str, backend: Optional[str] = None,
         _slurm_env()
     if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
         raise ConfigError(f"--launcher {launcher} needs RANK/WORLD_SIZE in the environment: "
-                          'start with tools/dist_train.sh (torchrun) or srun')
+                          'start with gancore dist-train (torchrun) or srun')
     if dist.is_available() and dist.is_initialized():
         return True
     wait = timedelta(seconds=timeout or DEFAULT_TIMEOUT_S)

@@ -22,6 +22,7 @@ from mmengine.device import get_device
 from mmengine.dist import is_distributed
 
 from .dist import collective_timeout
+from .threads import cpu_count
 
 #: Distributions whose versions the log reports (metadata only: none is imported).
 LIBRARIES = ('gancore', 'mmengine', 'torchvision', 'numpy', 'pillow', 'tensorboard')
@@ -47,7 +48,7 @@ def system_environment() -> 'OrderedDict[str, str]':
         for k in range(torch.cuda.device_count()):
             env[f'GPU {k}'] = torch.cuda.get_device_name(k)
         env['cuDNN'] = str(torch.backends.cudnn.version())
-    env['CPU threads (torch)'] = str(torch.get_num_threads())
+    env['CPUs'] = str(cpu_count())  # the run's threads are in the run environment entry
     env['CPU capability'] = torch.backends.cpu.get_cpu_capability()
     for name in LIBRARIES:
         env[name] = package_version(name)
@@ -55,7 +56,8 @@ def system_environment() -> 'OrderedDict[str, str]':
 
 
 def run_environment(runner) -> str:
-    """One log entry with what the run really uses: backend, device, processes, seed."""
+    """One log entry with what the run really uses: backend, device, processes, CPU threads
+    and why (:class:`~gancore.engine.threads.CpuThreads`), seed."""
     if is_distributed():
         backend = (f'{torch_dist.get_backend()} ({runner.world_size} processes; a collective '
                    f'waits at most {collective_timeout(runner.cfg)} s for the other ranks, '
@@ -67,6 +69,9 @@ def run_environment(runner) -> str:
         device = f'cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})'
     randomness = dict(runner._randomness_cfg, seed=runner.seed)
     lines = [f'distributed backend: {backend}', f'device: {device}',
-             f'world size: {runner.world_size}', f'launcher: {runner.launcher}',
-             'randomness: ' + ', '.join(f'{k}={v}' for k, v in randomness.items())]
+             f'world size: {runner.world_size}', f'launcher: {runner.launcher}']
+    threads = getattr(runner, 'cpu_threads', None)
+    if threads is not None:
+        lines.append(f'CPU threads: {threads.choice}')
+    lines.append('randomness: ' + ', '.join(f'{k}={v}' for k, v in randomness.items()))
     return 'Run environment:\n    ' + '\n    '.join(lines)

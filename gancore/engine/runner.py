@@ -1,12 +1,14 @@
-"""The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
+"""The Runner gancore trains with, and the ``train`` entry point of ``gancore train``."""
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import torch
+from mmengine.config import Config
 from mmengine.dist import broadcast, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
@@ -16,6 +18,7 @@ from ..checkpoint import (RESUME_STATE, atomic_write, check_training_checkpoint,
                           load_checkpoint_file, load_training_weights, remove_stale_temp_files,
                           save_checkpoint_file, training_checkpoint)
 from ..config import load_config, validate_config
+from ..config.load import text_cached
 from ..datasets.labels import check_labels_fit
 from ..errors import ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
@@ -30,6 +33,8 @@ from .optim import check_optimizer_state
 from .setup import setup_runtime
 from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
                     torch_settings, use_amp)
+from .threads import CpuThreads
+from .visualizer import lazy_visualizer_cfg
 from .work_dir_lock import work_dir_lock
 
 #: Runners built in this process (see ``GANRunner.__init__``: unique experiment names).
@@ -59,7 +64,9 @@ class GANRunner(Runner):
     * :class:`PortableStateHook` and :class:`NonFiniteGuardHook` (default
       ``action='stop'``) are added unless the config lists them.
     * The log starts with what is true of the run: the distributed backend
-      actually used, the device and the number of processes.
+      actually used, the device, the number of processes and the CPU threads
+      (chosen from the free cores unless the config or ``OMP_NUM_THREADS`` fixes
+      them: :class:`~gancore.engine.threads.CpuThreads`).
     * Initial weights are broadcast from rank 0 tensor by tensor (a model's
       ``state_dict`` may hold non-tensor extra state).
     """
@@ -72,9 +79,23 @@ class GANRunner(Runner):
         runs = next(_RUNNERS)
         if runs and kwargs.get('experiment_name') is None:
             kwargs['experiment_name'] = f'run{runs}'
+        if isinstance(kwargs.get('cfg'), Config):  # its text is formatted once, not five times
+            kwargs['cfg'] = text_cached(kwargs['cfg'])
         setup_runtime()  # gancore's checkpoint loader and registry scope in mmengine
         self.exact_resume = ExactResume()
+        # chosen before mmengine's __init__ logs the run environment, which names the choice
+        cfg = kwargs.get('cfg')
+        speed = (cfg.get('speed') if isinstance(cfg, Config) else None) or {}
+        self.cpu_threads = CpuThreads(speed.get('num_threads'))
         super().__init__(*args, **kwargs)
+
+    def build_visualizer(self, visualizer=None):
+        """Build the visualizer; mmengine's plain one makes its matplotlib figure on first use.
+
+        See :mod:`gancore.engine.visualizer`: a run that never draws on the figure
+        (gancore's hooks do not) never imports matplotlib.
+        """
+        return super().build_visualizer(lazy_visualizer_cfg(visualizer))
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         """Register the configured hooks (CheckpointHook made atomic) plus gancore's own."""
@@ -87,6 +108,7 @@ class GANRunner(Runner):
             if not any(isinstance(h, hook_type) for h in self._hooks):
                 self.register_hook(hook_type())
         self.register_hook(self.exact_resume)
+        self.register_hook(self.cpu_threads)
 
     def _log_env(self, env_cfg: dict) -> None:
         """Log the system, then what this run really uses (once, at start), then the config.
@@ -251,9 +273,10 @@ class GANRunner(Runner):
             raise
         finally:
             self.exact_resume.release(self)
+            self.cpu_threads.after_train(self)  # also when training failed
 
     def summary(self) -> str:
-        """The one line tools/train.py prints when training returns."""
+        """The one line gancore train prints when training returns."""
         return getattr(self, 'nothing_to_train', None) or (
             f'done: {self.iter} iterations, outputs in {self.work_dir}')
 
@@ -271,7 +294,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
                    cfg_options: Union[dict, Sequence[str], None] = None, launcher: str = 'none',
                    seed: Optional[int] = None, speed: Optional[dict] = None,
                    profile: int = 0):
-    """Load ``config`` and apply the command-line settings of tools/train.py.
+    """Load ``config`` and apply the command-line settings of gancore train.
 
     Args:
         config: Path of the config file, or the name of a config shipped with
@@ -291,8 +314,8 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
             (:class:`~gancore.hooks.TrainProfilerHook`); 0: no profiling.
 
     Returns:
-        The resolved mmengine ``Config``: what tools/train.py trains and
-        tools/print_config.py prints (preparing it changes no torch setting). It is validated again after the settings
+        The resolved mmengine ``Config``: what gancore train trains and
+        gancore print-config prints (preparing it changes no torch setting). It is validated again after the settings
         above are added, so the config a run writes (and stores in its
         checkpoints) is itself a valid config.
     """
@@ -308,6 +331,7 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
         cfg.randomness = dict(cfg.get('randomness', {}))
         cfg.randomness.setdefault('diff_rank_seed', True)
     _check_sync_bn(cfg.get('sync_bn'), launcher)
+    check_vis_backends(cfg)
     _resumable_sampler(cfg)
     if resume:
         cfg.resume = True
@@ -335,6 +359,24 @@ def _check_sync_bn(sync_bn, launcher: str) -> None:
     if launcher != 'none' and not torch.cuda.is_available():
         raise ConfigError("sync_bn='torch' needs GPUs (torch's SyncBatchNorm does not run on "
                           'CPU tensors): remove sync_bn for CPU/gloo training')
+
+
+#: mmengine's visualizer backends that log to another service, and the package each imports
+#: (only when it first logs: a missing one would stop a run at its first log line).
+VIS_BACKEND_PACKAGES = {'WandbVisBackend': 'wandb', 'MLflowVisBackend': 'mlflow',
+                        'ClearMLVisBackend': 'clearml', 'NeptuneVisBackend': 'neptune',
+                        'DVCLiveVisBackend': 'dvclive', 'AimVisBackend': 'aim'}
+
+
+def check_vis_backends(cfg) -> None:
+    """Refuse, before anything runs, a visualizer backend whose package is not installed."""
+    backends = (cfg.get('visualizer') or {}).get('vis_backends') or []
+    for i, backend in enumerate(backends if isinstance(backends, (list, tuple)) else []):
+        name = backend.get('type') if isinstance(backend, dict) else None
+        package = VIS_BACKEND_PACKAGES.get(str(name).rpartition('.')[2])
+        if package and importlib.util.find_spec(package) is None:
+            raise ConfigError(f'visualizer.vis_backends[{i}] is {name}, which needs the package '
+                              f'{package}: pip install {package} (or remove the backend)')
 
 
 def _resumable_sampler(cfg) -> None:

@@ -8,7 +8,6 @@ the float64 running statistics.
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, DataError
+from ..progress import Progress
 from .fid import RunningStats
 from .inception import FIDInceptionV3, check_features, get_inception, to_unit_range
 from .inception_score import InceptionScore
@@ -92,31 +92,6 @@ def image_batches(files: Sequence[str], batch_size: int = 50,
             if i + 2 < len(chunks):
                 pending.append(pool.map(read_image, chunks[i + 2]))
             yield _collate(batch)
-
-
-class Progress:
-    """A minimal progress line on stderr (``desc: done/total  rate img/s``)."""
-
-    def __init__(self, desc: str, total: Optional[int], enabled: bool = True) -> None:
-        self.desc, self.total, self.enabled = desc, total, enabled
-        self.done, self.start, self._last = 0, time.perf_counter(), 0.0
-
-    def update(self, n: int) -> None:
-        """Count ``n`` more images and redraw at most twice a second."""
-        self.done += n
-        now = time.perf_counter()
-        if self.enabled and (now - self._last > 0.5 or self.done == self.total):
-            self._last = now
-            total = f'/{self.total}' if self.total else ''
-            rate = self.done / max(now - self.start, 1e-9)
-            sys.stderr.write(f'\r{self.desc}: {self.done}{total} images  {rate:.1f} img/s')
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        """End the line."""
-        if self.enabled and self.done:
-            sys.stderr.write('\n')
-            sys.stderr.flush()
 
 
 @dataclass
@@ -200,7 +175,7 @@ def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
     seen = 0
     want_logits = inception_score or on_features is not None
     score = InceptionScore(num_samples=num) if inception_score else None
-    bar = Progress(desc, num, progress)
+    bar = Progress(desc, num, enabled=progress)
     start = time.perf_counter()
     try:
         # the batches' producer (e.g. a generator model) runs outside inference mode:

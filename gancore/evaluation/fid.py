@@ -231,12 +231,12 @@ def load_stats_file(path: str) -> tuple[np.ndarray, np.ndarray, Optional[int]]:
     """
     if not os.path.isfile(path):
         raise DataError(f'FID statistics file {path} does not exist; create it with '
-                        f'`tools/eval_fid.py IMAGE_FOLDER --save-stats {path}`')
+                        f'`gancore eval-fid IMAGE_FOLDER --save-stats {path}`')
     with open(path, 'rb') as f:
         head = f.read(6)
     if not head.startswith((b'PK\x03\x04', b'\x93NUMPY', b'\x80')):
         raise DataError(f'cannot read FID statistics {path}: it is not an .npz archive (it '
-                        f'starts with {head!r}); create it with `tools/eval_fid.py '
+                        f'starts with {head!r}); create it with `gancore eval-fid '
                         f'IMAGE_FOLDER --save-stats {path}`')
     key = None
     try:
@@ -262,7 +262,7 @@ def load_stats_file(path: str) -> tuple[np.ndarray, np.ndarray, Optional[int]]:
         raise DataError(
             f'refused to read FID statistics {path}: {where}, which gancore never unpickles '
             '(nothing in it was executed); statistics are plain float arrays: recreate the '
-            f'file with `tools/eval_fid.py IMAGE_FOLDER --save-stats {path}`') from None
+            f'file with `gancore eval-fid IMAGE_FOLDER --save-stats {path}`') from None
     except Exception as exc:  # noqa: BLE001
         raise DataError(
             f'cannot read FID statistics {path}: {type(exc).__name__}: {exc}') from None
@@ -273,7 +273,7 @@ def load_stats_file(path: str) -> tuple[np.ndarray, np.ndarray, Optional[int]]:
         if bad:
             raise DataError(f"FID statistics {path}: its array '{name}' holds {bad} NaN or "
                             'infinite values, so every FID against it would be NaN; recreate '
-                            f'the file with `tools/eval_fid.py IMAGE_FOLDER --save-stats {path}`')
+                            f'the file with `gancore eval-fid IMAGE_FOLDER --save-stats {path}`')
     if num is not None and num < 2:
         raise DataError(f'FID statistics {path}: num={num}, but a covariance needs at least 2 '
                         'images; recreate the file from more images')

@@ -113,7 +113,7 @@ def check_feature_cache(path: str, metrics, dims: int):
     data = load_feature_cache(path, dims)
     if {'kid', 'pr'} & set(metrics) and data.features is None:
         raise DataError(f'{path} has no features array (only mu/sigma); KID and '
-                        'precision/recall need it: recreate it with tools/eval_fid.py '
+                        'precision/recall need it: recreate it with gancore eval-fid '
                         f'FOLDER --save-stats {path} --metrics kid')
     return data
 

@@ -16,7 +16,7 @@ Translation models (pix2pix, CycleGAN) translate a held-out split instead::
     ]
 
 ``FIDHook`` is the same hook under its old name. Create real statistics once with
-``python tools/eval_fid.py FOLDER --save-stats stats.npz`` (they then hold the
+``gancore eval-fid FOLDER --save-stats stats.npz`` (they then hold the
 features for KID and precision/recall too). Every evaluation appends one JSON
 line to ``<work_dir>/metrics.jsonl``: the iteration, the metric card
 (:mod:`gancore.evaluation.card`) and the comparisons, in ``eval-fid``'s record
@@ -155,7 +155,7 @@ class MetricsHook(Hook):
                                             or osp.isdir(self.real_stats)):
             raise ConfigError(
                 f'FIDHook.real_stats: {self.real_stats} does not exist; create it with '
-                f'`python tools/eval_fid.py REAL_IMAGE_FOLDER --save-stats {self.real_stats}`')
+                f'`gancore eval-fid REAL_IMAGE_FOLDER --save-stats {self.real_stats}`')
         if isinstance(self.test_split, str) and not osp.isdir(self.test_split):
             raise ConfigError(f'FIDHook.test_split: {self.test_split} is no folder (expected '
                               'testA/ and testB/, or test/ with A|B images)')

@@ -23,11 +23,13 @@ class GANHealthHook(Hook):
       gradients vanish; D_fake stuck near 0.5 with collapsing sample diversity is
       typical of mode collapse;
     * ``D_acc``: share of real scored > 0 and fake scored < 0;
-    * histograms ``D_real`` / ``D_fake`` of the raw outputs in TensorBoard.
+    * histograms ``D_real`` / ``D_fake`` of the raw outputs, to every visualizer backend
+      that takes histograms (:func:`write_histograms`: TensorBoard, Weights & Biases;
+      MLflow and the local JSON backend have none and get the scalars only).
 
     Args:
         interval: Iterations between logs. Default 50.
-        histograms: Also write histograms to TensorBoard. Default True.
+        histograms: Also write the histograms. Default True.
     """
 
     priority = 'NORMAL'
@@ -57,7 +59,35 @@ class GANHealthHook(Hook):
     @staticmethod
     def _write_histograms(runner, real, fake, step: int) -> None:
         for backend in getattr(runner.visualizer, '_vis_backends', {}).values():
-            writer = getattr(backend, 'experiment', None)
-            if writer is not None and hasattr(writer, 'add_histogram'):
-                writer.add_histogram('D_real', real, step)
-                writer.add_histogram('D_fake', fake, step)
+            write_histograms(backend, {'D_real': real, 'D_fake': fake}, step)
+
+
+def write_histograms(backend, values: dict, step: int) -> bool:
+    """Write one histogram per ``values`` entry to an mmengine visualizer backend.
+
+    * TensorBoard (its ``experiment`` is a ``SummaryWriter``): ``add_histogram`` at ``step``;
+    * Weights & Biases (its ``experiment`` is the ``wandb`` module): ``hist/<name>`` as
+      ``wandb.Histogram`` (W&B keeps one value per key, and the scalars own ``<name>``),
+      logged with ``commit=False`` so that they join the step of the scalars the logger
+      hook commits next (mmengine's backend lets W&B count the steps).
+
+    Other backends (MLflow, the local JSON files) have no histograms: nothing is written.
+
+    Args:
+        backend: An mmengine ``BaseVisBackend``.
+        values: Name -> 1-D CPU tensor of values.
+        step: The iteration.
+
+    Returns:
+        Whether the backend took the histograms.
+    """
+    experiment = getattr(backend, 'experiment', None)
+    if hasattr(experiment, 'add_histogram'):
+        for name, value in values.items():
+            experiment.add_histogram(name, value, step)
+        return True
+    if hasattr(experiment, 'Histogram') and hasattr(experiment, 'log'):
+        experiment.log({f'hist/{name}': experiment.Histogram(value.numpy())
+                        for name, value in values.items()}, commit=False)
+        return True
+    return False

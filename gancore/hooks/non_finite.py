@@ -100,7 +100,7 @@ class NonFiniteGuardHook(Hook):
     just before the divergence is set aside as ``<name>.diverged`` so that
     ``--resume`` continues from the good one. A learning rate lowered in the
     config (or ``--cfg-options``) replaces the checkpoint's on ``--resume``.
-    ``tools/train.py`` prints the error as one ``error:`` line.
+    ``gancore train`` prints the error as one ``error:`` line.
 
     ``action='skip'``: an optimizer step whose gradients are not all finite is
     not taken (the gradients are dropped: parameters and optimizer state stay

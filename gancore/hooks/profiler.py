@@ -1,6 +1,6 @@
 """``--profile N``: record N training iterations with :mod:`torch.profiler`.
 
-:class:`TrainProfilerHook` (``tools/train.py --profile N``) writes a trace to
+:class:`TrainProfilerHook` (``gancore train --profile N``) writes a trace to
 ``<work_dir>/profile/`` (``torch.profiler.tensorboard_trace_handler`` format:
 open it in chrome://tracing, Perfetto or TensorBoard's profiler plugin).
 """

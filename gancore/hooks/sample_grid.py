@@ -1,4 +1,4 @@
-"""Fixed-seed sample grids written to the work dir and TensorBoard."""
+"""Fixed-seed sample grids written to the work dir and every visualizer backend."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,7 @@ from typing import Optional
 import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
+from mmengine.visualization import MLflowVisBackend
 
 from ..models.base_gan import unwrap
 from ..models.modes import eval_mode
@@ -68,6 +69,18 @@ class SampleGridHook(Hook):
         path = osp.join(runner.work_dir, self.out_dir, f'iter_{step}.png')
         os.makedirs(osp.dirname(path), exist_ok=True)
         grid = save_grid(images, path, nrow=nrow, padding=2, pad_value=1.0)
-        runner.visualizer.add_image('samples', (grid.permute(1, 2, 0) * 255).round()
-                                    .to(torch.uint8).numpy(), step=step)
+        add_image(runner.visualizer, 'samples',
+                  (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy(), step)
         return path
+
+
+def add_image(visualizer, name: str, image, step: int) -> None:
+    """``visualizer.add_image`` on every backend, each under a name it can store.
+
+    MLflow stores an image as an artifact file, which needs a file name (mmengine passes
+    the bare name and MLflow then fails): it gets ``<name>/iter_<step>.png``; TensorBoard,
+    W&B and the local backend get ``name`` and the step.
+    """
+    for backend in getattr(visualizer, '_vis_backends', {}).values():
+        backend.add_image(f'{name}/iter_{step}.png' if isinstance(backend, MLflowVisBackend)
+                          else name, image, step=step)

@@ -2,8 +2,8 @@
 
 * :mod:`~gancore.inference.model`: :func:`~gancore.inference.model.init_model`
   (a config and/or a checkpoint or model file -> the model in eval mode);
-* :mod:`~gancore.inference.sampling`: image grids and ``tools/generate.py``'s samples;
-* :mod:`~gancore.inference.translate`: folder translation (``tools/translate.py``);
+* :mod:`~gancore.inference.sampling`: image grids and ``gancore generate``'s samples;
+* :mod:`~gancore.inference.translate`: folder translation (``gancore translate``);
 * :mod:`~gancore.inference.export`: ONNX / TorchScript / safetensors export, each
   file checked against PyTorch;
 * :mod:`~gancore.inference.convert`: pytorch-CycleGAN-and-pix2pix networks -> a

@@ -8,7 +8,7 @@ turns such files plus a gancore config into a gancore checkpoint::
 
     {'meta': {'cfg': <the config>}, 'state_dict': {'<network>.<key>': tensor, ...}}
 
-which :func:`gancore.inference.model.init_model` (``tools/translate.py``, ``tools/generate.py``)
+which :func:`gancore.inference.model.init_model` (``gancore translate``, ``gancore generate``)
 loads; it may hold only some networks (e.g. one generator).
 
 A model says which reference name each of its networks has with the class

@@ -1,6 +1,6 @@
 """Export a trained model's inference network(s) to ONNX, TorchScript or safetensors.
 
-``tools/export.py CHECKPOINT OUT --format onnx|torchscript|safetensors`` calls
+``gancore export CHECKPOINT OUT --format onnx|torchscript|safetensors`` calls
 :func:`export_checkpoint`. Which networks are exported is declared by the model
 (:meth:`gancore.models.BaseGAN.inference_networks`); this module knows no model
 class. Every export is checked before it is kept: the file is written next to
@@ -14,8 +14,16 @@ and only then renamed to ``OUT``; a failed check leaves existing files alone.
   (multiples of the generator's stride), gancore facts in ``metadata_props``.
 * ``torchscript``: ``torch.jit.trace``; the traced graph has no shape constants
   for these convolutional networks, which the second shape checks.
-* ``safetensors``: the whole model (all networks) and its config as JSON, no
-  pickle (:mod:`gancore.inference.model_file`); ``init_model`` loads it.
+* ``safetensors``: the model's networks and its config as JSON, no pickle
+  (:mod:`gancore.inference.model_file`); ``init_model`` loads it. Training-only state
+  (image pools, regularisers' running means) stays out
+  (:func:`gancore.checkpoint.inference_state`).
+
+Only what was trained or loaded is exported: a checkpoint holding some networks (the
+generator of a converted reference model) exports the inference networks that run on
+those alone (:func:`exportable_networks`); ``--direction`` naming one that needs a
+network the checkpoint lacks is refused by name, and so is a checkpoint whose every
+inference network needs one.
 """
 from __future__ import annotations
 
@@ -29,9 +37,10 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..checkpoint import atomic_replace, discard, temp_path
-from ..errors import ConfigError, ExportError
+from ..checkpoint import atomic_replace, discard, inference_state, not_loaded, temp_path
+from ..errors import CheckpointError, ConfigError, ExportError
 from ..models.inference import InferenceNetwork
+from ..progress import Progress
 
 FORMATS = ('onnx', 'torchscript', 'safetensors')
 SUFFIXES = {'onnx': '.onnx', 'torchscript': '.pt', 'safetensors': '.safetensors'}
@@ -213,12 +222,16 @@ def check_export(fmt: str, path: Path, net: InferenceNetwork,
 
 
 def check_model_file(path: Path, model) -> List[Tuple[str, float]]:
-    """Load the safetensors file with ``init_model``; compare every inference network."""
+    """Load the safetensors file with ``init_model``; compare every exported inference network."""
     from .model import init_model
     loaded = init_model(None, str(path))
+    theirs = {net.name: net for net in exportable_networks(loaded)[0]}
     diffs = []
-    for mine, theirs in zip(model.inference_networks(), loaded.inference_networks()):
-        a, b = frozen_copy(mine), frozen_copy(theirs)
+    for mine in exportable_networks(model)[0]:
+        if mine.name not in theirs:
+            raise ExportError(f'the safetensors model file lost the {mine.name} network; '
+                              'nothing was written')
+        a, b = frozen_copy(mine), frozen_copy(theirs[mine.name])
         for i, sizes in enumerate(check_sizes(mine)):
             inputs = mine.example_inputs(sizes, seed=1 + i)
             with torch.no_grad():
@@ -231,18 +244,56 @@ def check_model_file(path: Path, model) -> List[Tuple[str, float]]:
 
 
 # ------------------------------------------------------------------ driver
+def exportable_networks(model) -> Tuple[List[InferenceNetwork], Dict[str, List[str]]]:
+    """The inference networks that run on trained or loaded weights only, and the others.
+
+    Returns:
+        ``(exportable, skipped)``: the networks whose every parameter comes from the
+        checkpoint, and ``{name: [networks the checkpoint lacks]}`` for the rest.
+
+    Raises:
+        CheckpointError: No inference network runs on loaded weights alone.
+    """
+    exportable, skipped = [], {}
+    for net in model.inference_networks():
+        missing = not_loaded(model, net.module)
+        if missing:
+            skipped[net.name] = missing
+        else:
+            exportable.append(net)
+    if not exportable:
+        lacking = sorted({n for names in skipped.values() for n in names})
+        raise CheckpointError(
+            f"the checkpoint holds no {', '.join(lacking)}, which every network "
+            f"{type(model).__name__} deploys needs ({', '.join(skipped)}): nothing to export; "
+            'pass a checkpoint written by training or one converted with those networks')
+    return exportable, skipped
+
+
 def select_networks(model, direction: Optional[str]) -> List[InferenceNetwork]:
-    """The model's inference networks, or the one named ``direction``."""
-    nets = model.inference_networks()
+    """The model's exportable inference networks (:func:`exportable_networks`), or the one
+    named ``direction``.
+
+    Raises:
+        ConfigError: ``direction`` names no inference network of the model.
+        CheckpointError: ``direction``'s network needs a network the checkpoint lacks.
+    """
+    nets, skipped = exportable_networks(model)
     if direction is None:
         return nets
-    names = [n.name for n in nets]
+    names = [n.name for n in nets] + list(skipped)
     if direction not in names:
         if names == ['generator']:
             raise ConfigError(f'--direction {direction}: {type(model).__name__} has one inference '
                               'network (its generator), not a direction; leave out --direction')
         raise ConfigError(f"--direction {direction}: {type(model).__name__} exports "
                           f"{', '.join(names)}; pick one of them or leave out --direction")
+    if direction in skipped:
+        raise CheckpointError(
+            f"--direction {direction}: the checkpoint holds no {', '.join(skipped[direction])}, "
+            f'which runs {direction} (it was neither trained nor converted into it): export '
+            f"{', '.join(n.name for n in nets)} instead, or pass a checkpoint with "
+            f"{', '.join(skipped[direction])}")
     return [n for n in nets if n.name == direction]
 
 
@@ -256,8 +307,14 @@ def output_paths(out: str, nets: Sequence[InferenceNetwork]) -> List[Path]:
     return [path.with_name(f'{path.stem}_{n.name}{path.suffix}') for n in nets]
 
 
-def export_model(model, cfg, out: str, fmt: str,
-                 direction: Optional[str] = None) -> List[ExportResult]:
+def skipped_note(skipped: Dict[str, List[str]]) -> str:
+    """``'not exported: BtoA (the checkpoint holds no generator_ba)'``; '' for nothing skipped."""
+    return '; '.join(f"not exported: {name} (the checkpoint holds no {', '.join(nets)})"
+                     for name, nets in skipped.items())
+
+
+def export_model(model, cfg, out: str, fmt: str, direction: Optional[str] = None,
+                 progress: bool = False) -> List[ExportResult]:
     """Export ``model`` (built from ``cfg``) to ``out``; every file is checked before it is kept.
 
     Args:
@@ -267,9 +324,12 @@ def export_model(model, cfg, out: str, fmt: str,
             file per network: ``<stem>_AtoB<suffix>``, ``<stem>_BtoA<suffix>``.
         fmt: One of :data:`FORMATS`.
         direction: Export only the network of this name (CycleGAN: ``'AtoB'``/``'BtoA'``).
+        progress: Draw a progress bar (write, check) on stderr when it is a terminal.
 
     Raises:
         ConfigError: Bad ``fmt``, ``direction`` or ``out``.
+        CheckpointError: ``direction`` (or every network) needs a network the checkpoint
+            lacks.
         ExportError: A package is missing, the exporter failed, or the check failed.
     """
     if fmt not in FORMATS:
@@ -279,11 +339,14 @@ def export_model(model, cfg, out: str, fmt: str,
         if direction is not None:
             raise ConfigError('--direction applies to onnx and torchscript: a safetensors model '
                               'file holds the whole model (every network); leave it out')
-        return [_export_model_file(model, cfg, Path(out))]
+        with Progress('exporting', 2, 'steps', enabled=progress) as bar:
+            return [_export_model_file(model, cfg, Path(out), bar)]
     nets = select_networks(model, direction)
+    skipped = {} if direction else exportable_networks(model)[1]
     paths = output_paths(out, nets)
     staged: List[Tuple[Path, Path]] = []
     results = []
+    bar = Progress('exporting', 2 * len(nets), 'steps', enabled=progress)
     try:
         for net, path in zip(nets, paths):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,34 +356,22 @@ def export_model(model, cfg, out: str, fmt: str,
             metadata = {'model': type(model).__name__, 'network': net.name,
                         'signature': signature(net), **net.metadata}
             (write_onnx if fmt == 'onnx' else write_torchscript)(net, module, tmp, metadata)
+            bar.update()
             diffs = check_export(fmt, tmp, net, module)
+            bar.update()
             results.append(ExportResult(path, fmt, net.name, signature(net), diffs, net.note))
         for tmp, path in staged:  # all checked: keep them
             atomic_replace(tmp, path)
     finally:
+        bar.close()
         for tmp, _ in staged:
             discard(tmp)
+    if skipped:
+        results[-1].note = '; '.join(filter(None, [results[-1].note, skipped_note(skipped)]))
     return results
 
 
-def stored_state(model) -> dict:
-    """``model.state_dict()`` without the networks its checkpoint did not hold.
-
-    A checkpoint converted from the reference code may hold only the generators
-    (``init_model`` records what it loaded in ``model.loaded_networks``); the
-    model file then holds only those too, rather than freshly initialised
-    discriminators that would look trained.
-    """
-    state = model.state_dict()
-    loaded = getattr(model, 'loaded_networks', None)
-    if loaded is None:
-        return state
-    absent = tuple(f'{name}.' for name, child in model.named_children()
-                   if name not in loaded and any(True for _ in child.parameters()))
-    return {k: v for k, v in state.items() if not k.startswith(absent)} if absent else state
-
-
-def _export_model_file(model, cfg, path: Path) -> ExportResult:
+def _export_model_file(model, cfg, path: Path, bar: Progress) -> ExportResult:
     from .model_file import save_model_file
     if path.is_dir():
         raise ConfigError(f"output '{path}' is a folder: give a file name, e.g. "
@@ -331,12 +382,17 @@ def _export_model_file(model, cfg, path: Path) -> ExportResult:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)  # keeps the suffix: init_model reads it as a model file
     try:
-        save_model_file(stored_state(model), cfg, str(tmp))
+        save_model_file(inference_state(model), cfg, str(tmp))
+        bar.update()
         diffs = check_model_file(tmp, model)
+        bar.update()
         atomic_replace(tmp, path)
     finally:
         discard(tmp)
-    return ExportResult(path, 'safetensors', 'model', 'weights + config (JSON), no pickle', diffs)
+    left_out = not_loaded(model, model)
+    note = f"not in the checkpoint, so not in the file: {', '.join(left_out)}" if left_out else ''
+    return ExportResult(path, 'safetensors', 'model', 'weights + config (JSON), no pickle', diffs,
+                        note)
 
 
 def load_for_export(checkpoint: str, config: Optional[str] = None):
@@ -346,17 +402,17 @@ def load_for_export(checkpoint: str, config: Optional[str] = None):
 
 
 def export_checkpoint(checkpoint: str, out: str, fmt: str, direction: Optional[str] = None,
-                      config: Optional[str] = None) -> List[ExportResult]:
-    """``tools/export.py``: load ``checkpoint`` (+ ``config``) and :func:`export_model` it."""
+                      config: Optional[str] = None, progress: bool = False) -> List[ExportResult]:
+    """``gancore export``: load ``checkpoint`` (+ ``config``) and :func:`export_model` it."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
     require_packages(fmt)  # before loading anything
     model, cfg = load_for_export(checkpoint, config)
-    return export_model(model, cfg, out, fmt, direction)
+    return export_model(model, cfg, out, fmt, direction, progress)
 
 
 __all__ = ['FORMATS', 'SUFFIXES', 'TOLERANCE', 'PACKAGES', 'ExportResult', 'require_packages',
            'signature', 'export_sizes', 'check_sizes', 'write_onnx', 'write_torchscript',
-           'run_onnx', 'check_export', 'check_model_file', 'stored_state', 'select_networks',
-           'output_paths',
+           'run_onnx', 'check_export', 'check_model_file', 'exportable_networks', 'select_networks',
+           'output_paths', 'skipped_note',
            'export_model', 'load_for_export', 'export_checkpoint']

@@ -19,10 +19,10 @@ def init_model(config: Optional[str] = None, checkpoint: Optional[str] = None,
 
     Args:
         config: Config file; None to use the config stored in ``checkpoint``.
-        checkpoint: A ``.pth`` written by training or by tools/convert_checkpoint.py
+        checkpoint: A ``.pth`` written by training or by gancore convert
             (which may hold only the generators: see
             :func:`gancore.checkpoint.load_inference_weights`),
-            or a ``.safetensors`` model file written by ``tools/export.py`` (weights and
+            or a ``.safetensors`` model file written by ``gancore export`` (weights and
             config, no pickle; see :mod:`gancore.inference.model_file`); None leaves the weights
             random.
         device: Torch device.

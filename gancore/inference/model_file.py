@@ -115,11 +115,11 @@ def parse_json(text: str, what: str, filename: str) -> Any:
     except (ValueError, TypeError, RecursionError) as exc:
         raise CheckpointError(
             f"model file '{filename}': its {what} is not plain JSON data ({exc}); nothing in "
-            'it was executed. Re-export the model with tools/export.py --format safetensors '
+            'it was executed. Re-export the model with gancore export --format safetensors '
             'from a checkpoint you trust') from None
     except CheckpointError as exc:
         raise CheckpointError(f"model file '{filename}': {exc}; nothing in it was executed. "
-                              'Re-export the model with tools/export.py --format '
+                              'Re-export the model with gancore export --format '
                               'safetensors') from None
 
 
@@ -174,17 +174,17 @@ def load_model_file(filename: str) -> Tuple[Config, dict]:
     except Exception as exc:  # safetensors raises its own SafetensorError / OSError
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"model file '{filename}' is not a readable safetensors file "
-                              f'({first}): export it again with tools/export.py') from None
+                              f'({first}): export it again with gancore export') from None
     if metadata.get('gancore_format') != FORMAT or 'gancore_config' not in metadata:
         raise CheckpointError(
             f"'{filename}' is a safetensors file but not a gancore model file (its metadata "
             f"has gancore_format={metadata.get('gancore_format')!r}, expected {FORMAT!r} and "
-            "a 'gancore_config'): write it with tools/export.py --format safetensors")
+            "a 'gancore_config'): write it with gancore export --format safetensors")
     data = parse_json(metadata['gancore_config'], 'config', filename)
     extra = parse_json(metadata.get('gancore_extra_state', '{}'), 'extra state', filename)
     if not isinstance(data, dict) or not isinstance(data.get('model'), dict):
         raise CheckpointError(f"model file '{filename}': its config is not a JSON object with "
-                              "a 'model' dict; re-export it with tools/export.py")
+                              "a 'model' dict; re-export it with gancore export")
     if not isinstance(extra, dict):
         raise CheckpointError(f"model file '{filename}': its extra state is not a JSON object")
     source = f"the config stored in '{filename}'"

@@ -1,4 +1,4 @@
-"""Write generated samples and sample grids to PNG files (tools/generate.py, grid hooks).
+"""Write generated samples and sample grids to PNG files (gancore generate, grid hooks).
 
 Without torchvision: importing it is most of a sampling tool's start-up, and the
 grid hooks would pay it at their first grid. :func:`make_grid` and :func:`save_png`
@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 
 from ..errors import ConfigError
+from ..progress import Progress
 from .paths import output_folder
 
 
@@ -51,6 +52,20 @@ def save_grid(images: torch.Tensor, path, nrow: int = 8, padding: int = 2,
     return grid
 
 
+def to_pil(image: torch.Tensor):
+    """A ``C x H x W`` image with values in [0, 1] as an 8-bit RGB Pillow image.
+
+    1 channel is repeated into RGB; values rounded to 8 bits (as torchvision's
+    ``save_image``).
+    """
+    from PIL import Image
+    img = image.detach().float().cpu()
+    if img.size(0) == 1:
+        img = img.expand(3, -1, -1)
+    pixels = img.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8).numpy()
+    return Image.fromarray(pixels)
+
+
 def save_png(image: torch.Tensor, path) -> None:
     """Write one image with values in [0, 1] as an 8-bit RGB PNG.
 
@@ -61,17 +76,25 @@ def save_png(image: torch.Tensor, path) -> None:
         image: ``C x H x W`` with 1 or 3 channels.
         path: The PNG file to write.
     """
-    from PIL import Image
-    img = image.detach().float().cpu()
-    if img.size(0) == 1:
-        img = img.expand(3, -1, -1)
-    pixels = img.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8).numpy()
-    Image.fromarray(pixels).save(path)
+    to_pil(image).save(path)
 
 
 def write_samples(model, num: int, out_dir: str, label: Optional[int] = None, seed: int = 0,
-                  batch_size: int = 64, use_ema: bool = True) -> list[Path]:
+                  batch_size: int = 64, use_ema: bool = True, options: Optional[dict] = None,
+                  progress: bool = False) -> list[Path]:
     """Generate ``num`` images (of class ``label`` if given) as ``out_dir/NNNNN.png``.
+
+    Args:
+        model: A noise model.
+        num: Number of images.
+        out_dir: Output folder (created).
+        label: Class of every image (conditional models); default ``0..K-1`` cycled.
+        seed: Seed of the first batch's latents (batch ``k`` uses ``seed + k * batch_size``).
+        batch_size: Images per forward pass.
+        use_ema: Sample the EMA generator where there is one.
+        options: The model's sampling options (e.g. truncation:
+            :meth:`gancore.models.NoiseGAN.sampling_options`).
+        progress: Draw a progress bar on stderr (when it is a terminal).
 
     Returns:
         The paths written.
@@ -83,15 +106,18 @@ def write_samples(model, num: int, out_dir: str, label: Optional[int] = None, se
                           f'--label {label}: this model is not class-conditional')
     out = output_folder(out_dir, 'output folder')
     paths = []
-    for start in range(0, num, batch_size):
-        n = min(batch_size, num - start)
-        labels = None
-        if num_classes:
-            labels = (torch.full((n,), label) if label is not None
-                      else torch.arange(start, start + n) % num_classes)
-        images = model.sample(n, seed=seed + start, labels=labels, use_ema=use_ema)
-        for i, img in enumerate(images):
-            path = out / f'{start + i:05d}.png'
-            save_png((img.float().cpu().clamp(-1, 1) + 1) / 2, path)
-            paths.append(path)
+    with Progress('generating', num, enabled=progress) as bar:
+        for start in range(0, num, batch_size):
+            n = min(batch_size, num - start)
+            labels = None
+            if num_classes:
+                labels = (torch.full((n,), label) if label is not None
+                          else torch.arange(start, start + n) % num_classes)
+            images = model.sample(n, seed=seed + start, labels=labels, use_ema=use_ema,
+                                  **(options or {}))
+            for i, img in enumerate(images):
+                path = out / f'{start + i:05d}.png'
+                save_png((img.float().cpu().clamp(-1, 1) + 1) / 2, path)
+                paths.append(path)
+            bar.update(n)
     return paths

@@ -1,4 +1,4 @@
-"""Folder translation (``tools/translate.py``): a trained translator over a folder of images.
+"""Folder translation (``gancore translate``): a trained translator over a folder of images.
 
 :func:`translate_folder` runs a trained model (a
 :class:`~gancore.models.translation.TranslationModel`, e.g. from
@@ -18,6 +18,15 @@ Test-time conventions of :func:`translate_folder`:
   ``uint8((x + 1) / 2 * 255)``): ``preprocess='resize', load_size=256, num=50,
   to_8bit='truncate'``.
 
+**Paired test splits.** A folder of ``A|B`` files (pix2pix's layout: input and
+target side by side, :class:`~gancore.datasets.PairedImageDataset`) is translated
+with ``paired`` set to the side of the input (``'AtoB'``: the left half): each file
+is split (:func:`gancore.datasets.paired.split_pair`), the input half translated,
+and the page shows ``real_A | fake_B | real_B`` as the reference's test page does
+(the target half in ``out_dir/targets/``). :func:`paired_side` reads that side from
+a config whose training data are such pairs, for ``gancore translate`` to detect
+them.
+
 A model may also declare ``translation_networks`` (direction -> the attribute
 of the network it runs); when the model was loaded from a checkpoint holding
 only some networks (``model.loaded_networks``, set by
@@ -35,24 +44,30 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ..checkpoint import not_loaded
 from ..errors import CheckpointError, ConfigError
-from ..models.translation import TranslationModel, check_direction, seeded
+from ..models.translation import DIRECTIONS, TranslationModel, check_direction, seeded
+from ..progress import Progress
 
 # ------------------------------------------------------------------ folders
 
 def load_translator(checkpoint: str, config: Optional[str] = None, device: str = 'cpu'):
-    """Load a trained model with :func:`gancore.inference.model.init_model`; check it translates.
+    """Load a trained model and its config (:func:`~gancore.inference.model.init_model_and_config`);
+    check it translates.
 
     Weights that do not fit the model are :func:`~gancore.inference.model.init_model`'s
     :class:`~gancore.errors.CheckpointError` (one line naming the checkpoint).
+
+    Returns:
+        ``(model, cfg)``: the model in eval mode and the config it was built from.
     """
-    from .model import init_model
-    model = init_model(config, checkpoint, device)
+    from .model import init_model_and_config
+    model, cfg = init_model_and_config(config, checkpoint, device)
     if not isinstance(model, TranslationModel):
         raise ConfigError(f'{type(model).__name__} does not translate images (it has no '
-                          'translate/input_channels/directions); tools/translate.py needs an '
+                          'translate/input_channels/directions); gancore translate needs an '
                           'image-to-image model such as Pix2Pix or CycleGAN')
-    return model
+    return model, cfg
 
 
 #: How :func:`translate_folder` turns [-1, 1] into 8 bits: gancore rounds, the reference truncates.
@@ -125,32 +140,72 @@ def check_folders(input_dir, out_dir) -> Path:
     return output_folder(out, 'output folder', create=False)
 
 
-def write_index(out_dir: Path, rows: list, title: str) -> Path:
-    """Write ``out_dir/index.html``: one table row per (name, input file, output file)."""
+#: The columns of index.html: input | output, or the reference's test page for pairs.
+COLUMNS = ('input', 'output')
+PAIRED_COLUMNS = ('real_A', 'fake_B', 'real_B')
+
+
+def write_index(out_dir: Path, rows: list, title: str,
+                columns: tuple = COLUMNS) -> Path:
+    """Write ``out_dir/index.html``: one table row per (name, one file per column)."""
     cells = '\n'.join(
         f'<tr><td>{html.escape(name)}</td>'
-        f'<td><img src="{quote(inp)}" alt="input"></td>'
-        f'<td><img src="{quote(out)}" alt="output"></td></tr>' for name, inp, out in rows)
+        + ''.join(f'<td><img src="{quote(file)}" alt="{html.escape(col)}"></td>'
+                  for col, file in zip(columns, files)) + '</tr>'
+        for name, *files in rows)
+    heads = ''.join(f'<th>{html.escape(col)}</th>' for col in columns)
     page = (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}'
             '</title>\n<style>body{font-family:sans-serif} td{padding:4px;vertical-align:top}'
             ' img{max-width:512px}</style></head>\n<body><h1>' + html.escape(title) + '</h1>\n'
-            '<table>\n<tr><th>file</th><th>input</th><th>output</th></tr>\n'
+            f'<table>\n<tr><th>file</th>{heads}</tr>\n'
             f'{cells}\n</table>\n</body></html>\n')
     path = out_dir / 'index.html'
     path.write_text(page, encoding='utf-8')
     return path
 
 
+def paired_side(cfg) -> Optional[str]:
+    """The input side (``'AtoB'``/``'BtoA'``) of a config trained on ``A|B`` pairs; else None.
+
+    A dataset class declares the layout with ``side_by_side_pairs = True``
+    (:class:`~gancore.datasets.PairedImageDataset` does); its ``direction`` says which
+    half was the input.
+    """
+    from ..registry import DATASETS, registered
+    loader = cfg.get('train_dataloader') if hasattr(cfg, 'get') else None
+    dataset = (loader or {}).get('dataset') or {}
+    cls = registered(DATASETS, dataset.get('type')) if hasattr(dataset, 'get') else None
+    if not getattr(cls, 'side_by_side_pairs', False):
+        return None
+    return dataset.get('direction', 'AtoB')
+
+
+def holds_pairs(paths: list) -> bool:
+    """True if every image is twice as wide as high (an ``A|B`` pair of squares).
+
+    Reads the image headers only. The check that keeps a folder of single images from
+    being split in two when the checkpoint was trained on pairs.
+    """
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except (OSError, ValueError):
+            return False
+        if w // 2 != h:
+            return False
+    return bool(paths)
+
+
 def check_loaded(model, direction: str) -> None:
     """Refuse a direction whose network the loaded checkpoint did not hold."""
-    loaded = getattr(model, 'loaded_networks', None)
     net = (getattr(model, 'translation_networks', None) or {}).get(direction)
-    if loaded is None or net is None or net in loaded:
-        return
-    raise CheckpointError(
-        f'the checkpoint holds no {net}, which translates {direction} (it holds '
-        f"{', '.join(loaded)}): translate the other direction, or convert/pass a checkpoint "
-        f'with {net} too')
+    missing = not_loaded(model, getattr(model, net)) if net else []
+    if missing:
+        raise CheckpointError(
+            f"the checkpoint holds no {', '.join(missing)}, which translates {direction} (it "
+            f"holds {', '.join(model.loaded_networks)}): translate the other direction, or "
+            f"convert/pass a checkpoint with {', '.join(missing)} too")
 
 
 def _check_options(preprocess: str, load_size: int, num: Optional[int],
@@ -171,7 +226,8 @@ def _check_options(preprocess: str, load_size: int, num: Optional[int],
 @torch.no_grad()
 def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB',
                      seed: Optional[int] = 0, preprocess: str = 'none', load_size: int = 256,
-                     num: Optional[int] = None, to_8bit: str = 'round') -> list:
+                     num: Optional[int] = None, to_8bit: str = 'round',
+                     paired: Optional[str] = None, progress: bool = False) -> list:
     """Translate the images in ``input_dir`` into ``out_dir``; return the outputs' paths.
 
     Each image is read with the channels the model takes (``input_channels``),
@@ -196,6 +252,12 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
         num: Translate only the first ``num`` images (name order); None
             (default) translates all.
         to_8bit: ``'round'`` (default) or ``'truncate'`` (the reference).
+        paired: The files are ``A|B`` pairs whose input half is the left
+            (``'AtoB'``) or the right one (``'BtoA'``), as in training (the model's
+            ``direction='BtoA'`` translates the other half); the page then shows
+            real_A | fake_B | real_B and the target halves go to
+            ``out_dir/targets/``. None (default): whole images.
+        progress: Draw a progress bar on stderr (when it is a terminal).
 
     Raises:
         ConfigError: If the model does not translate in ``direction`` or an
@@ -204,30 +266,51 @@ def translate_folder(model, input_dir: str, out_dir: str, direction: str = 'AtoB
         DataError: If ``input_dir`` is missing, holds no image, or an image is unreadable.
     """
     from ..datasets.image_io import list_images, load_image
+    from ..datasets.paired import split_pair
     from ..datasets.transforms import to_tensor
     check_direction(direction, tuple(model.directions), type(model).__name__)
     _check_options(preprocess, load_size, num, to_8bit)
+    if paired is not None:
+        check_direction(paired, DIRECTIONS, 'an A|B pair')
     check_loaded(model, direction)
     channels = model.input_channels(direction)
     out = check_folders(input_dir, out_dir)
     paths = list_images(input_dir)[:num]
-    (out / 'inputs').mkdir(parents=True, exist_ok=True)
+    folders = ('inputs', 'targets') if paired else ('inputs',)
+    for folder in folders:
+        (out / folder).mkdir(parents=True, exist_ok=True)
     device = next(model.parameters()).device
+    # the model's BtoA translates the half the training data's direction made the target
+    side = paired if direction == model.directions[0] else (
+        'BtoA' if paired == 'AtoB' else 'AtoB')
     rows, written = [], []
-    with seeded(seed, device):
+    with seeded(seed, device), Progress('translating', len(paths), enabled=progress) as bar:
         for path, name in zip(paths, _output_names(paths)):
-            picture = load_image(path, channels)
+            target = None
+            if paired:
+                picture, target = split_pair(load_image(path, 3), side)
+                picture = picture.convert('L') if channels == 1 else picture
+            else:
+                picture = load_image(path, channels)
             if preprocess == 'resize':
                 picture = picture.resize((load_size, load_size), Image.BICUBIC)
+                if target is not None:
+                    target = target.resize((load_size, load_size), Image.BICUBIC)
             image = to_tensor(picture).unsqueeze(0).to(device)
             result = model.translate(image, direction)[0]
             tensor_to_image(image[0]).save(out / 'inputs' / name)  # lossless: round
             tensor_to_image(result, to_8bit).save(out / name)
-            rows.append((path.name, f'inputs/{name}', name))
+            if target is not None:
+                target.save(out / 'targets' / name)
+                rows.append((path.name, f'inputs/{name}', name, f'targets/{name}'))
+            else:
+                rows.append((path.name, f'inputs/{name}', name))
             written.append(out / name)
-    write_index(out, rows, f'{type(model).__name__} {direction}: {Path(input_dir).name}')
+            bar.update()
+    write_index(out, rows, f'{type(model).__name__} {direction}: {Path(input_dir).name}',
+                PAIRED_COLUMNS if paired else COLUMNS)
     return written
 
-
 __all__ = ['load_translator', 'tensor_to_image', 'write_index', 'translate_folder',
-           'check_loaded', 'check_folders', 'TO_8BIT', 'PREPROCESS']
+           'check_loaded', 'check_folders', 'paired_side', 'holds_pairs', 'TO_8BIT',
+           'PREPROCESS', 'COLUMNS', 'PAIRED_COLUMNS']

@@ -91,20 +91,32 @@ class InferenceNetwork:
 
 
 class FixedArguments(nn.Module):
-    """``net(*inputs, *args_after)`` with fixed trailing arguments, optionally clamped.
+    """``net(first, **fixed[, name=second])``: fixed keyword arguments, optionally clamped.
 
     Used where the trained network takes non-tensor arguments at inference (ProGAN's
     ``level`` and ``alpha``), so that the exported graph has tensor inputs only.
+
+    Args:
+        net: The network to call.
+        fixed: Keyword arguments passed on every call (non-tensors).
+        clamp: ``(low, high)`` to clamp the output to, or None.
+        tensor_kwargs: The keyword name of the optional second tensor input (e.g.
+            ``('labels',)`` for a conditional generator); at most one.
     """
 
     def __init__(self, net: nn.Module, fixed: dict, clamp: Optional[Tuple[float, float]] = None,
                  tensor_kwargs: Tuple[str, ...] = ()) -> None:
         super().__init__()
+        if len(tensor_kwargs) > 1:
+            raise ValueError(f'FixedArguments takes one tensor keyword at most, not {tensor_kwargs}')
         self.net, self.fixed, self.clamp = net, dict(fixed), clamp
         self.tensor_kwargs = tensor_kwargs
 
-    def forward(self, first: Tensor, *rest: Tensor) -> Tensor:
-        out = self.net(first, **self.fixed, **dict(zip(self.tensor_kwargs, rest)))
+    def forward(self, first: Tensor, second: Optional[Tensor] = None) -> Tensor:
+        # Two named inputs, not ``*rest``: torch.export (ONNX) matches the per-input
+        # dynamic shapes to the signature's parameters, which a ``*args`` would hide.
+        extra = {self.tensor_kwargs[0]: second} if second is not None else {}
+        out = self.net(first, **self.fixed, **extra)
         return out.clamp(*self.clamp) if self.clamp else out
 
 

@@ -10,7 +10,13 @@ call, :meth:`NoiseGAN.noise_to_images`; everything around it is here:
   with ``seed`` (same seed, same images on every device), cycles the labels
   ``0..K-1`` unless given, picks the EMA generator when there is one and runs
   it in eval mode (:func:`gancore.models.eval_mode`) without gradients;
-* FID: :meth:`BaseGAN.generate_for_eval` batches :meth:`sample`.
+* FID: :meth:`BaseGAN.generate_for_eval` batches :meth:`sample`;
+* the sampling tools (``gancore generate --seeds``, ``gancore interpolate``):
+  :meth:`NoiseGAN.sample_seeds` (one latent per seed, as NVlabs' tools: image
+  ``s`` is the same whatever other seeds are drawn), :meth:`NoiseGAN.interpolate`
+  (slerp between two seeds' latents), and the declared capabilities
+  :attr:`NoiseGAN.supports_truncation` and :attr:`NoiseGAN.interpolation_spaces`
+  (:meth:`NoiseGAN.sampling_options` refuses truncation where it is not declared).
 
 A plugin writes its networks, its losses and::
 
@@ -19,7 +25,7 @@ A plugin writes its networks, its losses and::
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +33,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from .base_gan import BaseGAN, unwrap
 from .inference import noise_network
+from .latents import interpolation_times, slerp
 from .modes import eval_mode
 
 
@@ -43,6 +50,14 @@ class NoiseGAN(BaseGAN):
     latent_dim: int
     #: Number of classes of a conditional model; 0 = unconditional (no labels).
     num_classes: int = 0
+    #: Whether :meth:`sample`, :meth:`sample_seeds` and :meth:`interpolate` take
+    #: ``truncation_psi`` / ``truncation_cutoff`` (the truncation trick towards a tracked
+    #: mean latent): a model that implements it in :meth:`noise_to_images` sets True.
+    supports_truncation: bool = False
+    #: The latent spaces :meth:`interpolate` walks; the first is the default. ``'z'``:
+    #: spherical interpolation of the latents (every noise model); a model with a style
+    #: space adds e.g. ``'w'`` and overrides :meth:`interpolate`.
+    interpolation_spaces: Tuple[str, ...] = ('z',)
 
     # ------------------------------------------------------ for subclasses
     def noise_to_images(self, generator: nn.Module, z: Tensor, labels: Optional[Tensor],
@@ -105,27 +120,119 @@ class NoiseGAN(BaseGAN):
             labels = torch.arange(num) % self.num_classes
         return labels
 
+    def sampling_options(self, truncation_psi: Optional[float] = None,
+                         truncation_cutoff: Optional[int] = None) -> dict:
+        """The keyword arguments of :meth:`sample` for the truncation the user asked for.
+
+        Args:
+            truncation_psi: Truncation towards the mean latent (1: none); None: not asked.
+            truncation_cutoff: Truncate only the first this many styles; None: all.
+
+        Returns:
+            ``{}`` when nothing was asked, else ``truncation_psi`` / ``truncation_cutoff``.
+
+        Raises:
+            ConfigError: Truncation asked of a model that does not declare
+                :attr:`supports_truncation`, or a cutoff without a psi.
+        """
+        if truncation_psi is None and truncation_cutoff is None:
+            return {}
+        if not self.supports_truncation:
+            raise ConfigError(f'{type(self).__name__} has no truncation (it tracks no mean '
+                              'latent to truncate towards): leave out --trunc/--cutoff')
+        if truncation_psi is None:
+            raise ConfigError('--cutoff N truncates the first N styles by --trunc PSI: give '
+                              '--trunc too')
+        options = {'truncation_psi': float(truncation_psi)}
+        if truncation_cutoff is not None:
+            options['truncation_cutoff'] = int(truncation_cutoff)
+        return options
+
     @torch.no_grad()
+    def sample_latents(self, z: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True,
+                       **options: Any) -> Tensor:
+        """Images of the latents ``z`` (N, latent_dim) and labels (N,) (None: unconditional).
+
+        The EMA generator when there is one (``use_ema``), in eval mode, without
+        gradients; ``options`` go to :meth:`noise_to_images`.
+        """
+        gen = self.sampling_generator(use_ema)
+        device = next(gen.parameters()).device
+        if labels is not None:
+            labels = labels.to(device).long()
+        with eval_mode(gen):  # BatchNorm on its running statistics, no dropout
+            return self.noise_to_images(gen, z.to(device), labels, **options)
+
     def sample(self, num: int, seed: int = 0, labels: Optional[Tensor] = None,
                use_ema: bool = True, **options: Any) -> Tensor:
         """``num`` images in [-1, 1]; the same seed gives the same images.
 
         Args:
             num: Number of images.
-            seed: Seed of the latents.
+            seed: Seed of the latents (one draw of ``num`` latents).
             labels: (num,) class labels of a conditional model; default ``0..K-1`` cycled.
             use_ema: Use the EMA generator when the model has one. Default True.
             **options: Passed on to :meth:`noise_to_images`.
         """
-        gen = self.sampling_generator(use_ema)
-        device = next(gen.parameters()).device
-        z = self.sample_noise(num, seed).to(device)
-        labels = self.sample_labels(num, labels)
-        if labels is not None:
-            labels = labels.to(device).long()
-        with eval_mode(gen):  # BatchNorm on its running statistics, no dropout
-            return self.noise_to_images(gen, z, labels, **options)
+        return self.sample_latents(self.sample_noise(num, seed), self.sample_labels(num, labels),
+                                   use_ema, **options)
 
+    def seed_latents(self, seeds: Sequence[int]) -> Tensor:
+        """One latent per seed, ``(len(seeds), latent_dim)``: row i is ``sample_noise(1, seeds[i])``."""
+        return torch.cat([self.sample_noise(1, int(s)) for s in seeds])
+
+    def sample_seeds(self, seeds: Sequence[int], labels: Optional[Tensor] = None,
+                     use_ema: bool = True, **options: Any) -> Tensor:
+        """One image per seed (the image of seed ``s`` does not depend on the other seeds).
+
+        Args:
+            seeds: The seeds, e.g. ``range(36)``.
+            labels: (len(seeds),) class labels; default ``0..K-1`` cycled (conditional).
+            use_ema: Use the EMA generator when the model has one. Default True.
+            **options: Passed on to :meth:`noise_to_images` (e.g. :meth:`sampling_options`).
+        """
+        return self.sample_latents(self.seed_latents(seeds),
+                                   self.sample_labels(len(seeds), labels), use_ema, **options)
+
+    def check_space(self, space: Optional[str]) -> str:
+        """``space``, or the default one (the first of :attr:`interpolation_spaces`).
+
+        Raises:
+            ConfigError: The model does not interpolate in ``space``.
+        """
+        if space is None:
+            return self.interpolation_spaces[0]
+        if space not in self.interpolation_spaces:
+            raise ConfigError(f"{type(self).__name__} interpolates in "
+                              f"{', '.join(self.interpolation_spaces)}, not {space!r}")
+        return space
+
+    def class_labels(self, label: Optional[int], num: int) -> Optional[Tensor]:
+        """``num`` copies of ``label`` (0 if None) for a conditional model, else
+        :meth:`sample_labels`' default (None, or what an unconditional G is given)."""
+        if self.num_classes:
+            return torch.full((num,), int(label or 0), dtype=torch.long)
+        return self.sample_labels(num, None)
+
+    def interpolate(self, seed_a: int, seed_b: int, num_frames: int = 16,
+                    space: Optional[str] = None, label: Optional[int] = None,
+                    use_ema: bool = True, **options: Any) -> Tensor:
+        """``num_frames`` images from seed_a's to seed_b's (both ends included).
+
+        Args:
+            seed_a: Seed of the first frame's latent (as :meth:`seed_latents`).
+            seed_b: Seed of the last frame's latent.
+            num_frames: Frames, at least 2.
+            space: ``'z'`` (the default here): spherical interpolation of the latents.
+            label: The class of every frame (conditional models; default 0).
+            use_ema: Use the EMA generator when the model has one.
+            **options: Passed on to :meth:`noise_to_images`.
+        """
+        self.check_space(space)
+        za, zb = self.seed_latents([seed_a, seed_b]).split(1)
+        t = interpolation_times(num_frames)
+        z = slerp(za.expand(num_frames, -1), zb.expand(num_frames, -1), t)
+        return self.sample_latents(z, self.class_labels(label, num_frames), use_ema, **options)
 
     # ------------------------------------------------------------- deployment
     def inference_networks(self) -> list:

@@ -156,7 +156,7 @@ class TranslationGAN(BaseGAN):
     #: The first direction is the model's main one (``forward``, the sampling generator).
     translation_networks: Dict[str, str] = {'AtoB': 'generator'}
     #: How to compute FID for this model, ending the error of :meth:`generate_for_eval`.
-    fid_advice: str = ('translate the test images with tools/translate.py and compute FID '
+    fid_advice: str = ('translate the test images with gancore translate and compute FID '
                        'between the outputs and the targets')
 
     def init_translation(self) -> None:
@@ -231,7 +231,7 @@ class TranslationGAN(BaseGAN):
         """Not available: a translator has no noise input (use :meth:`translate`)."""
         raise ConfigError(f'{type(self).__name__} translates images and does not sample from '
                           f"noise: use model.translate(images, '{self.directions[0]}') or "
-                          'tools/translate.py')
+                          'gancore translate')
 
     def generate_for_eval(self, num: int, batch_size: int = 50, seed: int = 0):
         """Not available: the outputs need input images, which the model does not hold."""

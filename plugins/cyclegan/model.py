@@ -67,7 +67,7 @@ class CycleGAN(TranslationGAN):
                        'D_A': 'discriminator_b', 'D_B': 'discriminator_a'}
     #: The network each direction of :meth:`translate` runs.
     translation_networks = {'AtoB': 'generator_ab', 'BtoA': 'generator_ba'}
-    fid_advice = ('translate testA with tools/translate.py and compute FID between the '
+    fid_advice = ('translate testA with gancore translate and compute FID between the '
                   'outputs and testB')
     #: What the config check answers for a ``model.augment`` (see gancore.registry.refusal).
     refused_arguments = {'augment': (

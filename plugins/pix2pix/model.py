@@ -74,7 +74,7 @@ class Pix2Pix(TranslationGAN):
     reference_names = {'G': 'generator', 'D': 'discriminator'}
     #: The network each direction of :meth:`translate` runs.
     translation_networks = {'AtoB': 'generator'}
-    fid_advice = ('translate the val split with tools/translate.py and compute FID between '
+    fid_advice = ('translate the val split with gancore translate and compute FID between '
                   'the outputs and the targets')
     #: What the config check answers for a ``model.augment`` (see gancore.registry.refusal).
     refused_arguments = {'augment': (

@@ -39,11 +39,11 @@ from mmengine.model import ExponentialMovingAverage
 from gancore.errors import ConfigError
 from gancore.models import NoiseGAN, Phase, eval_mode
 from gancore.models.base_gan import unwrap
+from gancore.models.latents import interpolation_times, lerp
 from gancore.models.inference import FixedArguments, noise_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 
 from .convert import reference_networks
-from .latents import interpolation_times, lerp, slerp
 from .projector import Projection, project
 
 
@@ -102,6 +102,11 @@ class StyleGAN2(NoiseGAN):
         augment: Augmentation of every D input (real, fake, R1's reals), e.g.
             ``dict(type='ADA')`` (:mod:`gancore.augment`), or None. Default None.
     """
+
+    #: ``truncation_psi`` / ``truncation_cutoff`` towards the mapping network's tracked w_avg.
+    supports_truncation = True
+    #: ``'w'`` (default): lerp of the styles; ``'z'``: slerp of the latents.
+    interpolation_spaces = ('w', 'z')
 
     def __init__(self, generator: dict, discriminator: dict, gan_loss: Optional[dict] = None,
                  r1_loss: Optional[dict] = None, pl_loss: Optional[dict] = None,
@@ -290,12 +295,10 @@ class StyleGAN2(NoiseGAN):
                 cutoff: Optional[int]) -> Tensor:
         """Truncated styles ``(len(seeds), num_ws, w_dim)``, one z per seed."""
         device = next(gen.parameters()).device
-        z = torch.cat([self.sample_noise(1, int(s)) for s in seeds]).to(device)
-        labels = None
-        if self.num_classes:
-            labels = torch.full((len(seeds),), int(label or 0), dtype=torch.long, device=device)
+        z = self.seed_latents(seeds).to(device)
+        labels = self.class_labels(label, len(seeds))
         return gen.mapping(z, None if labels is None else
-                           F.one_hot(labels, self.num_classes).float(), psi, cutoff)
+                           F.one_hot(labels.to(device), self.num_classes).float(), psi, cutoff)
 
     @torch.no_grad()
     def style_mixing(self, row_seeds: Sequence[int], col_seeds: Sequence[int],
@@ -310,11 +313,17 @@ class StyleGAN2(NoiseGAN):
         column c's latent. Images clamped to [-1, 1].
         """
         gen = self.sampling_generator(use_ema)
+        styles = list(col_styles)
+        bad = [i for i in styles if not 0 <= int(i) < gen.num_ws]
+        if bad or not styles:
+            raise ConfigError(f'style indices {(bad or styles)[:6]} are out of range: this generator '
+                              f'has {gen.num_ws} styles (0..{gen.num_ws - 1}; coarse 0-3, '
+                              f'middle 4-7, fine 8+)')
         with eval_mode(gen):
             rows = self._styles(gen, row_seeds, label, truncation_psi, None)
             cols = self._styles(gen, col_seeds, label, truncation_psi, None)
             swap = torch.zeros(gen.num_ws, dtype=torch.bool, device=rows.device)
-            swap[list(col_styles)] = True
+            swap[styles] = True
             mixed = torch.where(swap.view(1, 1, -1, 1), cols.unsqueeze(0), rows.unsqueeze(1))
             render = lambda ws: gen.synthesis(ws, noise_mode=noise_mode).clamp(-1, 1)  # noqa
             row_img, col_img = render(rows), render(cols)
@@ -327,31 +336,29 @@ class StyleGAN2(NoiseGAN):
         return torch.cat(grid), len(col_seeds) + 1
 
     @torch.no_grad()
-    def interpolate(self, seed_a: int, seed_b: int, num_frames: int = 16, space: str = 'w',
-                    truncation_psi: float = 1.0, label: Optional[int] = None,
-                    use_ema: bool = True, noise_mode: str = 'const') -> Tensor:
+    def interpolate(self, seed_a: int, seed_b: int, num_frames: int = 16,
+                    space: Optional[str] = None, label: Optional[int] = None,
+                    use_ema: bool = True, truncation_psi: float = 1.0,
+                    truncation_cutoff: Optional[int] = None,
+                    noise_mode: str = 'const') -> Tensor:
         """``num_frames`` images from seed_a's to seed_b's, clamped to [-1, 1].
 
         Args:
-            space: ``'z'``: spherical interpolation of the latents (then mapped);
-                ``'w'``: linear interpolation of the (truncated) styles.
+            space: ``'w'`` (default): linear interpolation of the (truncated) styles;
+                ``'z'``: spherical interpolation of the latents (then mapped).
+            label, use_ema: As :meth:`NoiseGAN.interpolate`.
+            truncation_psi, truncation_cutoff, noise_mode: As :meth:`sample`.
         """
-        if space not in ('z', 'w'):
-            raise ValueError(f"space must be 'z' or 'w', got {space!r}")
+        options = dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                       noise_mode=noise_mode)
+        if self.check_space(space) == 'z':
+            return super().interpolate(seed_a, seed_b, num_frames, 'z', label, use_ema,
+                                       **options).clamp(-1, 1)
         gen = self.sampling_generator(use_ema)
-        device = next(gen.parameters()).device
-        t = interpolation_times(num_frames).to(device)
+        t = interpolation_times(num_frames).to(next(gen.parameters()).device)
         with eval_mode(gen):
-            if space == 'w':
-                ws = self._styles(gen, [seed_a, seed_b], label, truncation_psi, None)
-                frames = lerp(ws[:1], ws[1:], t.view(-1, 1, 1))
-            else:
-                za, zb = (self.sample_noise(1, int(s)).to(device) for s in (seed_a, seed_b))
-                z = slerp(za.expand(num_frames, -1), zb.expand(num_frames, -1), t)
-                labels = (torch.full((num_frames,), int(label or 0), device=device)
-                          if self.num_classes else None)
-                return gen(z, labels, truncation_psi=truncation_psi,
-                           noise_mode=noise_mode).clamp(-1, 1)
+            ws = self._styles(gen, [seed_a, seed_b], label, truncation_psi, truncation_cutoff)
+            frames = lerp(ws[:1], ws[1:], t.view(-1, 1, 1))
             return gen.synthesis(frames, noise_mode=noise_mode).clamp(-1, 1)
 
     def project(self, target: Tensor, distance, num_steps: int = 1000, use_ema: bool = True,

@@ -225,7 +225,7 @@ def test_paired_odd_width_and_missing(tmp_path):
     with pytest.raises(DataError, match=r'odd.png is 43 pixels wide \(odd\): its halves are 21 '
                                         r'and 22 pixels wide'):
         ds[0]
-    with pytest.raises(DataError, match='Get the data with: python tools/download_dataset.py maps'):
+    with pytest.raises(DataError, match='Get the data with: gancore download maps'):
         PairedImageDataset(str(tmp_path / 'maps'))
     with pytest.raises(ConfigError, match="direction must be 'AtoB' or 'BtoA'"):
         PairedImageDataset(str(tmp_path / 'd'), direction='A2B')
@@ -279,7 +279,7 @@ def test_unpaired_channels_and_test_split(tmp_path):
 
 def test_unpaired_missing_folder_hint(tmp_path):
     with pytest.raises(DataError, match=r'horse2zebra.*Get the data with: '
-                                        r'python tools/download_dataset.py horse2zebra'):
+                                        r'gancore download horse2zebra'):
         UnpairedImageDataset(str(tmp_path / 'horse2zebra'))
     root = make_unpaired(tmp_path / 'y')
     for f in (root / 'trainB').iterdir():

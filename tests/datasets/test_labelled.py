@@ -1,6 +1,7 @@
 """In-memory labelled datasets read from their real on-disk formats."""
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,12 +46,21 @@ def test_digits_are_scikit_learns_load_digits_read_without_importing_it():
     assert proc.stdout.strip() == '[]'
 
 
-def test_digits_file_missing_names_the_fix(monkeypatch):
+def test_digits_ship_inside_gancore_not_scikit_learn(monkeypatch, tmp_path):
+    """The embedded default's data is gancore's own file: found with scikit-learn hidden."""
     import importlib.util
 
     from gancore.datasets import labelled
-    monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
-    with pytest.raises(DataError, match='needs scikit-learn.*pip install scikit-learn'):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec',
+                        lambda name, *a: None if name.startswith('sklearn') else
+                        real_find_spec(name, *a))
+    images, labels = labelled.load_digits_arrays()
+    assert images.shape == (1797, 8, 8) and np.bincount(labels).tolist()[:3] == [178, 182, 177]
+    assert Path(labelled.digits_file()).parent == Path(labelled.__file__).parent / 'data'
+    assert (Path(labelled.__file__).parent / 'data' / 'DIGITS_LICENSE.txt').is_file()
+    monkeypatch.setattr(labelled, 'DIGITS_FILE', tmp_path / 'missing.csv.gz')
+    with pytest.raises(DataError, match='missing.*reinstall gancore'):
         labelled.load_digits_arrays()
 
 

@@ -44,6 +44,8 @@ def test_a_run_and_its_resume_log_the_truth_once_and_ints_as_ints(tmp_path):
         assert out.count('Run environment:') == 1
         assert out.count('distributed backend: none (1 process)') == 1
         assert out.count('device: cpu') == 1 and out.count('world size: 1') == 1
+        # the threads and why (the tests pin OMP_NUM_THREADS: conftest.py)
+        assert len(re.findall(r'CPU threads: \d+ \(OMP_NUM_THREADS=\d+\)', out)) == 1, out[:3000]
     assert f"loaded checkpoint {work / 'iter_4.pth'}" in resumed
     # integer scalars print as integers before and after the resume (they came back from the
     # checkpoint's message hub as floats: "level: 2.0000")
@@ -54,10 +56,12 @@ def test_a_run_and_its_resume_log_the_truth_once_and_ints_as_ints(tmp_path):
     assert '[5/6]' in iteration_lines(resumed)[0]
 
 
-def test_the_digits_default_starts_without_torchvision_or_scikit_learn(tmp_path):
-    """Its first iteration imports neither (about 1.5 s of start-up: mmengine's collect_env
-    imported torchvision, the digits came through sklearn.datasets), and the log still
-    names their versions."""
+def test_the_digits_default_starts_without_torchvision_scikit_learn_or_matplotlib(tmp_path):
+    """Its first iteration imports none of them (about 1.5 s of start-up: mmengine's collect_env
+    imported torchvision, the digits came through sklearn.datasets; a third of a second:
+    mmengine's Visualizer made a matplotlib figure nothing draws on), formats the config
+    text once (the log, the dumped file, TensorBoard, the message hub and the checkpoint
+    share it), and the log still names the libraries' versions."""
     import sys
     from importlib import metadata
 
@@ -65,8 +69,14 @@ def test_the_digits_default_starts_without_torchvision_or_scikit_learn(tmp_path)
     probe = tmp_path / 'probe.py'
     probe.write_text(
         'import atexit, sys, runpy\n'
+        'import mmengine.config.config as c\n'
+        'calls = []\n'
+        'def count(*args, _format=c.FormatCode, **kwargs):\n'
+        '    calls.append(1)\n'
+        '    return _format(*args, **kwargs)\n'
+        'c.FormatCode = count\n'
         'atexit.register(lambda: print("LOADED", sorted({m.split(".")[0] for m in sys.modules}'
-        ' & {"torchvision", "sklearn"})))\n'
+        ' & {"torchvision", "sklearn", "matplotlib"}), "FORMATTED", len(calls)))\n'
         'sys.argv = sys.argv[1:]\n'
         'runpy.run_path(sys.argv[0], run_name="__main__")\n')
     cmd = tool_cmd('train', 'configs/cgan/cgan_digits.py', '--work-dir', tmp_path / 'w',
@@ -74,7 +84,7 @@ def test_the_digits_default_starts_without_torchvision_or_scikit_learn(tmp_path)
     proc = subprocess.run([sys.executable, str(probe), *cmd[1:]], capture_output=True,
                           text=True, timeout=300, cwd=str(REPO))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'LOADED []' in proc.stdout, proc.stdout[-500:]
+    assert 'LOADED [] FORMATTED 1' in proc.stdout, proc.stdout[-500:]
     out = proc.stdout + proc.stderr
     assert out.count('System environment:') == 1
     for line in (f'torchvision: {metadata.version("torchvision")}',

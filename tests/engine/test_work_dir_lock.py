@@ -15,9 +15,10 @@ from gancore.engine.work_dir_lock import LOCK_NAME, holder, work_dir_lock
 from gancore.errors import WorkDirError
 from test_train_tool import TINY, run_in_process
 
-#: A run that takes minutes: it is stopped by the test.
+#: A run that takes minutes: it is stopped by the test. It keeps every checkpoint, so that
+#: a file gone from its work dir can only have been deleted by another run.
 LONG = ['--cfg-options', 'train_cfg.max_iters=100000', 'default_hooks.checkpoint.interval=2',
-        *TINY]
+        'default_hooks.checkpoint.max_keep_ckpts=-1', *TINY]
 
 
 def start_long_run(work):

@@ -153,3 +153,30 @@ def test_tool_script_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith('error: source ') and err.count('\n') == 1
+
+
+class _Terminal:
+    """A stderr that says it is a terminal (the progress bar draws only on one)."""
+
+    def __init__(self):
+        import io
+        self.buffer = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        return self.buffer.write(text)
+
+    def flush(self):
+        pass
+
+
+def test_progress_with_eta_on_a_terminal_unless_turned_off(env, monkeypatch):
+    for flag, drawn in (([], True), (['--no-progress'], False)):
+        terminal = _Terminal()
+        monkeypatch.setattr(sys, 'stderr', terminal)
+        assert cli.main([env['real'], env['other'], '--batch-size', '5', '--no-json',
+                         *flag]) == 0
+        text = terminal.buffer.getvalue()
+        assert ('12/12' in text and 'eta' in text) == drawn, text[-300:]

@@ -242,7 +242,7 @@ def test_translate_both_directions_any_size_and_preview(tmp_path):
     images, nrow = model.preview(data)
     assert nrow == 6 and images.shape == (18, 3, 32, 32)
     torch.testing.assert_close(images[3], data['img_B'][0])
-    with pytest.raises(ConfigError, match='tools/translate.py'):
+    with pytest.raises(ConfigError, match='gancore translate'):
         model.sample(2)
 
 
@@ -251,7 +251,7 @@ def test_translate_both_directions_any_size_and_preview(tmp_path):
 def test_missing_data_error_names_the_download_command(tmp_path, monkeypatch, capsys):
     cfg = load_config(str(H2Z))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(DataError, match=r'python tools/download_dataset\.py horse2zebra'):
+    with pytest.raises(DataError, match='gancore download horse2zebra'):
         DATASETS.build(cfg.train_dataloader.dataset.to_dict())
     options = [f'{k}={v}' for k, v in TINY.items()] + ['train_dataloader.num_workers=0',
                                                        'train_dataloader.persistent_workers=False']
@@ -260,7 +260,7 @@ def test_missing_data_error_names_the_download_command(tmp_path, monkeypatch, ca
     assert code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith('error: ') and last.endswith(
-        'Get the data with: python tools/download_dataset.py horse2zebra')
+        'Get the data with: gancore download horse2zebra')
 
 
 def test_demo_dataset_is_unpaired_digits_to_mnistm():

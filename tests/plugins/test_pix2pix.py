@@ -160,9 +160,9 @@ def test_preview_rows_and_determinism(tmp_path):
 
 def test_no_noise_sampling(tmp_path):
     model, _ = build_model_and_optim(tiny_cfg(tmp_path))
-    with pytest.raises(ConfigError, match='tools/translate.py'):
+    with pytest.raises(ConfigError, match='gancore translate'):
         model.sample(4)
-    with pytest.raises(ConfigError, match='tools/translate.py'):
+    with pytest.raises(ConfigError, match='gancore translate'):
         next(iter(model.generate_for_eval(4)))
 
 

@@ -13,7 +13,7 @@ from gancore.registry import MODELS
 from gancore.testing import GANPluginTestCase, snapshot
 from gancore_plugins.stylegan2 import (StyleGAN2Discriminator, StyleGAN2Generator, mix_styles,
                                        path_lengths, truncate)
-from gancore_plugins.stylegan2.latents import slerp
+from gancore.models.latents import slerp
 from gancore_plugins.stylegan2.networks import draw_mixing_cutoff
 from gancore_plugins.stylegan2.projector import noise_regularization
 from gancore_plugins.stylegan2.synthesis import modulated_conv2d
@@ -350,14 +350,17 @@ def test_check_batch_names_the_setting_to_fix():
     model.check_batch({'img': torch.zeros(2, 3, 16, 16), 'label': torch.tensor([0, 2])})
 
 
+@pytest.mark.parametrize('num_classes', [0, 3])
 @pytest.mark.parametrize('fmt', ['torchscript', 'onnx'])
-def test_the_generator_exports_with_a_dynamic_batch(tmp_path, fmt):
+def test_the_generator_exports_with_a_dynamic_batch(tmp_path, fmt, num_classes):
     from gancore.inference import export
-    model = tiny_model().eval()
+    model = tiny_model(num_classes=num_classes).eval()
     shake(model.generator_ema.module)
     net = model.inference_networks()[0]
+    assert net.input_names == (('z', 'label') if num_classes else ('z',))
     module = export.frozen_copy(net)
     path = tmp_path / f'g.{fmt}'
     (export.write_onnx if fmt == 'onnx' else export.write_torchscript)(net, module, path, {})
     diffs = export.check_export(fmt, path, net, module)
-    assert [size for size, _ in diffs] == ['1x8', '3x8'] and max(d for _, d in diffs) < 1e-4
+    sizes = ['1x8, 1', '3x8, 3'] if num_classes else ['1x8', '3x8']
+    assert [size for size, _ in diffs] == sizes and max(d for _, d in diffs) < 1e-4

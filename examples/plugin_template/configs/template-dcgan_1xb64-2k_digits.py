@@ -1,6 +1,6 @@
-# Template plugin: unconditional DCGAN on scikit-learn's bundled digits (16x16), 2k iterations.
+# Template plugin: unconditional DCGAN on the digits shipped with gancore (16x16), 2k iterations.
 #   pip install -e examples/plugin_template
-#   python tools/train.py examples/plugin_template/configs/template-dcgan_1xb64-2k_digits.py
+#   gancore train examples/plugin_template/configs/template-dcgan_1xb64-2k_digits.py
 #
 # gancore's base configs are inherited through $GANCORE_CONFIGS, which gancore sets to its own
 # configs/ folder (mmengine's '{{$VAR:default}}' substitution; ':' with an empty default means

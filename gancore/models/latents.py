@@ -1,4 +1,7 @@
-"""Latent-space helpers of the sampling tools: interpolation and style-mixing layouts.
+"""Latent-space helpers of the sampling tools: interpolation between latents.
+
+Used by :meth:`gancore.models.NoiseGAN.interpolate` (z, every noise model) and by models
+with a W space (StyleGAN2: lerp of w).
 
 * :func:`slerp`: spherical interpolation of z (Gaussian latents live near a
   sphere, so a straight line between two of them passes through unlikely,
@@ -6,9 +9,6 @@
 * :func:`lerp`: linear interpolation, the right one in W (the mapping
   network's output space is not spherical).
 * :func:`interpolation_times`: ``num`` evenly spaced times in [0, 1].
-
-The truncation trick and style mixing live with the mapping network and the
-generator (:func:`.mapping.truncate`, :func:`.networks.mix_styles`).
 """
 from __future__ import annotations
 
@@ -44,3 +44,6 @@ def interpolation_times(num: int) -> Tensor:
     if num < 2:
         raise ValueError(f'an interpolation needs at least 2 frames, got {num}')
     return torch.linspace(0.0, 1.0, num).unsqueeze(1)
+
+
+__all__ = ['lerp', 'slerp', 'interpolation_times']
