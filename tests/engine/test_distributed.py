@@ -165,3 +165,7 @@ def test_a_stopped_rank_ends_the_run_within_the_collective_timeout(repo, tmp_pat
     assert proc.returncode != 0
     assert waited < 150, waited  # 15 s timeout (+ torchrun's shutdown), not 1,800 s
     assert 'a collective waits at most 15 s' in out
+    # the rank that waited ends with one error line, not gloo's traceback
+    errors = [ln for ln in out.splitlines() if ln.startswith('error: rank 0 of 2')]
+    assert len(errors) == 1 and 'waited 15 s (env_cfg.dist_cfg.timeout)' in errors[0], out[-2000:]
+    assert '--resume' in errors[0] and '[rank0]: Traceback' not in out
