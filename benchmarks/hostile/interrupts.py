@@ -125,5 +125,7 @@ def stopped_rank_times_out(run):
     assert waited < 150, f'waited {waited:.0f} s after the SIGSTOP'
     errors = [ln for ln in out.splitlines() if ln.startswith('error:')]
     assert '[rank0]: Traceback' not in out, 'rank 0 ended with a traceback'
-    assert len(errors) == 1 and 'waited 15 s' in errors[0], f'error lines: {errors}'
+    assert len(errors) == 1 and errors[0].startswith('error: rank 0 of 2') and \
+        'waited 15 s (env_cfg.dist_cfg.timeout)' in errors[0] and '--resume' in errors[0], \
+        f'error lines: {errors}; output: {out[-1500:]}'
     return f'ended {waited:.0f} s after the SIGSTOP, exit {proc.returncode}: {errors[0]}'
