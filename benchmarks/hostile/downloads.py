@@ -24,7 +24,7 @@ def served(run, members: dict, kind: str = 'zip') -> str:
     folder = run.tmp / 'served'
     folder.mkdir(exist_ok=True)
     if kind == 'zip':
-        with zipfile.ZipFile(folder / 'horse2zebra.zip', 'w') as zf:
+        with zipfile.ZipFile(folder / 'horse2zebra.zip', 'w', zipfile.ZIP_DEFLATED) as zf:
             for name, data in members.items():
                 zf.writestr(name, data)
     else:
@@ -175,3 +175,14 @@ def zip_without_splits(run):
     root = run.tmp / 'data'
     one_error_line(download(run, root, url), 'expected folders', 'trainA')
     assert not root.exists() or list(root.iterdir()) == [], 'something was installed'
+
+
+@case('hangs and unbounded resources', 'a zip bomb (64 MiB of zeros in ~64 KiB): refused from '
+      'its declared sizes before anything is extracted, nothing installed')
+def zip_bomb(run):
+    url = served(run, {**{f'horse2zebra/{s}/0.png': b'x' for s in SPLITS},
+                       'horse2zebra/trainA/zeros.png': bytes(64 * 2 ** 20)})
+    root = run.tmp / 'data'
+    line = one_error_line(download(run, root, url), 'would expand to 64.0 MiB')
+    assert [p for p in root.iterdir()] == [], 'something was installed'
+    return line
