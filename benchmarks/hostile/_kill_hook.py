@@ -26,6 +26,8 @@ class FaultInjectionHook(Hook):
             from mmengine.fileio.backends.local_backend import LocalBackend
             put, name = LocalBackend.put, f'.iter_{self.at}.tmp'
             sig = signal.SIGKILL if self.kind == 'write' else signal.SIGINT
+            if sig == signal.SIGINT:  # as in a terminal: a child started in the background
+                signal.signal(sig, signal.default_int_handler)  # inherits SIGINT ignored
 
             def half_then_die(backend, obj, filepath):
                 if os.path.basename(str(filepath)).startswith(name):
