@@ -1,7 +1,7 @@
 """The hostile suite: bad files, bad values and kills thrown at gancore; prints what held.
 
     python benchmarks/fault_injection.py                   # every case, then the table
-    python benchmarks/fault_injection.py --quick           # all but the kill runs (seconds)
+    python benchmarks/fault_injection.py --quick           # all but the slow kill runs (minutes)
     python benchmarks/fault_injection.py --group tracebacks --group 'wrong results'
     python benchmarks/fault_injection.py --case MNIST      # cases whose name holds MNIST
     python benchmarks/fault_injection.py --list            # the cases, run nothing

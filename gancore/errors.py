@@ -100,6 +100,11 @@ class WorkDirError(GancoreError, ValueError):
     """The work dir holds another run's checkpoints (resume, or choose another folder)."""
 
 
+class RankTimeoutError(GancoreError, RuntimeError):
+    """A collective of a distributed run waited its timeout for another rank (stopped, hung
+    or dead); the message names the bound (``env_cfg.dist_cfg.timeout``) and ``--resume``."""
+
+
 class OutputError(GancoreError, OSError):
     """A destination cannot be written: a file where a folder is expected, no permission,
     a read-only or full disk. The message names the path and the fix."""

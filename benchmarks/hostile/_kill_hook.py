@@ -22,15 +22,18 @@ class FaultInjectionHook(Hook):
         self.kind, self.at = kind, int(at or 0)
 
     def before_train(self, runner) -> None:
-        if self.kind == 'write':
+        if self.kind in ('write', 'sigint'):  # 'sigint': Ctrl-C half-way through the write
             from mmengine.fileio.backends.local_backend import LocalBackend
             put, name = LocalBackend.put, f'.iter_{self.at}.tmp'
+            sig = signal.SIGKILL if self.kind == 'write' else signal.SIGINT
+            if sig == signal.SIGINT:  # as in a terminal: a child started in the background
+                signal.signal(sig, signal.default_int_handler)  # inherits SIGINT ignored
 
             def half_then_die(backend, obj, filepath):
                 if os.path.basename(str(filepath)).startswith(name):
                     with open(filepath, 'wb') as f:
                         f.write(obj[:len(obj) // 2])
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    os.kill(os.getpid(), sig)
                 put(backend, obj, filepath)
             LocalBackend.put = half_then_die
         elif self.kind == 'rename':

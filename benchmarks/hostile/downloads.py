@@ -8,6 +8,7 @@ import io
 import os
 import tarfile
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from unittest import mock
@@ -23,7 +24,7 @@ def served(run, members: dict, kind: str = 'zip') -> str:
     folder = run.tmp / 'served'
     folder.mkdir(exist_ok=True)
     if kind == 'zip':
-        with zipfile.ZipFile(folder / 'horse2zebra.zip', 'w') as zf:
+        with zipfile.ZipFile(folder / 'horse2zebra.zip', 'w', zipfile.ZIP_DEFLATED) as zf:
             for name, data in members.items():
                 zf.writestr(name, data)
     else:
@@ -114,3 +115,74 @@ def zip_truncated(run):
     one_error_line(download(run, root, url), 'not a valid zip archive', 'run the command again')
     assert [p for p in root.iterdir()] == [], 'something was installed'
 
+
+
+@case('archives', 'an HTML error page served as the .zip: refused as not a zip, nothing '
+      'installed')
+def html_page_as_zip(run):
+    folder = run.tmp / 'served'
+    folder.mkdir()
+    (folder / 'horse2zebra.zip').write_text('<html><body>503 Service Unavailable</body></html>')
+    root = run.tmp / 'data'
+    one_error_line(download(run, root, folder.as_uri()), 'not a valid zip archive')
+    assert not root.exists() or list(root.iterdir()) == [], 'something was installed'
+
+
+@case('archives', 'a zip whose member is a symlink to a file outside: nothing written through '
+      'it, the target untouched')
+def zip_symlink_member(run):
+    victim = run.tmp / 'victim.txt'
+    victim.write_text('keep')
+    folder = run.tmp / 'served'
+    folder.mkdir()
+    with zipfile.ZipFile(folder / 'horse2zebra.zip', 'w') as zf:
+        for s in SPLITS:
+            zf.writestr(f'horse2zebra/{s}/0.png', b'x')
+        link = zipfile.ZipInfo('horse2zebra/trainA/1.png')
+        link.external_attr = (0o120777 << 16)  # S_IFLNK: unzip would make a symlink
+        zf.writestr(link, str(victim))
+        with warnings.catch_warnings():  # the duplicate name is the point
+            warnings.simplefilter('ignore', UserWarning)
+            zf.writestr('horse2zebra/trainA/1.png', b'overwrite')  # then write through it
+    root = run.tmp / 'data'
+    outcome = download(run, root, folder.as_uri())
+    assert victim.read_text() == 'keep', 'written through the link'
+    assert not any(p.is_symlink() for p in root.rglob('*')), 'a symlink was installed'
+    return 'installed' if outcome.code == 0 else one_error_line(outcome)
+
+
+@case('archives', 'a tar.gz with a hard link to a file outside and a FIFO member: refused, '
+      'nothing installed')
+def tar_hardlink_and_fifo(run):
+    victim = run.tmp / 'victim.txt'
+    victim.write_text('keep')
+    hard = tarfile.TarInfo('facades/train/1.jpg')
+    hard.type, hard.linkname = tarfile.LNKTYPE, str(victim)
+    fifo = tarfile.TarInfo('facades/train/2.jpg')
+    fifo.type = tarfile.FIFOTYPE
+    url = served(run, {'facades/train/0.jpg': b'x', 'facades/val/0.jpg': b'x', 'h': hard,
+                       'f': fifo}, kind='tar')
+    root = run.tmp / 'data'
+    one_error_line(download(run, root, url, 'facades'), 'not a genuine dataset archive')
+    assert victim.read_text() == 'keep'
+    assert not root.exists() or list(root.iterdir()) == [], 'something was installed'
+
+
+@case('archives', 'a zip without the dataset\'s folders (trainA, ...): refused naming them, '
+      'nothing installed')
+def zip_without_splits(run):
+    url = served(run, {'horse2zebra/readme.txt': b'moved'})
+    root = run.tmp / 'data'
+    one_error_line(download(run, root, url), 'expected folders', 'trainA')
+    assert not root.exists() or list(root.iterdir()) == [], 'something was installed'
+
+
+@case('hangs and unbounded resources', 'a zip bomb (64 MiB of zeros in ~64 KiB): refused from '
+      'its declared sizes before anything is extracted, nothing installed')
+def zip_bomb(run):
+    url = served(run, {**{f'horse2zebra/{s}/0.png': b'x' for s in SPLITS},
+                       'horse2zebra/trainA/zeros.png': bytes(64 * 2 ** 20)})
+    root = run.tmp / 'data'
+    line = one_error_line(download(run, root, url), 'would expand to 64.0 MiB')
+    assert [p for p in root.iterdir()] == [], 'something was installed'
+    return line

@@ -83,3 +83,47 @@ def unknown_folder_not_downloadable(run):
     root = run.tmp / 'my_photos'
     message = expect_error(lambda: PairedImageDataset(data_root=str(root)), str(root / 'train'))
     assert 'download_dataset.py my_photos' not in message, message
+
+
+@case('images', 'a PNG cut off half-way (a partial copy): one error naming it, not a mid-run '
+      'traceback')
+def truncated_png(run):
+    png(run.tmp / 'a.png')
+    cut = png(run.tmp / 'b.png', (64, 64), seed=1)
+    cut.write_bytes(cut.read_bytes()[:len(cut.read_bytes()) // 2])
+    expect_error(lambda: folder_item(run.tmp), str(cut))
+
+
+@case('images', 'grey, palette, RGBA and 16-bit PNGs in one folder: every item is 3 x 32 x 32 '
+      'in [-1, 1], none refused, 16 bits scaled not clipped')
+def every_png_mode_read_as_rgb(run):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8), 'L').save(run.tmp / 'l.png')
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).convert(
+        'P').save(run.tmp / 'p.png')
+    Image.fromarray(rng.integers(0, 256, (32, 32, 4), dtype=np.uint8), 'RGBA').save(
+        run.tmp / 'rgba.png')
+    Image.fromarray(rng.integers(0, 65536, (32, 32), dtype=np.uint16)).save(run.tmp / 'i16.png')
+    items = folder_item(run.tmp)
+    assert len(items) == 4, len(items)
+    for item in items:
+        img = item['img']
+        assert tuple(img.shape) == (3, 32, 32), tuple(img.shape)
+        assert float(img.min()) >= -1 and float(img.max()) <= 1, (img.min(), img.max())
+        assert float(img.std()) > 0, 'an image read as a flat colour'
+    ramp = run.tmp / 'ramp'  # 16 bits 0..65535: scaled to [-1, 1], not clipped at 255 (white)
+    ramp.mkdir()
+    Image.fromarray(np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)).save(
+        ramp / 'i16.png')
+    img = folder_item(ramp)[0]['img']
+    assert abs(float(img.mean())) < 0.05 and float(img.min()) == -1, (img.mean(), img.min())
+    return 'L, P, RGBA and I;16 read as RGB; a 16-bit ramp keeps its range'
+
+
+@case('images', 'an image folder holding only a text file and a folder named x.png: one error '
+      'naming the folder, not an empty dataset')
+def folder_without_images(run):
+    (run.tmp / 'notes.txt').write_text('no images here')
+    (run.tmp / 'x.png').mkdir()
+    expect_error(lambda: folder_item(run.tmp), str(run.tmp), 'no image')

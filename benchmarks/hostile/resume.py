@@ -80,3 +80,37 @@ CASES = [
 
 for _group, _name, _edit, _words in CASES:
     case(_group, _name)((lambda e, w: lambda run: resume_crafted(run, e, *w))(_edit, _words))
+
+
+@case('data loss', "keep_ckpt_ids holding a path ('../victim'): refused before any "
+      'deletion, the file outside the work dir kept')
+def keep_ids_holding_a_path(run):
+    victim = run.tmp / 'victim.pth'
+    victim.write_bytes(b'the user\'s file')
+
+    def edit(ckpt):
+        ckpt['message_hub']['runtime_info']['keep_ckpt_ids'] = ['../victim', 2]
+    line = resume_crafted(run, edit, 'keep_ckpt_ids')
+    assert victim.read_bytes() == b'the user\'s file'
+    return line
+
+
+@case('data loss', '--overwrite into a work dir that also holds the user\'s own files: only the '
+      'earlier run\'s checkpoints go, notes.txt, model.pth, data/, iter_x.pth and .notes.tmp stay')
+def overwrite_keeps_other_files(run):
+    import shutil
+    work = run.tmp / 'w'
+    shutil.copytree(trained_digits(), work, ignore=shutil.ignore_patterns('.gancore.lock'))
+    mine = {'notes.txt': b'notes', 'model.pth': b'a model', 'iter_x.pth': b'not a checkpoint',
+            'data/0.png': b'an image', '.notes.tmp': b'a hidden temp file'}
+    for name, data in mine.items():
+        (work / name).parent.mkdir(exist_ok=True)
+        (work / name).write_bytes(data)
+    outcome = gancore('train', REPO / 'configs/cgan/cgan_digits.py', '--work-dir', work,
+                      '--overwrite', '--cfg-options', *TINY_DIGITS[1:], 'train_cfg.max_iters=1')
+    assert outcome.code == 0, outcome.err[-500:]
+    lost = [n for n, data in mine.items() if not (work / n).is_file()
+            or (work / n).read_bytes() != data]
+    assert not lost, f'deleted or changed: {lost}'
+    assert not (work / 'iter_2.pth').exists(), "the earlier run's checkpoint was kept"
+    return 'the user\'s 5 files kept; iter_2.pth of the earlier run deleted'

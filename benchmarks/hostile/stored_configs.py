@@ -112,3 +112,44 @@ def build_from_python(run):
                      'never an import path')
         expect_error(lambda: LOSSES.build(dict(type='pwnmod.x')), 'never an import path')
         assert not marker.exists()
+
+
+@case('code execution', "type='this.x' in a .safetensors model file's config: refused, the "
+      'module this never imported (it was imported before the "unknown type" error)')
+def import_before_unknown_type(run):
+    sys.modules.pop('this', None)  # importing it prints the Zen of Python: the proof it ran
+    line = refused(run, loss(lambda m: dict(type='this.x')), 'safetensors', 'generate')
+    assert 'this' not in sys.modules, "module 'this' was imported"
+    return line
+
+
+def custom_imports(cfg, marker):
+    cfg['custom_imports'] = dict(imports=['pwnmod'], allow_failed_imports=False)
+
+
+@case('code execution', "custom_imports=['pwnmod'] in a checkpoint's stored config: nothing "
+      'imported by generate')
+def stored_custom_imports(run):
+    with importable_payload(run.tmp) as marker:
+        path = payload_file(run.tmp, lambda cfg: custom_imports(cfg, marker), 'pth')
+        outcome = gancore('generate', path, '--out', run.tmp / 'out', '--num', '2')
+        assert not marker.exists(), 'the payload ran'
+    if outcome.code != 0:
+        return one_error_line(outcome, str(path))
+    return 'ignored: images written, nothing imported'
+
+
+@case('code execution', "_base_ naming a Python file in a checkpoint's stored config: the file "
+      'is never executed')
+def stored_base(run):
+    marker = run.tmp / 'pwned'
+    evil = run.tmp / 'evil.py'
+    evil.write_text(f'open({str(marker)!r}, "w").close()\nx = 1\n')
+    path = payload_file(run.tmp, lambda cfg: cfg.__setitem__('_base_', [str(evil)]), 'pth')
+    from gancore.checkpoint import load_checkpoint_file
+    assert load_checkpoint_file(str(path))['meta']['cfg']['_base_'] == [str(evil)]
+    outcome = gancore('generate', path, '--out', run.tmp / 'out', '--num', '2')
+    assert not marker.exists(), f'{evil} was executed'
+    if outcome.code != 0:
+        return one_error_line(outcome, str(path))
+    return 'ignored: images written, nothing executed'

@@ -172,3 +172,62 @@ def model_file_int8(run):
 @case('wrong results', 'all-NaN weights in a model file: refused (garbage PNGs before)')
 def model_file_nan(run):
     return model_file_with(run, lambda t: t * float('nan'))
+
+
+@case('tracebacks', 'a read-only work dir: one line naming it before anything is written')
+def read_only_work_dir(run):
+    from unittest import mock
+    work = run.tmp / 'w'
+    work.mkdir()
+    real = os.access
+
+    def read_only(path, mode, *args, **kwargs):  # what access(2) says on a read-only mount
+        if os.path.abspath(path) == str(work) and mode & os.W_OK:
+            return False
+        return real(path, mode, *args, **kwargs)
+    with mock.patch.object(os, 'access', read_only):
+        line = one_error_line(gancore('train', DIGITS, '--work-dir', work), str(work),
+                              'no write permission')
+    assert list(work.iterdir()) == [], f'written: {list(work.iterdir())}'
+    return line
+
+
+@case('tracebacks', '--work-dir below a file (notes.txt/run): one line naming the file')
+def work_dir_below_a_file(run):
+    (run.tmp / 'notes.txt').write_text('keep')
+    line = one_error_line(gancore('train', DIGITS, '--work-dir', run.tmp / 'notes.txt' / 'run'),
+                          'notes.txt', 'is a file')
+    assert (run.tmp / 'notes.txt').read_text() == 'keep'
+    return line
+
+
+@case('unclear messages', 'a config with a syntax error: one line naming the file and the line')
+def config_syntax_error(run):
+    (run.tmp / 'bad.py').write_text("model = dict(type='CGAN'\ntrain_cfg = dict(max_iters=2)\n")
+    return one_error_line(gancore('train', run.tmp / 'bad.py', '--work-dir', run.tmp / 'w'),
+                          'bad.py', 'line')
+
+
+@case('unclear messages', '--cfg-options with a misspelt key (train_cfg.max_iter): one line '
+      'naming the key and the right one')
+def cfg_option_misspelt(run):
+    return one_error_line(gancore('print-config', DIGITS, '--cfg-options',
+                                  'train_cfg.max_iter=5'), 'max_iter', 'max_iters')
+
+
+@case('wrong results', 'FID statistics whose mean and covariance disagree in size: refused naming '
+      'the file and both shapes')
+def fid_stats_shapes_disagree(run):
+    from gancore.evaluation.fid import load_stats_file
+    np.savez(run.tmp / 's.npz', mu=np.zeros(4), sigma=np.eye(5), num=np.array(10))
+    return expect_error(lambda: load_stats_file(str(run.tmp / 's.npz')), 's.npz', '(4,)',
+                        '(5, 5)')
+
+
+@case('wrong results', 'an infinite value in the mean of FID statistics: refused naming the file')
+def fid_stats_inf_mean(run):
+    from gancore.evaluation.fid import load_stats_file
+    mu = np.zeros(4)
+    mu[2] = np.inf
+    np.savez(run.tmp / 's.npz', mu=mu, sigma=np.eye(4), num=np.array(10))
+    return expect_error(lambda: load_stats_file(str(run.tmp / 's.npz')), 's.npz', "'mu'")

@@ -145,6 +145,27 @@ class _UnsafeMember(Exception):
 _TAR_FILTER_ERRORS = (tarfile.FilterError,) if hasattr(tarfile, 'FilterError') else ()
 
 
+#: An archive may expand to at most this many times its own size, plus
+#: :data:`EXPANSION_SLACK` bytes. The datasets are JPEG/PNG images, which compress by a few
+#: per cent at most; a "bomb" (gigabytes of zeros in a few megabytes) expands a thousandfold.
+MAX_EXPANSION = 8
+EXPANSION_SLACK = 16 * 2 ** 20
+
+
+def _check_expansion(declared: int, archive: Path, url: str) -> None:
+    """Refuse an archive whose members declare far more bytes than the archive holds.
+
+    The declared sizes bound what extraction writes (zip stops a member at its declared
+    size, tar reads exactly it), so the check comes before anything is extracted.
+    """
+    size = archive.stat().st_size
+    if declared > MAX_EXPANSION * size + EXPANSION_SLACK:
+        raise DataError(f'the archive downloaded from {url} ({size / 2 ** 20:.1f} MiB) would '
+                        f'expand to {declared / 2 ** 20:.1f} MiB, more than {MAX_EXPANSION} '
+                        'times its size: it is not a genuine dataset archive (image datasets '
+                        'hardly compress); nothing was installed. Check --base-url.')
+
+
 def _extract(archive: Path, kind: str, dest: Path, url: str) -> None:
     """Extract ``archive`` (``.zip`` or ``.tar.gz``) into ``dest``, checking its integrity."""
     bad = (f'the file downloaded from {url} is not a valid {kind} archive (truncated or '
@@ -156,9 +177,12 @@ def _extract(archive: Path, kind: str, dest: Path, url: str) -> None:
                           if m.startswith(('/', '\\')) or '..' in Path(m).parts]
                 if unsafe:  # extractall would silently rewrite these paths
                     raise _UnsafeMember(f'member path {unsafe[0]!r}')
+                _check_expansion(sum(i.file_size for i in zf.infolist()), archive, url)
                 zf.extractall(dest)  # checks every member's CRC-32
         else:
             with tarfile.open(archive, 'r:*') as tf:
+                _check_expansion(sum(m.size for m in tf.getmembers() if m.isfile()), archive,
+                                 url)
                 if hasattr(tarfile, 'data_filter'):  # Python >= 3.11.4 / 3.10.12 / 3.9.17
                     tf.extractall(dest, filter='data')  # refuses absolute paths, links out
                 else:

@@ -19,7 +19,7 @@ from mmengine.device import get_device
 from mmengine.model import MMDistributedDataParallel, MMSeparateDistributedDataParallel
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RankTimeoutError
 from ..registry import MODEL_WRAPPERS
 
 LAUNCHERS = ('none', 'pytorch', 'slurm')
@@ -73,6 +73,24 @@ def setup_distributed(launcher: str, backend: Optional[str] = None,
     else:
         dist.init_process_group(backend or 'gloo', timeout=wait)
     return True
+
+
+def collective_timed_out(exc: BaseException, cfg, work_dir: str) -> Optional[RankTimeoutError]:
+    """The one-line error for ``exc`` if it is a collective that gave up waiting, else None.
+
+    gloo raises a ``RuntimeError`` ("Timed out waiting 15000ms for recv ...") in the rank
+    that waited for a stopped or dead one; the run ends with this message instead of a
+    traceback. Checkpoints already written are complete (they are written atomically).
+    """
+    if not (isinstance(exc, RuntimeError) and dist.is_available() and dist.is_initialized()
+            and 'timed out' in str(exc).lower()):
+        return None
+    what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RankTimeoutError(
+        f'rank {dist.get_rank()} of {dist.get_world_size()}: a collective waited '
+        f'{collective_timeout(cfg)} s (env_cfg.dist_cfg.timeout) for another rank, which '
+        f'stopped, hung or died ({what[-120:]}); the checkpoints in {work_dir} are complete: '
+        'tools/dist_train.sh ... --resume continues the run')
 
 
 def collective_timeout(cfg) -> int:

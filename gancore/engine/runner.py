@@ -24,7 +24,8 @@ from ..errors import ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
 from .checkpoint_hook import AtomicCheckpointHook
-from .dist import collective_timeout, model_wrapper_cfg, scoped_wrapper_cfg, setup_distributed
+from .dist import (collective_timed_out, collective_timeout, model_wrapper_cfg, scoped_wrapper_cfg,
+                   setup_distributed)
 from .environment import run_environment, system_environment
 from .exact_resume import ExactResume
 from .portable_state import PortableStateHook
@@ -415,7 +416,9 @@ def train(config: str, overwrite: bool = False, **kwargs) -> GANRunner:
     touches anything. A fresh run (no ``resume``) into a work dir that holds checkpoints stops
     with :class:`~gancore.errors.WorkDirError` unless ``overwrite`` (then the
     old checkpoints are deleted first; see
-    :func:`gancore.engine.resume.check_work_dir`).
+    :func:`gancore.engine.resume.check_work_dir`). In a distributed run, a collective
+    that waited ``env_cfg.dist_cfg.timeout`` for a stopped rank ends it with
+    :class:`~gancore.errors.RankTimeoutError` (one line).
 
     The run-wide torch settings of ``cfg.speed`` (``num_threads``, ``tf32``,
     ``cudnn_benchmark``; see :func:`gancore.engine.speed.torch_settings`) apply
@@ -427,5 +430,11 @@ def train(config: str, overwrite: bool = False, **kwargs) -> GANRunner:
         check_work_dir(cfg.work_dir, cfg.get('resume'), overwrite)
         with torch_settings(cfg.get('speed')):
             runner = build_runner(cfg)
-            runner.train()
+            try:
+                runner.train()
+            except RuntimeError as exc:  # a rank stopped: one line, not gloo's traceback
+                error = collective_timed_out(exc, cfg, cfg.work_dir)
+                if error is None:
+                    raise
+                raise error from None
     return runner

@@ -221,3 +221,33 @@ def test_tool_script_exits_2_on_error(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: unknown dataset 'horse2zebr'. Did you mean")
     assert 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('kind', ['zip', 'tar'])
+def test_an_archive_that_expands_far_beyond_its_size_is_refused_before_extracting(tmp_path,
+                                                                                  kind):
+    """A bomb (64 MiB of zeros in ~64 KiB) is refused from its declared sizes, nothing written."""
+    served = tmp_path / 'served'
+    served.mkdir()
+    name, top, folders = (('horse2zebra', 'horse2zebra', UNPAIRED) if kind == 'zip' else
+                          ('facades', 'facades', ('train', 'val')))
+    path = (make_zip if kind == 'zip' else make_tgz)(
+        served / DATASETS_INFO[name].archive, top, folders)
+    zeros = bytes(64 * 2 ** 20)
+    if kind == 'zip':
+        with zipfile.ZipFile(path, 'a', zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(f'{top}/trainA/zeros.png', zeros)
+    else:
+        with tarfile.open(path, 'w:gz') as tf:
+            info = tarfile.TarInfo(f'{top}/train/zeros.jpg')
+            info.size = len(zeros)
+            tf.addfile(info, io.BytesIO(zeros))
+            for folder in folders:
+                info = tarfile.TarInfo(f'{top}/{folder}/0.jpg')
+                info.size = 3
+                tf.addfile(info, io.BytesIO(b'abc'))
+    assert path.stat().st_size < 2 ** 20
+    root = tmp_path / 'data'
+    with pytest.raises(DataError, match=r'would expand to 64\.\d MiB, .*nothing was installed'):
+        download_dataset(name, root=str(root), base_url=served.as_uri(), progress=False)
+    assert list(root.iterdir()) == []

@@ -22,19 +22,22 @@ seeds 0 and 1, checked), and G's BatchNorm normalises each rank's local batch
 losses differ from the single-process run's.
 """
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
+from conftest import REPO
 from engine_helpers import write_config
 from gancore.checkpoint import load_checkpoint_file
 from gancore.engine import build_runner, prepare_config
 from gancore.errors import ConfigError
+
+sys.path.insert(0, str(REPO / 'benchmarks'))
+from hostile import Run  # noqa: E402 (the hostile suite's package)
+from hostile.interrupts import stopped_rank_times_out  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -118,50 +121,8 @@ def test_prepare_config_for_distributed_cpu_training(tmp_path):
     assert prepare_config(str(config), cfg_options={'sync_bn': 'torch'}).sync_bn == 'torch'
 
 
-def _rank_pids(port: int) -> dict:
-    """{rank: pid} of the training processes started with MASTER_PORT=port."""
-    found = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/environ', 'rb') as f:
-                env = dict(kv.split(b'=', 1) for kv in f.read().split(b'\0') if b'=' in kv)
-        except OSError:
-            continue
-        if env.get(b'MASTER_PORT') == str(port).encode() and b'RANK' in env \
-                and b'LOCAL_RANK' in env:
-            found[int(env[b'RANK'])] = int(entry)
-    return found
-
-
-def test_a_stopped_rank_ends_the_run_within_the_collective_timeout(repo, tmp_path):
-    """SIGSTOP of one rank: the other fails after env_cfg.dist_cfg.timeout, not 30 minutes."""
-    cfg = write_config(tmp_path / 'long.py', 100000, batch_size=4,
-                       extra='env_cfg = dict(dist_cfg=dict(backend="gloo", timeout=15))\n')
-    port = free_port()
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(port), PYTHON=sys.executable,
-               PYTHONPATH=os.pathsep.join([HERE, os.environ.get('PYTHONPATH', '')]))
-    proc = subprocess.Popen(['bash', str(repo / 'tools/dist_train.sh'), str(cfg), '2',
-                             '--work-dir', str(tmp_path / 'w')], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        end = time.time() + 240
-        while not (tmp_path / 'w/iter_2.pth').is_file():
-            assert proc.poll() is None and time.time() < end, 'the run did not start'
-            time.sleep(0.2)
-        pids = _rank_pids(port)
-        assert sorted(pids) == [0, 1], pids
-        os.kill(pids[1], signal.SIGSTOP)
-        stopped = time.time()
-        out = proc.communicate(timeout=180)[0]
-        waited = time.time() - stopped
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        for pid in _rank_pids(port).values():
-            os.kill(pid, signal.SIGKILL)
-    assert proc.returncode != 0
-    assert waited < 150, waited  # 15 s timeout (+ torchrun's shutdown), not 1,800 s
-    assert 'a collective waits at most 15 s' in out
+def test_a_stopped_rank_ends_the_run_within_the_collective_timeout(tmp_path):
+    """SIGSTOP of one rank: the other fails after env_cfg.dist_cfg.timeout (15 s), not 30
+    minutes, with one error line: the hostile suite's slow case (benchmarks/hostile/interrupts.py)
+    that the suite's test leaves out."""
+    stopped_rank_times_out(Run(tmp_path))
