@@ -12,7 +12,7 @@ model = dict(
 train_cfg = dict(max_iters=3000)
 default_hooks = dict(logger=dict(interval=100), checkpoint=dict(interval=1000))
 custom_hooks = [
-    dict(type='SampleGridHook', interval=500),
+    dict(type='SampleGridHook', interval=500, upscale=4),
     dict(type='GANHealthHook', interval=100),
 ]
 # CPU threads: torch's default (speed.num_threads unset). On a busy 2-core machine one

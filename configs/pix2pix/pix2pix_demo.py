@@ -1,13 +1,15 @@
 # Embedded pix2pix demo (no download): colourise 64x64 grayscale patches of the two photos
-# bundled with scikit-learn (china.jpg, flower.jpg). A small U-Net (6 downsamplings, 16
-# base channels) and a 2-layer PatchGAN (34x34 patches); the grid shows
-# gray input | output | colour target for 8 fixed training patches.
+# bundled with scikit-learn (china.jpg, flower.jpg, full size); a quarter of each photo's
+# 64x64 tiles is held out. As the reference code's colorization model (L in, ab out), G
+# draws only the colour and keeps the gray input as the luma: ChromaUNetGenerator, a small
+# U-Net (6 downsamplings, 16 base channels) predicting Cb, Cr. A 2-layer PatchGAN (34x34
+# patches); the grid shows gray input | output | colour target for 8 fixed training patches.
 _base_ = [
     '../_base_/models/pix2pix_unet256.py', '../_base_/schedules/adam_2e-4_linear-decay_80k.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    generator=dict(in_channels=1, out_channels=3, num_downs=6, base_channels=16),
+    generator=dict(_delete_=True, type='ChromaUNetGenerator', num_downs=6, base_channels=16),
     discriminator=dict(in_channels=4, base_channels=16, num_layers=2),
     # trained with batches of 8, so batch norm's running statistics are the right ones
     # at test time (the paper's test-time batch statistics suit batch size 1)
