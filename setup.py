@@ -1,7 +1,7 @@
 """Installs gancore and its built-in plugins (import name ``gancore_plugins``)."""
 from setuptools import find_packages, setup
 
-PLUGINS = ['cgan', 'pix2pix', 'cyclegan', 'progan']
+PLUGINS = ['cgan', 'pix2pix', 'cyclegan', 'progan', 'stylegan2']
 
 # Optional, for tools/export.py (resolved here: onnx 1.23.2, onnxscript 0.7.2,
 # onnxruntime 1.32.0, safetensors 0.8.0 with torch 2.14.1):

@@ -20,7 +20,7 @@ def main() -> None:
     p.add_argument('--per-class', type=int, default=100)
     args = p.parse_args()
 
-    from gancore.apis import init_model
+    from gancore.inference.model import init_model
     from gancore.evaluation.conditional_accuracy import DigitsClassifier, conditional_accuracy
 
     ckpt = args.checkpoint

@@ -4,7 +4,7 @@
         progan=W2/iter_4450.pth cyclegan=W3/iter_1600.pth pix2pix=W4/iter_2000.pth
 
 writes to ``--out`` (default ``docs/images``), enlarged by nearest neighbour with
-:func:`gancore.sampling.save_grid` and labelled:
+:func:`gancore.inference.sampling.save_grid` and labelled:
 
 * ``cgan_digits.png`` / ``cgan_digits_real.png``: one row per class (label on the
   left), 8 samples (seed 0) / 8 real held-out digits of that class.
@@ -54,7 +54,7 @@ def label_grid(path: Path, cell: int, padding: int = 2, rows: Optional[Sequence[
 def save(images: torch.Tensor, path: Path, nrow: int, upscale: int,
          rows: Optional[Sequence[str]] = None, cols: Optional[Sequence[str]] = None) -> Path:
     """Images in [-1, 1] as a grid enlarged ``upscale`` times, labelled; returns ``path``."""
-    from gancore.sampling import save_grid
+    from gancore.inference.sampling import save_grid
     save_grid((images.float().clamp(-1, 1) + 1) / 2, path, nrow=nrow, padding=2, pad_value=1.0,
               upscale=upscale)
     label_grid(path, images.shape[-1] * upscale, rows=rows, cols=cols)
@@ -128,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> List[Path]:
     for demo in list(ckpts) + list(configs):
         if demo not in dq.DEMOS:
             sys.exit(f'error: {demo!r} is not a demo; expected some of {list(dq.DEMOS)}')
-    from gancore.apis import init_model
+    from gancore.inference.model import init_model
     from gancore.config import load_config
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

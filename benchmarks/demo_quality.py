@@ -271,7 +271,7 @@ def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str
         size = model.resolution if demo == 'progan' else model.generator.image_size
         fake = torch.cat([b.float() for b in model.generate_for_eval(num, 50, 0)])
         return {'': (fake, held_out_digits(size))}
-    from gancore.evaluation.translation_eval import split_from_dataset, translated_batches
+    from gancore.evaluation.held_out import split_from_dataset, translated_batches
     if demo == 'cyclegan':
         from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
         split = split_from_dataset(DigitsMNISTMUnpaired('test', **data_kwargs), paired=False)
@@ -290,7 +290,7 @@ def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str
 
 
 def demo_metrics(demo: str, model, metrics: List[str], num: int = 1000, net=None,
-                 **data_kwargs) -> Dict[str, float]:
+                 cards: Optional[dict] = None, **data_kwargs) -> Dict[str, float]:
     """:func:`gancore.evaluation.compute_metrics` of each of ``demo``'s comparisons.
 
     Keys are the metric names (``fid``, ``kid``, ``kid_std``, ``swd``, ``swd_16`` ...),
@@ -302,13 +302,20 @@ def demo_metrics(demo: str, model, metrics: List[str], num: int = 1000, net=None
         metrics: Names from :data:`gancore.evaluation.metrics.METRICS`.
         num: See :func:`metric_sources`.
         net: The Inception network (default: gancore's, from the FID weights file).
+        cards: If given, receives the metric card of each comparison (``'default'``,
+            or the direction: ``'BtoA'``).
         **data_kwargs: The training dataset's arguments (translation demos).
     """
     from gancore.evaluation import compute_metrics
     out: Dict[str, float] = {}
     for prefix, (fake, real) in metric_sources(demo, model, num, **data_kwargs).items():
-        record = compute_metrics(fake, real, metrics=metrics, net=net, num=len(fake))
+        reference = (f'held-out digits ({len(real)})' if not prefix
+                     else f'held-out {prefix[-2]} images ({len(real)})')
+        record = compute_metrics(fake, real, metrics=metrics, net=net, num=len(fake),
+                                 seeds=[0], reference=reference)
         out.update({prefix + k: float(v) for k, v in record['metrics'].items()})
+        if cards is not None:
+            cards[prefix.rstrip('_') or 'default'] = record['card']
     return out
 
 
@@ -338,17 +345,17 @@ def test_data_kwargs(cfg) -> dict:
 
 def score(demo: str, model, metrics: Optional[List[str]] = None,
           data_kwargs: Optional[dict] = None, metrics_num: int = 1000,
-          net=None) -> Dict[str, float]:
+          net=None, cards: Optional[dict] = None) -> Dict[str, float]:
     """The classifier figures of ``demo`` plus the gancore.evaluation ``metrics``.
 
     ``data_kwargs`` (translation demos only) are the training dataset's arguments;
-    ``metrics_num`` and ``net`` go to :func:`demo_metrics`.
+    ``metrics_num``, ``net`` and ``cards`` go to :func:`demo_metrics`.
     """
     translation = demo in ('cyclegan', 'pix2pix')
     out = dict(SCORERS[demo](model, **(data_kwargs or {})) if translation
                else SCORERS[demo](model))
     if metrics:
-        out.update(demo_metrics(demo, model, list(metrics), metrics_num, net,
+        out.update(demo_metrics(demo, model, list(metrics), metrics_num, net, cards,
                                 **(data_kwargs if translation and data_kwargs else {})))
     return out
 
@@ -471,7 +478,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         except (ValueError, SyntaxError):
             overrides[key] = value
 
-    from gancore.apis import init_model
+    from gancore.inference.model import init_model
     from gancore.config import load_config
     record = {'amp': args.amp, 'seed': args.seed, 'cfg_options': overrides, 'cpu': cpu_name(),
               'demos': {}}
@@ -486,9 +493,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
             entry.update(iterations=iters, train_cpu_s=round(used, 1),
                          train_wall_s=round(wall, 1), torch_threads=threads)
         data_kwargs = test_data_kwargs(load_config(configs[demo], overrides or None))
-        entry['scores'] = score(demo, model, metrics, data_kwargs, args.metrics_num, net)
+        cards: dict = {}
+        entry['scores'] = score(demo, model, metrics, data_kwargs, args.metrics_num, net,
+                                cards)
+        if cards:  # what the metrics were computed with (gancore.evaluation.card)
+            entry['metric_cards'] = cards
         record['demos'][demo] = entry
-        print(f'{demo}: ' + json.dumps(entry), flush=True)
+        print(f'{demo}: ' + json.dumps({k: v for k, v in entry.items()
+                                        if k != 'metric_cards'}), flush=True)
 
     print('\n' + format_table(record, args.amp))
     if args.json:

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         r = json.loads(fid.read_text())
         ips = r['img_per_s']
         print()
-        print(f"FID features, {r['images']} images {r['size']}x{r['size']}, batch "
+        print(f"FID statistics, 2 x {r['images']} images {r['size']}x{r['size']}, batch "
               f"{r['batch_size']}, {r['device']}: gancore {ips['gancore']:.1f} img/s, "
               f"pytorch-fid {ips['pytorch-fid']:.1f} img/s "
               f"({ips['gancore'] / ips['pytorch-fid']:.2f}x)")

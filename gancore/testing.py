@@ -40,8 +40,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import torch
 
-from . import plugins
-from .registry import SCOPE
+from .registry import SCOPE, discovery, plugin_state
 
 #: The optimizer set-up used when a test passes ``optim_wrapper_cfg=None``.
 DEFAULT_OPTIM_WRAPPER = dict(
@@ -165,18 +164,18 @@ def registry_sandbox() -> Iterator[None]:
       mmengine, torch and installed entry-point plugins are kept: their modules
       stay imported), names that were replaced get their old object back, and
       the packages whose registrations were removed are forgotten, so that a
-      later import registers them again (:func:`gancore.plugins.restore_state`);
-    * ``sys.path``, the plugin bookkeeping (:mod:`gancore.plugins`) and the
+      later import registers them again (:func:`gancore.registry.plugin_state.restore_state`);
+    * ``sys.path``, the plugin bookkeeping (:mod:`gancore.registry.discovery`) and the
       mmengine singletons created inside the block (logger, visualizer,
       message hub, default scope: :func:`mmengine_instances_dropped`) are restored.
     """
-    saved, path = plugins.state(), list(sys.path)
+    saved, path = plugin_state.state(), list(sys.path)
     try:
         with mmengine_instances_dropped():
             yield
     finally:
         sys.path[:] = path
-        plugins.restore_state(saved)
+        plugin_state.restore_state(saved)
 
 
 def build_model(cfg: Any) -> torch.nn.Module:
@@ -282,8 +281,8 @@ class GANPluginTestCase(unittest.TestCase):
         if self.plugin_modules:
             import importlib
             importlib.invalidate_caches()
-            plugins.import_custom_modules(dict(imports=list(self.plugin_modules)),
-                                          source=type(self).__name__)
+            discovery.import_custom_modules(dict(imports=list(self.plugin_modules)),
+                                            source=type(self).__name__)
         torch.manual_seed(self.seed)  # (again: importing a plugin may draw random numbers)
 
     # -------------------------------------------------------------- building
@@ -413,7 +412,7 @@ class GANPluginTestCase(unittest.TestCase):
         """
         import importlib
 
-        from .discovery import read_index
+        from .registry.discovery import read_index
         from .registry import GANCORE_REGISTRIES
         module = importlib.import_module(package)
         index = read_index(module.__file__)

@@ -15,7 +15,8 @@ import pytest
 from conftest import REPO, tool_cmd
 from test_train_tool import assert_one_line_error, run_in_process
 
-from gancore.config import literal_value, load_config, parse_cfg_options
+from gancore.config import load_config, parse_cfg_options
+from gancore.config.data import literal_value
 from gancore.errors import ConfigError
 
 DIGITS = REPO / 'configs/cgan/cgan_digits.py'
@@ -177,8 +178,8 @@ def test_checkpoint_hook_kwargs_are_what_save_checkpoint_accepts():
     """mmengine's CheckpointHook takes **kwargs and hands them to Runner.save_checkpoint."""
     from mmengine.hooks import CheckpointHook
 
-    from gancore.config_schema import component_params
-    from gancore.engine.checkpoint import AtomicCheckpointHook
+    from gancore.registry.schema import component_params
+    from gancore.engine.checkpoint_hook import AtomicCheckpointHook
     for hook in (CheckpointHook, AtomicCheckpointHook):
         params = component_params(hook)
         assert 'max_keep_ckpts' in params and 'interval' in params
@@ -189,7 +190,7 @@ def test_kwargs_are_followed_only_where_known():
     """mmengine's LinearLR hands **kwargs to its base; a plugin's own **kwargs stay open."""
     from mmengine.optim import LinearLR
 
-    from gancore.config_schema import component_params
+    from gancore.registry.schema import component_params
 
     class PluginNet:
         def __init__(self, width: int = 4, **kwargs) -> None:
@@ -239,7 +240,7 @@ def test_distributed_run_outputs_work_with_every_tool(tmp_path):
                              timeout=300, cwd=REPO)
         assert out.returncode == 0, out.stderr[-2000:]
         assert "type='GANSeparateDistributedDataParallel'" in out.stdout
-    from gancore.apis import init_model
+    from gancore.inference.model import init_model
     assert type(init_model(checkpoint=str(wd / 'iter_4.pth'))).__name__ == 'ConditionalGAN'
 
 
@@ -272,8 +273,8 @@ def test_maxima_are_inclusive_in_sections_and_components(key, value):
 
 
 def test_docs_list_every_maximum_with_its_reason():
-    """docs/config.md "Bounds" is gancore.config_schema.MAXIMUM, row by row."""
-    from gancore.config_schema import MAXIMUM
+    """docs/config.md "Bounds" is gancore.registry.schema.MAXIMUM, row by row."""
+    from gancore.registry.schema import MAXIMUM
     text = (REPO / 'docs/config.md').read_text().split('### Bounds', 1)[1].split('\n### ')[0]
     documented = {}
     for line in text.splitlines():

@@ -15,11 +15,11 @@ import torch
 from mmengine.logging import MMLogger
 from PIL import Image
 
-from gancore.apis import init_model
+from gancore.inference.model import init_model
 from gancore.cli import run_tool, tool_module
 from gancore.config import load_config
 from gancore.registry import MODELS
-from gancore.translation import translate_folder
+from gancore.inference.translate import translate_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 H2Z = ROOT / 'configs/cyclegan/horse2zebra.py'

@@ -301,7 +301,11 @@ class _Translator(torch.nn.Module):
 
 def test_metrics_of_the_cyclegan_demo_score_both_directions():
     net = helpers.FakeNet()
-    gray = dq.demo_metrics('cyclegan', _Translator(), ['fid', 'swd'], net=net, image_size=32)
+    cards = {}
+    gray = dq.demo_metrics('cyclegan', _Translator(), ['fid', 'swd'], net=net, cards=cards,
+                           image_size=32)
+    assert set(cards) == {'BtoA', 'AtoB'}
+    assert cards['BtoA']['reference'].startswith('held-out A images')
     oracle = dq.demo_metrics('cyclegan', _Translator(oracle=True), ['fid', 'swd'], net=net,
                              image_size=32)
     assert set(gray) >= {'BtoA_fid', 'AtoB_fid', 'BtoA_swd', 'AtoB_swd'}
@@ -361,6 +365,13 @@ def test_inception_metrics_with_a_random_weight_file(tmp_path, monkeypatch):
     digits = dq.held_out_digits(32)[:12]
     monkeypatch.setattr(dq, 'held_out_digits', lambda size: digits)
     noise = torch.rand(12, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    same = dq.demo_metrics('progan', _SamplesOf(digits), ['fid'], num=12, net=net)
+    cards = {}
+    same = dq.demo_metrics('progan', _SamplesOf(digits), ['fid'], num=12, net=net, cards=cards)
     other = dq.demo_metrics('progan', _SamplesOf(noise), ['fid'], num=12, net=net)
     assert abs(same['fid']) < 1e-2 < other['fid']
+    card = cards['default']  # the record's metric card names the weights by their hash
+    import hashlib
+    assert card['feature_network']['sha256'] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert card['feature_network']['official'] is False
+    assert card['num'] == {'generated': 12, 'real': 12} and card['sampling_seeds'] == [0]
+    assert card['reference'] == 'held-out digits (12)'

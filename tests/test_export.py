@@ -1,4 +1,4 @@
-"""Tests of gancore.export / gancore.model_file / tools/export.py.
+"""Tests of gancore.inference.export / gancore.inference.model_file / tools/export.py.
 
 Every model kind (cGAN in each label mode, AC-GAN, projection D, ProGAN at a
 trained level, pix2pix, CycleGAN per direction) is exported to each format
@@ -16,12 +16,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from gancore import export as gexport
-from gancore.apis import init_model, stored_config
+from gancore.inference import export as gexport
+from gancore.inference.model import init_model
+from gancore.checkpoint import stored_config
 from gancore.cli import run_tool, tool_module
 from gancore.config import load_config
 from gancore.errors import CheckpointError, ConfigError, ExportError
-from gancore.model_file import from_json_data, load_model_file, to_json_data
+from gancore.inference.model_file import from_json_data, load_model_file, to_json_data
 from gancore.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ class HingeGANLoss(nn.Module):
 class ThiefGenerator(nn.Module):
     pass
 '''
-BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan')
+BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan', 'stylegan2')
 BLAME = "plugin 'thief' (thief_plugin.HingeGANLoss) registers the loss 'HingeGANLoss', a name " \
         'gancore already has (gancore.losses.adversarial.HingeGANLoss)'
 
@@ -85,7 +85,7 @@ def test_gancore_list_shows_everything_and_blames_the_thief(thief, extra):
     assert BLAME in proc.stdout
     assert proc.stdout.count('error: ') == 1  # the thief's failure, once
     if extra != ['--registry', 'losses']:
-        assert 'ConditionalGAN  [cgan]' in proc.stdout and 'models (4):' in proc.stdout
+        assert 'ConditionalGAN  [cgan]' in proc.stdout and 'models (5):' in proc.stdout
     if extra != ['--registry', 'models']:
         hinge = [line for line in proc.stdout.splitlines() if line.split()[:1] == ['HingeGANLoss']]
         assert len(hinge) == 1 and '[gancore]' in hinge[0]
@@ -95,9 +95,8 @@ def test_gancore_list_shows_everything_and_blames_the_thief(thief, extra):
 # Import orders: each snippet ends with the bookkeeping printed as JSON.
 REPORT = '''
 import json
-from gancore import plugins
-from gancore.registry import LOSSES, MODELS
-print(json.dumps(dict(failed=plugins.failed(), imported=sorted(plugins.imported()),
+from gancore.registry import LOSSES, MODELS, discovery
+print(json.dumps(dict(failed=discovery.failed(), imported=sorted(discovery.imported()),
                       hinge=LOSSES.get('HingeGANLoss').__module__,
                       cgan=MODELS.get('ConditionalGAN').__module__)))
 '''
@@ -109,13 +108,13 @@ ORDERS = {
             import thief_plugin
         except PluginError as exc:
             print('refused:', exc)
-        from gancore import plugins
-        plugins.import_plugins()
+        from gancore.registry import discovery
+        discovery.import_plugins()
     ''',
     'cgan-first': '''
         import gancore_plugins.cgan
-        from gancore import plugins
-        plugins.import_plugins()
+        from gancore.registry import discovery
+        discovery.import_plugins()
     ''',
     # a name no plugin's index lists: every plugin is imported
     'lookup-miss': '''
@@ -193,7 +192,7 @@ def test_plugin_tests_of_cgan_pass_with_the_thief_installed(thief):
 
 def test_the_failure_warning_is_one_clean_line(thief):
     """One line: no source line of gancore's printed under it, no double period."""
-    proc = run([sys.executable, '-c', 'from gancore import discovery; discovery.import_plugins()'],
+    proc = run([sys.executable, '-c', 'from gancore.registry import discovery; discovery.import_plugins()'],
                thief)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

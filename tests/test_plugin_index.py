@@ -1,7 +1,7 @@
 """The plugin index: a lookup imports only the plugin that provides the name.
 
 Each plugin may declare ``PROVIDES = {section: [names]}`` in its entry-point module;
-gancore reads it without importing the plugin (:func:`gancore.discovery.read_index`).
+gancore reads it without importing the plugin (:func:`gancore.registry.discovery.read_index`).
 The built-in plugins' indexes are checked against what importing them registers, so a
 name added without updating the index fails here.
 """
@@ -12,10 +12,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gancore import discovery
+from gancore.registry import discovery
 
 REPO = Path(__file__).resolve().parents[1]
-BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan')
+BUILT_IN = ('cgan', 'cyclegan', 'pix2pix', 'progan', 'stylegan2')
 
 
 def run_python(code: str, extra_path=None) -> subprocess.CompletedProcess:
@@ -34,7 +34,7 @@ def last_json(proc: subprocess.CompletedProcess):
 # ------------------------------------------------------------ the built-in indexes
 REGISTERED = '''
     import importlib, json, sys
-    from gancore import discovery
+    from gancore.registry import discovery
     from gancore.registry import GANCORE_REGISTRIES
 
     def names():
@@ -72,7 +72,7 @@ def test_each_built_in_index_is_what_its_import_registers():
 def test_reading_the_index_imports_no_plugin():
     result = last_json(run_python('''
         import json, sys
-        from gancore import discovery
+        from gancore.registry import discovery
         index = discovery.plugin_index()
         print(json.dumps({'has_index': sorted(n for n, i in index.items() if i is not None),
                           'loaded': sorted(m for m in sys.modules
@@ -154,7 +154,7 @@ def test_lookups_import_the_indexed_provider_and_the_unindexed_plugins(tmp_path)
     })
     result = last_json(run_python('''
         import json
-        from gancore import discovery
+        from gancore.registry import discovery
         from gancore.errors import ConfigError
         from gancore.registry import GENERATORS
         steps = {}
@@ -200,7 +200,7 @@ def _registered_by_gancore() -> set:
 
 
 def test_gancore_list_shows_every_component_gancore_registers():
-    from gancore.listing import list_components
+    from gancore.registry.listing import list_components
     rows = list_components()
     listed = {(row.name, row.obj) for row in rows}
     registered = _registered_by_gancore()
@@ -212,9 +212,9 @@ def test_gancore_list_shows_every_component_gancore_registers():
 
 
 def test_discovery_does_not_import_the_registries():
-    """registry.py depends on discovery.py, never the other way round (no import cycle)."""
+    """registries.py depends on discovery.py, never the other way round (no import cycle)."""
     import ast
-    tree = ast.parse((REPO / 'gancore' / 'discovery.py').read_text())
+    tree = ast.parse((REPO / 'gancore' / 'registry' / 'discovery.py').read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -224,6 +224,6 @@ def test_discovery_does_not_import_the_registries():
             imported |= {a.name for a in node.names}
     assert not [m for m in imported if 'registry' in m or 'listing' in m or 'plugins' in m], \
         sorted(imported)
-    registry_source = (REPO / 'gancore' / 'registry.py').read_text()
+    registry_source = (REPO / 'gancore' / 'registry' / 'registries.py').read_text()
     assert 'from . import discovery' in registry_source and 'plugins' not in ''.join(
         line for line in registry_source.splitlines() if line.startswith(('from', 'import')))

@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gancore import plugins
-from gancore.config import load_config
+from gancore.config import configs_folder, load_config
 from gancore.errors import ConfigError, PluginError
-from gancore.registry import GENERATORS, MODELS
+from gancore.registry import GENERATORS, MODELS, discovery, listing
 from gancore.testing import registry_sandbox
 
 torch.set_num_threads(1)
@@ -174,7 +173,7 @@ def test_custom_import_failure_is_a_config_error_naming_module_and_config(tmp_pa
     on_path(tmp_path)
     missing = unique('missing')
     with pytest.raises(ConfigError) as err:
-        plugins.import_custom_modules(dict(imports=[missing]), source='my_cfg.py')
+        discovery.import_custom_modules(dict(imports=[missing]), source='my_cfg.py')
     msg = str(err.value)
     assert missing in msg and 'my_cfg.py' in msg and 'ModuleNotFoundError' in msg
     assert 'PYTHONPATH' in msg
@@ -182,10 +181,10 @@ def test_custom_import_failure_is_a_config_error_naming_module_and_config(tmp_pa
     broken = unique('broken')
     write_package(tmp_path, broken, 'x = 1 / 0\n')
     with pytest.raises(ConfigError, match=f"could not import '{broken}': ZeroDivisionError"):
-        plugins.import_custom_modules([broken], source='my_cfg.py')
+        discovery.import_custom_modules([broken], source='my_cfg.py')
 
     with pytest.warns(RuntimeWarning, match=missing):
-        assert plugins.import_custom_modules(
+        assert discovery.import_custom_modules(
             dict(imports=[missing], allow_failed_imports=True), source='my_cfg.py') == []
 
 
@@ -202,11 +201,11 @@ def test_custom_import_records_plugin_and_reimport_is_not_an_error(tmp_path, san
     tag, module = uuid.uuid4().hex[:8], unique()
     write_package(tmp_path, module, PLUGIN_SOURCE.format(tag=tag))
     on_path(tmp_path)
-    plugins.import_custom_modules([module], source='cfg.py')
-    plugins.import_custom_modules([module], source='other_cfg.py')  # already imported: fine
+    discovery.import_custom_modules([module], source='cfg.py')
+    discovery.import_custom_modules([module], source='other_cfg.py')  # already imported: fine
     cls = MODELS.get(f'GAN_{tag}')
-    assert plugins.plugin_of(cls) == module
-    assert module in plugins.summary().split('Custom imports:')[1]
+    assert discovery.plugin_of(cls) == module
+    assert module in discovery.summary().split('Custom imports:')[1]
     importlib.reload(sys.modules[module])  # same classes registered again: not a clash
     assert MODELS.get(f'GAN_{tag}') is not cls
 
@@ -219,19 +218,19 @@ def test_entry_point_plugin_is_discovered_and_imported_lazily(tmp_path, sandbox)
     write_package(tmp_path, module, PLUGIN_SOURCE.format(tag=tag))
     write_distribution(tmp_path, unique('dist'), {name: module})
     on_path(tmp_path)
-    assert plugins.discover()[name].value == module
+    assert discovery.discover()[name].value == module
     assert module not in sys.modules                       # found, not imported
     GENERATORS.get('ConditionalGenerator')                 # a name gancore has: still not
     assert module not in sys.modules
     cls = MODELS.get(f'GAN_{tag}')                         # a missing name: imported now
     assert module in sys.modules and cls.__module__ == module
-    assert plugins.plugin_of(cls) == name and plugins.imported()[name].__name__ == module
-    rows = {(r.registry, r.name): r for r in plugins.list_components(
+    assert discovery.plugin_of(cls) == name and discovery.imported()[name].__name__ == module
+    rows = {(r.registry, r.name): r for r in listing.list_components(
         ['models', 'generators', 'discriminators', 'datasets'], plugin=name)}
     assert set(rows) == {('models', f'GAN_{tag}'), ('generators', f'Gen_{tag}'),
                          ('discriminators', f'Disc_{tag}'), ('datasets', f'Noise_{tag}')}
     assert rows['generators', f'Gen_{tag}'].signature == '(latent_dim: int = 4, size: int = 8)'
-    info = next(i for i in plugins.plugin_infos() if i.name == name)
+    info = next(i for i in listing.plugin_infos() if i.name == name)
     assert info.status == 'imported' and info.module == module and info.distribution
 
 
@@ -262,8 +261,8 @@ def test_broken_plugin_is_reported_and_others_still_work(tmp_path, sandbox):
         assert MODELS.get(f'GAN_{tag}').__module__ == good   # the good plugin works
     warned = ' '.join(str(w.message) for w in record)
     assert f"'badplug_{tag}'" in warned and 'RuntimeError: boom: cannot load weights' in warned
-    assert plugins.failed()[f'badplug_{tag}'] == 'RuntimeError: boom: cannot load weights'
-    assert 'boom' in plugins.failure_traceback(f'badplug_{tag}')
+    assert discovery.failed()[f'badplug_{tag}'] == 'RuntimeError: boom: cannot load weights'
+    assert 'boom' in discovery.failure_traceback(f'badplug_{tag}')
     with pytest.raises(ConfigError) as err:
         MODELS.get('NoSuchModel')
     assert f'Failed to import: badplug_{tag} (RuntimeError: boom: cannot load weights)' in str(
@@ -271,7 +270,7 @@ def test_broken_plugin_is_reported_and_others_still_work(tmp_path, sandbox):
     # the failure is remembered: no second import attempt, no second warning
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        assert not plugins.import_plugins()
+        assert not discovery.import_plugins()
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both(tmp_path, sandbox):
@@ -297,7 +296,7 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both(tmp_path, sand
     assert f"plugin 'one_{tag}' ({first}.Clash_{tag})" in msg
     assert f"plugin 'two_{tag}' ({second}.Clash_{tag})" in msg
     assert 'Rename one of them' in msg
-    failed = plugins.failed()
+    failed = discovery.failed()
     assert len([n for n in failed if n.endswith(tag)]) == 1 and 'registered by two' in ' '.join(
         failed.values())
 
@@ -328,15 +327,15 @@ def _load_logging(path):
 
 def test_plugin_configs_inherit_gancore_base_configs(tmp_path, monkeypatch):
     """``{{$GANCORE_CONFIGS:}}`` works without the variable set; the environment stays as it was."""
-    monkeypatch.delenv(plugins.CONFIGS_ENV, raising=False)
-    assert plugins.configs_dir() == REPO / 'configs'
+    monkeypatch.delenv(configs_folder.CONFIGS_ENV, raising=False)
+    assert configs_folder.configs_dir() == REPO / 'configs'
     config = tmp_path / 'outside_the_repo.py'
     config.write_text("_base_ = ['{{$GANCORE_CONFIGS:}}/cgan/cgan_digits.py']\n"
                       'train_cfg = dict(max_iters=5)\n')
     cfg, messages = _load_logging(config)
     assert cfg.model.type == 'ConditionalGAN' and cfg.train_cfg.max_iters == 5
     assert cfg.default_scope == 'gancore'
-    assert plugins.CONFIGS_ENV not in os.environ  # provided only while the files were read
+    assert configs_folder.CONFIGS_ENV not in os.environ  # provided only while the files were read
     assert not [m for m in messages if 'GANCORE_CONFIGS' in m], messages  # nothing is wrong
 
 
@@ -344,12 +343,12 @@ def test_a_gancore_configs_value_the_user_set_is_used_and_named(tmp_path, monkey
     base = tmp_path / 'my_configs'
     (base / '_base_').mkdir(parents=True)
     (base / '_base_' / 'mine.py').write_text("default_scope = 'gancore'\n_mine = 1\n")
-    monkeypatch.setenv(plugins.CONFIGS_ENV, str(base))
+    monkeypatch.setenv(configs_folder.CONFIGS_ENV, str(base))
     config = tmp_path / 'uses_mine.py'
     config.write_text("_base_ = ['{{$GANCORE_CONFIGS:}}/_base_/mine.py']\n")
     cfg, messages = _load_logging(config)
     assert cfg.default_scope == 'gancore'
-    assert os.environ[plugins.CONFIGS_ENV] == str(base)
+    assert os.environ[configs_folder.CONFIGS_ENV] == str(base)
     assert len([m for m in messages if f'`GANCORE_CONFIGS` with value of {base}' in m]) == 1
 
 
@@ -405,9 +404,9 @@ def test_registry_sandbox_removes_what_the_test_registered(tmp_path):
     path = list(sys.path)
     with registry_sandbox():
         on_path(tmp_path)
-        plugins.import_custom_modules([module])
+        discovery.import_custom_modules([module])
         assert f'Gen_{tag}' in GENERATORS.module_dict and module in sys.modules
     assert f'Gen_{tag}' not in GENERATORS.module_dict and f'GAN_{tag}' not in MODELS.module_dict
-    assert module not in sys.modules and module not in plugins.imported()
+    assert module not in sys.modules and module not in discovery.imported()
     assert sys.path == path
     assert 'ConditionalGenerator' in GENERATORS.module_dict  # gancore's own stay

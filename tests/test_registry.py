@@ -1,4 +1,5 @@
 """Registries: argument checking, unknown types, duplicate names, lazy plugin import."""
+import re
 import subprocess
 import sys
 import textwrap
@@ -7,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from gancore.config import validate_config
 from gancore.errors import ConfigError, PluginError
-from gancore.registry import (DISCRIMINATORS, GANCORE_REGISTRIES, GENERATORS, LOSSES,
+from gancore.registry import (DISCRIMINATORS, GANCORE_REGISTRIES, GENERATORS, HOOKS, LOSSES,
                               GancoreRegistry, check_arguments)
 from gancore.testing import registry_sandbox
 
@@ -31,7 +33,7 @@ def test_unknown_argument_without_close_match_and_with_location():
         check_arguments(LOSSES.get('VanillaGANLoss'), {'zzz': 1}, 'loss', 'VanillaGANLoss',
                         where='model.gan_loss')
     msg = str(err.value)
-    assert "unknown argument 'zzz' for loss type 'VanillaGANLoss' (at model.gan_loss)" in msg
+    assert "unknown argument 'zzz' for loss type 'VanillaGANLoss' (at model.gan_loss.zzz)" in msg
     assert 'Did you mean' not in msg and 'Accepted arguments: real_label' in msg
 
 
@@ -40,6 +42,21 @@ def test_kwargs_components_accept_anything_and_private_keys_are_ignored():
         return kwargs
     check_arguments(takes_kwargs, {'anything': 1}, 'loss', 'takes_kwargs')
     check_arguments(LOSSES.get('L1Loss'), {'_comment': 'ignored'}, 'loss', 'L1Loss')
+
+
+def test_a_build_checks_arguments_as_a_config_does():
+    """One mechanism: a registry refuses at build what validate_config refuses in a config."""
+    args = dict(latent_dim='8', num_classes=2, out_channels=1, image_size=8, base_channels=4)
+    expected = "is not valid: expected an int >= 1. Write the number without quotes: latent_dim=8."
+    with pytest.raises(ConfigError) as built:
+        GENERATORS.build(dict(type='ConditionalGenerator', **args))
+    assert str(built.value) == "latent_dim='8' " + expected
+    with pytest.raises(ConfigError, match=re.escape("latent_dim='8' in test " + expected)):
+        validate_config(dict(model=dict(type='ConditionalGAN', generator=dict(
+            type='ConditionalGenerator', **args))), source='test')
+    # mmengine's CheckpointHook hands its **kwargs to save_checkpoint: both follow them there
+    with pytest.raises(ConfigError, match="unknown argument 'bogus' for hook type"):
+        HOOKS.build(dict(type='CheckpointHook', interval=1, bogus=2))
 
 
 def test_valid_arguments_build():
@@ -121,7 +138,7 @@ LAZY_SCRIPT = textwrap.dedent('''
     import gancore
     early = loaded('gancore.', 'gancore_plugins', 'torch', 'mmengine')
     assert not early, early
-    import gancore.config, gancore.plugins, gancore.registry
+    import gancore.config, gancore.registry.discovery, gancore.registry.listing
     from gancore.registry import GENERATORS, MODELS
     assert not loaded('gancore_plugins', 'torchvision'), loaded('gancore_plugins', 'torchvision')
     GENERATORS.get('ConditionalGenerator')     # gancore's own: from the registry's location
@@ -129,8 +146,8 @@ LAZY_SCRIPT = textwrap.dedent('''
     assert 'torchvision.models' not in sys.modules
     MODELS.get('ConditionalGAN')               # missing name: plugins are discovered and imported
     assert 'gancore_plugins.cgan' in sys.modules
-    from gancore import plugins
-    assert 'cgan' in plugins.imported(), plugins.imported()
+    from gancore.registry import discovery
+    assert 'cgan' in discovery.imported(), discovery.imported()
     print('LAZY-OK')
 ''')
 

@@ -1,8 +1,8 @@
-"""gancore.sampling: PNG samples written without torchvision."""
+"""gancore.inference.sampling: PNG samples written without torchvision."""
 import pytest
 import torch
 
-from gancore.sampling import save_png
+from gancore.inference.sampling import save_png
 
 
 @pytest.mark.parametrize('channels', [1, 3])
@@ -22,7 +22,7 @@ def test_grid_is_torchvisions_grid_and_file(tmp_path, num, nrow, channels):
     from torchvision.utils import make_grid as tv_make_grid
     from torchvision.utils import save_image
 
-    from gancore.sampling import make_grid, save_grid
+    from gancore.inference.sampling import make_grid, save_grid
     images = torch.rand(num, channels, 5, 6, generator=torch.Generator().manual_seed(num))
     expected = tv_make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
     assert torch.equal(make_grid(images, nrow=nrow, padding=2, pad_value=1.0), expected)
@@ -35,7 +35,7 @@ def test_grid_is_torchvisions_grid_and_file(tmp_path, num, nrow, channels):
 def test_save_grid_upscales_each_image_by_nearest_neighbour(tmp_path):
     from PIL import Image
 
-    from gancore.sampling import make_grid, save_grid
+    from gancore.inference.sampling import make_grid, save_grid
     images = torch.rand(5, 1, 4, 3, generator=torch.Generator().manual_seed(0))
     grid = save_grid(images, tmp_path / 'big.png', nrow=3, padding=2, pad_value=1.0, upscale=4)
     assert grid.shape == (3, 2 * 16 + 3 * 2, 3 * 12 + 4 * 2)  # padding stays 2 pixels
@@ -49,7 +49,7 @@ def test_save_grid_upscales_each_image_by_nearest_neighbour(tmp_path):
 def test_save_grid_refuses_a_bad_upscale_before_writing(tmp_path, bad):
     from gancore.errors import ConfigError
     from gancore.hooks import SampleGridHook
-    from gancore.sampling import save_grid
+    from gancore.inference.sampling import save_grid
     with pytest.raises(ConfigError, match='upscale must be an integer from 1'):
         save_grid(torch.rand(2, 1, 4, 4), tmp_path / 'g.png', upscale=bad)
     assert not (tmp_path / 'g.png').exists()

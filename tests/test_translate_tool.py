@@ -1,4 +1,4 @@
-"""Tests of tools/translate.py and gancore.translation: folder translation of real image
+"""Tests of tools/translate.py and gancore.inference.translate: folder translation of real image
 files with checkpoints of tiny pix2pix / CycleGAN models written to ``tmp_path``."""
 from pathlib import Path
 
@@ -11,8 +11,7 @@ from gancore.cli import run_tool, translate as translate_command
 from gancore.config import load_config
 from gancore.errors import ConfigError
 from gancore.registry import MODELS
-from gancore.translation import (TranslationModel, reflect_pad_to_multiple, size_multiple,
-                                 translate_padded)
+from gancore.models.translation import TranslationModel, reflect_pad_to_multiple, size_multiple, translate_padded
 
 ROOT = Path(__file__).resolve().parents[1]
 PIX2PIX = ROOT / 'configs/pix2pix/pix2pix_unet256_1xb1-80k_facades.py'

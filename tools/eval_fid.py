@@ -1,7 +1,7 @@
 """FID (and KID, IS, ...) of image folders, statistics, checkpoints (= gancore eval-fid)."""
 import sys
 
-from gancore.cli.eval_fid import main
+from gancore.cli.evaluate import main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -131,6 +131,25 @@ def expect_error(func: Callable[[], Any], *fragments: str) -> str:
     return message
 
 
+#: --cfg-options of a 2-iteration digits run with tiny widths (the checkpoint many cases edit).
+TINY_DIGITS = ['train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
+               'model.generator.base_channels=8', 'model.discriminator.base_channels=8',
+               'train_dataloader.batch_size=16', 'custom_hooks.0.interval=2']
+_TRAINED: dict = {}
+
+
+def trained_digits() -> Path:
+    """The work dir of one 2-iteration digits run (trained once per process, then shared)."""
+    if 'work' not in _TRAINED:
+        import tempfile
+        work = Path(tempfile.mkdtemp(prefix='gancore_hostile_')) / 'run'
+        outcome = gancore('train', REPO / 'configs/cgan/cgan_digits.py', '--work-dir', work,
+                          '--cfg-options', *TINY_DIGITS)
+        assert outcome.code == 0, _last_line(outcome.err)
+        _TRAINED['work'] = work
+    return _TRAINED['work']
+
+
 def _last_line(text: str) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1][:300] if lines else '(no output)'

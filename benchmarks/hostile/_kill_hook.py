@@ -24,7 +24,7 @@ class FaultInjectionHook(Hook):
     def before_train(self, runner) -> None:
         if self.kind == 'write':
             from mmengine.fileio.backends.local_backend import LocalBackend
-            put, name = LocalBackend.put, f'.iter_{self.at}.pth.tmp'
+            put, name = LocalBackend.put, f'.iter_{self.at}.tmp'
 
             def half_then_die(backend, obj, filepath):
                 if os.path.basename(str(filepath)).startswith(name):
@@ -34,7 +34,7 @@ class FaultInjectionHook(Hook):
                 put(backend, obj, filepath)
             LocalBackend.put = half_then_die
         elif self.kind == 'rename':
-            from gancore.engine import checkpoint
+            from gancore import checkpoint
             write, target = checkpoint.write_text_atomic, f'iter_{self.at}.pth'
 
             def die_before_naming(path, text):

@@ -93,7 +93,7 @@ def train(config: Path, work: Path, fault: str = '', resume: bool = False, kill_
 
 def loadable(work: Path) -> dict:
     """{iteration: path} of the checkpoints in ``work`` that load."""
-    from gancore.engine import load_checkpoint_file
+    from gancore.checkpoint import load_checkpoint_file
     from gancore.errors import GancoreError
     found = {}
     for path in work.glob('iter_*.pth'):
@@ -115,7 +115,7 @@ def completed_saves(output: str) -> int:
 
 
 def tensors(path: Path) -> dict:
-    from gancore.engine import load_checkpoint_file
+    from gancore.checkpoint import load_checkpoint_file
     ckpt = load_checkpoint_file(path)
     out = {f'model.{k}': v for k, v in ckpt['state_dict'].items()}
     for name, opt in ckpt['optimizer'].items():

@@ -5,9 +5,10 @@ Usage::
     gancore COMMAND [options]          # the console script, or python -m gancore
     gancore COMMAND --help
 
-Every command is a module of this package with the same four parts:
+Every command is a module of this package with the same parts (its name and
+one-line help are its :data:`COMMANDS` entry):
 
-* ``NAME``, ``HELP`` and ``DESCRIPTION``: its name and one-line help;
+* ``DESCRIPTION``: the text of its ``--help``;
 * ``add_arguments(parser)``: its options (``tools/<tool>.py`` take the same);
 * ``run(args) -> int``: its work; bad input raises
   :class:`~gancore.errors.GancoreError`;
@@ -20,9 +21,10 @@ is a :class:`UsageError`), runs the command, prints a ``GancoreError`` as one
 tools/train.py ...`` and ``gancore train ...`` are the same program.
 
 Importing this package (and so ``gancore --help``) imports neither torch nor
-mmengine: a command's module is imported only when that command runs, and it
-imports torch/mmengine only inside ``add_arguments`` (train, eval-fid: their
-options come from torch-side tables) or ``run``.
+mmengine: a command's module is imported only when that command runs; most
+import torch/mmengine only inside ``add_arguments`` (train: its flags come from
+the speed-option table) or ``run``, and :mod:`gancore.cli.evaluate` (eval-fid,
+whose options come from the metrics' tables) at its top.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ COMMANDS = {
     'generate': Command('generate', 'write generated samples as PNGs', 'tools/generate.py'),
     'translate': Command('translate', 'translate a folder of images (pix2pix, CycleGAN)',
                          'tools/translate.py'),
-    'eval-fid': Command('eval_fid', 'FID, KID, IS, precision/recall, SWD, MS-SSIM of sources',
+    'eval-fid': Command('evaluate', 'FID, KID, IS, precision/recall, SWD, MS-SSIM of sources',
                         'tools/eval_fid.py'),
     'download': Command('download', 'download a pix2pix / CycleGAN dataset',
                         'tools/download_dataset.py'),
@@ -131,7 +133,7 @@ def run_tool(work: Callable[[], int]) -> int:
             pass
         return 1
     except OSError as exc:  # a destination that cannot be written (disk full, read-only)
-        from ..paths import describe_os_error
+        from ..inference.paths import describe_os_error
         message = describe_os_error(exc)
         if message is None:
             raise

@@ -13,7 +13,6 @@ import sys
 
 from ..errors import ConfigError
 
-NAME = 'download'
 DESCRIPTION = 'Download a pix2pix / CycleGAN dataset into ROOT/NAME.'
 
 

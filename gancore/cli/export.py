@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'export'
 DESCRIPTION = 'Export a trained GAN to ONNX / TorchScript / safetensors, checked against PyTorch.'
 
 
@@ -36,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and print one line per file written."""
-    from ..export import export_checkpoint
+    from ..inference.export import export_checkpoint
+    from ..inference.paths import output_file
+    output_file(args.out, 'export file')  # before the checkpoint is read
     for result in export_checkpoint(args.checkpoint, args.out, args.format, args.direction,
                                     args.config):
         print(result.summary())

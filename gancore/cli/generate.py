@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'generate'
 DESCRIPTION = 'Generate PNG samples from a trained GAN.'
 
 
@@ -30,9 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and write ``--num`` PNGs into ``--out``."""
-    from ..apis import init_model
-    from ..paths import output_folder
-    from ..sampling import write_samples
+    from ..inference.model import init_model
+    from ..inference.paths import output_folder
+    from ..inference.sampling import write_samples
     output_folder(args.out, '--out', create=False)  # before the model is loaded
     is_config = args.source.endswith('.py')
     model = init_model(args.source if is_config else None,

@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 
-NAME = 'list'
 DESCRIPTION = 'List gancore plugins and registered components.'
 
 
@@ -32,15 +31,15 @@ def run(args: argparse.Namespace) -> int:
     """Print plugins and components; returns 0 (1 if a plugin failed to import)."""
     import warnings
 
-    from .. import plugins
+    from ..registry import listing
     registries = None
     if args.registry:
         registries = [r for item in args.registry for r in item.split(',') if r.strip()]
     with warnings.catch_warnings():  # failures are listed below instead
         warnings.simplefilter('ignore', RuntimeWarning)
-        rows = plugins.list_components(registries, plugin=args.plugin,
+        rows = listing.list_components(registries, plugin=args.plugin,
                                        include_mmengine=args.mmengine)
-    infos = plugins.plugin_infos()
+    infos = listing.plugin_infos()
     if args.json:
         print(json.dumps({
             'plugins': [vars(i) for i in infos],
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 def format_plugins(infos, verbose: bool = False) -> str:
     """The plugin table of ``gancore list``."""
-    from .. import plugins
+    from ..registry import discovery
     lines = ['Plugins:']
     if not infos:
         lines.append('  (none found)')
@@ -65,7 +64,7 @@ def format_plugins(infos, verbose: bool = False) -> str:
         if i.error:
             lines.append(f'  {"":<{width}}  error: {i.error}')
             if verbose:
-                lines.extend('      ' + t for t in plugins.failure_traceback(i.name).splitlines())
+                lines.extend('      ' + t for t in discovery.failure_traceback(i.name).splitlines())
     return '\n'.join(lines)
 
 

@@ -13,7 +13,6 @@ import sys
 
 from .train import add_cfg_options_argument, add_config_argument
 
-NAME = 'print-config'
 DESCRIPTION = 'Print a gancore config after _base_ and --cfg-options.'
 
 

@@ -3,14 +3,13 @@
 CONFIG is a config file, or the name of a config shipped with gancore or a
 plugin (``cgan/cgan_digits.py``, ``pkg:PACKAGE/configs/x.py``; see
 :func:`gancore.config.resolve_config`). The speed flags come from
-:data:`gancore.engine.speed.SPEED_OPTIONS`.
+:data:`gancore.config.speed_options.SPEED_OPTIONS` (:func:`add_speed_arguments`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-NAME = 'train'
 DESCRIPTION = 'Train a GAN from a gancore config.'
 
 
@@ -28,9 +27,36 @@ def add_config_argument(p: argparse.ArgumentParser) -> None:
                                   'pkg:PACKAGE/configs/NAME.py')
 
 
+def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flag of each speed option that has one (:data:`~gancore.config.speed_options.SPEED_OPTIONS`)."""
+    from ..config.speed_options import SPEED_OPTIONS
+    for option in SPEED_OPTIONS:
+        if option.flag is None:
+            continue
+        if option.kind == 'bool':
+            parser.add_argument(option.flag, dest=option.name, action='store_true',
+                                help=option.help)
+        elif option.kind == 'int':
+            parser.add_argument(option.flag, dest=option.name, type=int, default=None,
+                                metavar='N', help=option.help)
+        else:
+            parser.add_argument(option.flag, dest=option.name, choices=option.choices,
+                                default=None, help=option.help)
+
+
+def speed_from_arguments(args: argparse.Namespace) -> dict:
+    """The speed options the command line set (flags given), as a ``speed`` dict."""
+    from ..config.speed_options import SPEED_OPTIONS
+    speed = {}
+    for option in SPEED_OPTIONS:
+        value = getattr(args, option.name, None) if option.flag else None
+        if value not in (None, False):
+            speed[option.name] = value
+    return speed
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gancore train``."""
-    from ..engine.speed import add_speed_arguments
     add_config_argument(p)
     p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
     p.add_argument('--resume', nargs='?', const=True, default=None, metavar='CKPT',
@@ -57,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
     from mmengine.dist import is_main_process
 
     from .. import engine
-    from ..engine.speed import speed_from_arguments
     speed = speed_from_arguments(args)
     runner = engine.train(args.config, overwrite=args.overwrite, work_dir=args.work_dir,
                           resume=args.resume, amp=args.amp, cfg_options=args.cfg_options,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = 'translate'
 DESCRIPTION = ('Translate every image in a folder with a trained image-to-image model '
                '(pix2pix, CycleGAN).')
 
@@ -49,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the translator and translate the folder."""
-    from ..translation import check_folders, load_translator, translate_folder
+    from ..inference.translate import check_folders, load_translator, translate_folder
     check_folders(args.input_dir, args.out_dir)  # before the model is loaded
     model = load_translator(args.checkpoint, args.config, args.device)
     written = translate_folder(model, args.input_dir, args.out_dir, args.direction,

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..discovery import package_folder
+from ..registry.discovery import package_folder
 from ..errors import ConfigError, DataError
 from ..registry import DATASETS
 from .idx import missing_files, read_split

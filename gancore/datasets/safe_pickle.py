@@ -52,7 +52,7 @@ def _plain_dtype(dtype: Any) -> Any:
 
 
 class _FilledArray(np.ndarray):
-    """The array :func:`_guarded_functions` rebuilds: numpy fills it from the pickled state
+    """The array :func:`numpy_functions` rebuilds: numpy fills it from the pickled state
     (shape, dtype, bytes), which must hold bytes of a numeric dtype; numpy checks that
     their length is the shape's before it allocates."""
 
@@ -66,8 +66,14 @@ class _FilledArray(np.ndarray):
         super().__setstate__(state)
 
 
-def _guarded_functions(file_size: int) -> dict:
-    """``(module, name) -> callable`` of what a data pickle may call, each with its bounds."""
+def numpy_functions(file_size: int) -> dict:
+    """``(module, name) -> callable`` of what a data pickle may call, each with its bounds.
+
+    Also the base of the allow-list of NVlabs' network pickles (the StyleGAN2 plugin).
+
+    Args:
+        file_size: Bytes of the file being read, for the message of a refused array.
+    """
     core = getattr(np, '_core', None) or np.core
 
     def reconstruct(subtype, shape, dtype):
@@ -112,7 +118,7 @@ def _guarded_functions(file_size: int) -> dict:
     return allowed
 
 
-def _as_ndarrays(root: Any) -> Any:
+def plain_arrays(root: Any) -> Any:
     """``root`` with every rebuilt array in it (through dicts and lists) a plain ndarray view."""
     if isinstance(root, _FilledArray):
         return root.view(np.ndarray)
@@ -138,22 +144,27 @@ def _declared_bytes(shape, dtype) -> str:
         return 'an invalid size'
 
 
-class _DataUnpickler(pickle.Unpickler):
-    """An unpickler whose ``find_class`` knows only the allow-list above."""
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose ``find_class`` resolves only ``allowed``: ``(module, name) -> object``.
 
-    def __init__(self, file, allowed: dict, encoding: str) -> None:
+    Any other global stops the load with :class:`RefusedGlobal` before it is
+    imported or called. Also used for NVlabs' network pickles (the StyleGAN2
+    plugin's converter), with its own allow-list of stand-ins.
+    """
+
+    def __init__(self, file, allowed: dict, encoding: str = 'ASCII') -> None:
         super().__init__(file, encoding=encoding)
         self.allowed = allowed
 
     def find_class(self, module: str, name: str) -> Any:
         found = self.allowed.get((module, name))
         if found is None:
-            raise _RefusedGlobal(f'{module}.{name}')
+            raise RefusedGlobal(f'{module}.{name}')
         return found
 
 
-class _RefusedGlobal(pickle.UnpicklingError):
-    """A reference to anything but the allowed functions."""
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle named a global outside the allow-list (its text: ``module.name``)."""
 
 
 def load_data_pickle(path: Path, encoding: str = 'latin1') -> Any:
@@ -173,8 +184,8 @@ def load_data_pickle(path: Path, encoding: str = 'latin1') -> Any:
     try:
         with open(path, 'rb') as f:
             size = os.fstat(f.fileno()).st_size
-            return _as_ndarrays(_DataUnpickler(f, _guarded_functions(size), encoding).load())
-    except _RefusedGlobal as exc:
+            return plain_arrays(RestrictedUnpickler(f, numpy_functions(size), encoding).load())
+    except RefusedGlobal as exc:
         raise DataError(
             f"refused to read '{path}': it refers to {exc}, which gancore does not read from "
             'data files (only numpy arrays, dicts, lists, bytes, str and numbers); nothing in '

@@ -46,11 +46,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner.loops import IterBasedTrainLoop, _InfiniteDataloaderIterator
 
-from ..errors import ConfigError
+from ..checkpoint import RESUME_STATE
+from ..errors import CheckpointError, ConfigError
 from .resume import ResumableInfiniteSampler, apply_config_lrs
-
-#: Key of the resume state in a checkpoint's ``meta``.
-META_KEY = 'resume_state'
 
 
 @runtime_checkable
@@ -73,7 +71,13 @@ class PositionedBatchSource(Protocol):
         """Global samples consumed so far: the position of the next batch's first sample."""
 
     def seek(self, position: int) -> None:
-        """Continue so that the next batch starts at ``position`` (loaded data stays exact)."""
+        """Continue so that the next batch starts at ``position`` (loaded data stays exact).
+
+        A source may also have ``max_position(iterations) -> int``: the largest
+        position it can reach in that many iterations. A checkpoint whose position
+        is larger is refused before :meth:`seek` (a crafted 10**15 made the default
+        source skip data passes for ever).
+        """
 
 
 class SamplerBatchSource:
@@ -124,6 +128,14 @@ class SamplerBatchSource:
         """Shut down the loader's worker processes (a later ``next`` starts fresh ones)."""
         shutdown_workers(self._iterator)
         _restart_workers(self.loader)
+
+    #: How many times the global batch of this run one iteration of the resumed run may
+    #: have read (a run resumed with a smaller batch continues where the larger one stopped).
+    MAX_BATCH_RATIO = 16
+
+    def max_position(self, iterations: int) -> int:
+        """The largest plausible position after ``iterations`` iterations (see :meth:`seek`)."""
+        return iterations * self.loader.batch_size * self.world_size * self.MAX_BATCH_RATIO
 
     def seek(self, position: int) -> None:
         """Continue at global sample ``position`` (see the class docstring)."""
@@ -190,6 +202,104 @@ def restore_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
 
 
+# --------------------------------------------------------------------------- validation
+def _int(value, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _tensor(value, dtype, numel: Optional[int] = None, lo=None, hi=None) -> bool:
+    if not isinstance(value, torch.Tensor) or value.dtype != dtype or value.dim() != 1:
+        return False
+    if numel is not None and value.numel() != numel:
+        return False
+    if lo is not None and value.numel() and (int(value.min()) < lo or int(value.max()) > hi):
+        return False
+    return True
+
+
+#: The sizes of this torch's, numpy's and python's RNG states (checked in a resume state).
+_TORCH_RNG_BYTES = torch.get_rng_state().numel()
+_MT_WORDS = 624
+
+
+def _rng_problem(rng) -> Optional[str]:
+    """What is wrong with one rank's RNG states (as :func:`capture_rng_state` writes them)."""
+    if not isinstance(rng, dict):
+        return f'is a {type(rng).__name__}, not a dict'
+    if not _tensor(rng.get('torch'), torch.uint8, _TORCH_RNG_BYTES):
+        return f'torch state is not {_TORCH_RNG_BYTES} bytes'
+    npst, py = rng.get('numpy'), rng.get('python')
+    if not (isinstance(npst, dict) and _tensor(npst.get('keys'), torch.int64, _MT_WORDS, 0,
+                                               2 ** 32 - 1)
+            and _int(npst.get('pos'), 0, _MT_WORDS) and npst.get('has_gauss') in (0, 1)
+            and isinstance(npst.get('gauss'), float) and np.isfinite(npst['gauss'])):
+        return "numpy state is not MT19937's (624 32-bit keys, a position <= 624, a gauss)"
+    if not (isinstance(py, dict) and py.get('version') == 3
+            and _tensor(py.get('internal'), torch.int64, _MT_WORDS + 1, 0, 2 ** 32 - 1)
+            and int(py['internal'][-1]) <= _MT_WORDS
+            and (py.get('gauss') is None or isinstance(py.get('gauss'), float))):
+        return "python state is not version 3 of random's Mersenne Twister"
+    cuda = rng.get('cuda')
+    if cuda is not None and not (isinstance(cuda, list) and
+                                 all(_tensor(c, torch.uint8) for c in cuda)):
+        return 'CUDA states are not byte tensors'
+    return None
+
+
+def check_resume_state(state, filename: str) -> None:
+    """Refuse a resume state that :meth:`ExactResume.capture` cannot have written.
+
+    Types, sizes and ranges of everything a resume restores: the number of
+    processes, one RNG state per process (torch's byte state of this torch's size,
+    numpy's and python's Mersenne Twister states), the data position (an int >= 0),
+    the sampler seed (0 .. 2**64 - 1, what torch accepts) and the recorded learning
+    rates (finite numbers >= 0). Nothing in a file is trusted to have these shapes:
+    a wrong one used to fail with a traceback at the first iteration (or seed a
+    generator with 2**70).
+
+    Raises:
+        CheckpointError: naming the file and the first entry that is wrong.
+    """
+    def refuse(what: str) -> CheckpointError:
+        return CheckpointError(
+            f"checkpoint '{filename}': its {RESUME_STATE} {what}, which gancore never writes: "
+            'the file is damaged or was not written by gancore; resume from another '
+            'checkpoint (or start from its weights with --cfg-options load_from=...)')
+
+    if not isinstance(state, dict):
+        raise refuse(f'is a {type(state).__name__}, not a dict')
+    known = {'world_size', 'rng', 'config_lr', 'data_position', 'sampler'}
+    unknown = sorted(map(str, set(state) - known))
+    if unknown:
+        raise refuse(f'has unknown entries {unknown}')
+    world = state.get('world_size')
+    if not _int(world, 1, 2 ** 20):
+        raise refuse(f'world_size is {world!r}, not a number of processes')
+    rngs = state.get('rng')
+    if not isinstance(rngs, list) or len(rngs) != world:
+        raise refuse(f'has {len(rngs) if isinstance(rngs, list) else "no list of"} RNG states '
+                     f'for {world} processes')
+    for rank, rng in enumerate(rngs):
+        problem = _rng_problem(rng)
+        if problem:
+            raise refuse(f'RNG state of rank {rank} {problem}')
+    if 'data_position' in state and not _int(state['data_position'], 0, 2 ** 62):
+        raise refuse(f"data_position is {state['data_position']!r}, not a sample count >= 0")
+    sampler = state.get('sampler')
+    if sampler is not None and not (isinstance(sampler, dict) and set(sampler) <= {'seed'}
+                                    and (sampler.get('seed') is None or
+                                         _int(sampler['seed'], 0, 2 ** 64 - 1))):
+        raise refuse(f'sampler state {str(sampler)[:60]} is not a seed in 0 .. 2**64 - 1')
+    lrs = state.get('config_lr')
+    if lrs is not None:
+        values = [v for group in (lrs.values() if isinstance(lrs, dict) else [None])
+                  for v in (group if isinstance(group, list) else [group])]
+        if not isinstance(lrs, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float('inf')
+                for v in values):
+            raise refuse('config_lr is not learning rates (finite numbers >= 0) by optimizer')
+
+
 # --------------------------------------------------------------------------- the component
 class _SkipThenRestore:
     """The loop's data iterator for the batches mmengine skips after a resume.
@@ -243,6 +353,7 @@ class ExactResume(Hook):
         self._state: Optional[dict] = None  # the resumed checkpoint's resume state
         self._resumed = False
         self._installed = False
+        self._filename = 'the checkpoint resumed from'
 
     # ------------------------------------------------------------------ save
     def capture(self, runner) -> dict:
@@ -277,7 +388,18 @@ class ExactResume(Hook):
     def loaded(self, checkpoint: dict) -> None:
         """Keep the resume state of a checkpoint loaded to resume from."""
         if self._loading_for_resume:
-            self._state = (checkpoint.get('meta') or {}).get(META_KEY)
+            self._state = (checkpoint.get('meta') or {}).get(RESUME_STATE)
+
+    def check(self, checkpoint: dict, filename: str) -> None:
+        """Check a checkpoint's resume state as data before anything is restored.
+
+        See :func:`check_resume_state`; called by the runner as soon as the file is
+        read, before the weights, optimizers or RNGs of a resume are touched.
+        """
+        self._filename = filename
+        meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+        if isinstance(meta, dict) and meta.get(RESUME_STATE) is not None:
+            check_resume_state(meta[RESUME_STATE], filename)
 
     def resumed(self, runner) -> None:
         """After mmengine's resume: config learning rates win; say what will not be exact."""
@@ -316,6 +438,13 @@ class ExactResume(Hook):
             return
         position = state.get('data_position')
         positioned = self.source is not None and position is not None
+        if positioned and callable(getattr(source, 'max_position', None)) \
+                and position > source.max_position(loop.iter):
+            raise CheckpointError(
+                f"checkpoint '{self._filename}': its data stream is at sample {position:,} "
+                f'after {loop.iter:,} iterations, more than {source.max_position(loop.iter):,} '
+                '(16 times the global batch per iteration): the file is damaged or was not '
+                'written by gancore; resume from another checkpoint')
         if positioned:
             if state.get('sampler') and hasattr(source, 'load_state_dict'):
                 source.load_state_dict(state['sampler'])

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Optional
 
+import torch
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..registry import OPTIM_WRAPPER_CONSTRUCTORS, suggest
 
 
@@ -103,3 +104,55 @@ class GANOptimWrapperDict(OptimWrapperDict):
         for key, wrapper in self.optim_wrappers.items():
             every = steps if key == 'generator' else 1
             wrapper.initialize_count_status(model, init_counts // every, max_counts // every)
+
+
+def check_optimizer_state(optim_wrapper, saved, filename: str) -> None:
+    """Refuse optimizer states whose tensors do not fit the parameters they would update.
+
+    torch's ``Optimizer.load_state_dict`` checks the number of parameter groups and
+    of parameters, not the shapes of their states: a state of the wrong shape (a
+    checkpoint of another model, a crafted file) loads and then fails inside the
+    first step with a traceback. Each per-parameter tensor (Adam's moments, SGD's
+    momentum) must have its parameter's shape; scalars (``step``) are free.
+
+    Args:
+        optim_wrapper: The run's optimizer wrapper (a dict of them for a GAN).
+        saved: The checkpoint's ``optimizer`` entry (None when it has none).
+        filename: For the message.
+
+    Raises:
+        CheckpointError: naming the file, the optimizer, the parameter and both shapes.
+    """
+    if saved is None or optim_wrapper is None or not hasattr(optim_wrapper, 'optimizer') \
+            and not isinstance(optim_wrapper, OptimWrapperDict):
+        return
+    wrappers = (dict(optim_wrapper.items()) if isinstance(optim_wrapper, OptimWrapperDict)
+                else {'': optim_wrapper})
+    states = saved if isinstance(optim_wrapper, OptimWrapperDict) else {'': saved}
+    if not isinstance(states, dict):
+        raise CheckpointError(f"checkpoint '{filename}': its optimizer entry is a "
+                              f'{type(states).__name__}, not optimizer states')
+    for name, wrapper in wrappers.items():
+        state = states.get(name)
+        if state is None:
+            continue
+        label = f"optimizer '{name}'" if name else 'the optimizer'
+        groups = state.get('param_groups') if isinstance(state, dict) else None
+        per_param = state.get('state') if isinstance(state, dict) else None
+        if not isinstance(groups, list) or not isinstance(per_param, dict):
+            raise CheckpointError(f"checkpoint '{filename}': {label} has no param_groups/state "
+                                  'as torch writes them; resume from another checkpoint')
+        params = [p for g in wrapper.optimizer.param_groups for p in g['params']]
+        ids = [i for g in groups if isinstance(g, dict) for i in g.get('params', [])]
+        if len(ids) != len(params):
+            raise CheckpointError(
+                f"checkpoint '{filename}': {label} holds states of {len(ids)} parameters, the "
+                f'model has {len(params)}: the checkpoint belongs to another model or config')
+        for index, param in zip(ids, params):
+            for key, value in (per_param.get(index) or {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 \
+                        and value.shape != param.shape:
+                    raise CheckpointError(
+                        f"checkpoint '{filename}': {label}'s {key} of parameter {index} has "
+                        f'shape {tuple(value.shape)}, the parameter {tuple(param.shape)}: '
+                        'the checkpoint belongs to another model or config')

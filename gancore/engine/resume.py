@@ -26,6 +26,7 @@ from mmengine.dataset import InfiniteSampler
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapperDict
 
+from ..checkpoint import load_checkpoint_file, remove_stale_temp_files
 from ..errors import GancoreError, WorkDirError
 from ..registry import DATA_SAMPLERS
 
@@ -153,7 +154,6 @@ def find_resume_checkpoint(work_dir: str, logger=None) -> Optional[str]:
     ``last_checkpoint`` was updated leaves a newer file than the one named.
     Truncated or unreadable candidates are skipped with a warning.
     """
-    from .checkpoint import load_checkpoint_file  # checkpoint imports no resume code
     candidates = [osp.abspath(p) for p in checkpoints_in(work_dir)]
     last = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(last):
@@ -202,7 +202,6 @@ def check_work_dir(work_dir: str, resume, overwrite: bool = False) -> None:
             '--overwrite to delete them and start afresh')
     if int(os.environ.get('RANK', '0')) != 0:  # distributed: rank 0 deletes
         return
-    from .checkpoint import remove_stale_temp_files
     for path in old + ([last] if osp.isfile(last) else []):
         try:
             os.remove(path)

@@ -1,37 +1,32 @@
 """The Runner gancore trains with, and the ``train`` entry point of tools/train.py."""
 from __future__ import annotations
 
-import io
 import itertools
 import os.path as osp
-import re
-import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-import mmengine
 import torch
 from mmengine.dist import broadcast, is_main_process
-from mmengine.fileio import get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import load_state_dict, weights_to_cpu
-from mmengine.utils import apply_to
 
+from ..checkpoint import (RESUME_STATE, atomic_write, check_training_checkpoint,
+                          load_checkpoint_file, load_training_weights, remove_stale_temp_files,
+                          save_checkpoint_file, training_checkpoint)
 from ..config import load_config, validate_config
 from ..datasets.labels import check_labels_fit
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError
 from ..hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError, check_finite_state
 from . import amp as _amp  # noqa: F401 (registers PortableAmpOptimWrapper)
-from .checkpoint import (AtomicCheckpointHook, atomic_replace, check_training_checkpoint,
-                         load_checkpoint_file, remove_stale_temp_files, temp_name, write_failed)
+from .checkpoint_hook import AtomicCheckpointHook
 from .dist import collective_timeout, model_wrapper_cfg, scoped_wrapper_cfg, setup_distributed
 from .environment import run_environment, system_environment
-from .exact_resume import META_KEY, ExactResume
+from .exact_resume import ExactResume
 from .portable_state import PortableStateHook
 from .resume import check_work_dir, configured_lrs, find_resume_checkpoint
+from .optim import check_optimizer_state
 from .setup import setup_runtime
 from .speed import (apply_speed_config, apply_speed_to_model, dataloader_defaults,
                     torch_settings, use_amp)
@@ -58,7 +53,7 @@ class GANRunner(Runner):
       (:func:`~gancore.engine.resume.find_resume_checkpoint`), and a learning
       rate changed in the config replaces the checkpoint's.
     * Local checkpoints load through gancore's safe loader
-      (:func:`~gancore.engine.checkpoint.load_checkpoint_file`), also installed
+      (:func:`~gancore.checkpoint.load_checkpoint_file`), also installed
       as mmengine's local loader by :func:`~gancore.engine.setup.setup_runtime`
       when the runner is created.
     * :class:`PortableStateHook` and :class:`NonFiniteGuardHook` (default
@@ -135,8 +130,9 @@ class GANRunner(Runner):
         checked to be finite (:func:`~gancore.hooks.non_finite.check_finite_state`;
         a non-finite weight, buffer or optimizer state stops training and
         nothing is written), then ``exact_resume`` gathers the ranks' resume
-        state to rank 0, which writes the file: to a temporary name through
-        mmengine's file backend, then renamed. A failed write (disk full,
+        state to rank 0, which writes the file
+        (:func:`gancore.checkpoint.save_checkpoint_file`: to a temporary name
+        through mmengine's file backend, then renamed). A failed write (disk full,
         read-only folder) removes its temporary file and raises
         :class:`CheckpointError`. (mmengine's own writer builds a deprecated
         ``FileClient`` on every save; it is used only with ``file_client_args``.)
@@ -145,50 +141,29 @@ class GANRunner(Runner):
         meta = dict(meta or {})
         meta.setdefault('epoch', self.epoch + 1 if by_epoch else self.epoch)
         meta.setdefault('iter', self.iter if by_epoch else self.iter + 1)
-        meta[META_KEY] = self.exact_resume.capture(self)  # collective: before rank 0 only
+        meta[RESUME_STATE] = self.exact_resume.capture(self)  # collective: before rank 0 only
         if not is_main_process():
             return
-        tmp = osp.join(out_dir, temp_name(filename))
-        try:
-            if file_client_args is not None:
+        path = osp.join(out_dir, filename)
+        if file_client_args is not None:
+            with atomic_write(path) as tmp:
                 super().save_checkpoint(out_dir, osp.basename(tmp), file_client_args,
                                         save_optimizer, save_param_scheduler, meta, by_epoch)
-            else:
-                checkpoint = self._checkpoint_dict(meta, save_optimizer, save_param_scheduler)
-                self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
-                with io.BytesIO() as f:
-                    torch.save(checkpoint, f)
-                    get_file_backend(tmp, backend_args=backend_args).put(f.getvalue(), tmp)
-            atomic_replace(tmp, osp.join(out_dir, filename))
-        except OSError as exc:
-            raise write_failed(osp.join(out_dir, filename), exc, tmp) from None
+        else:
+            dataset = self.train_dataloader.dataset
+            # the config goes in as plain data (PortableStateHook.before_save_checkpoint);
+            # mmengine's pretty_text is not computed per save: its formatter turns a Ctrl-C
+            # into "SyntaxError: Failed to format the config file"
+            checkpoint = training_checkpoint(
+                meta, cfg_text='', seed=self.seed,
+                experiment_name=self.experiment_name, model=self.model,
+                message_hub=self.message_hub,
+                optim_wrapper=self.optim_wrapper if save_optimizer else None,
+                param_schedulers=self.param_schedulers if save_param_scheduler else None,
+                dataset_meta=getattr(dataset, 'metainfo', None))
+            self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
+            save_checkpoint_file(checkpoint, path, backend_args)
         remove_stale_temp_files(out_dir)  # partial files of killed processes
-
-    def _checkpoint_dict(self, meta: dict, save_optimizer: bool,
-                         save_param_scheduler: bool) -> dict:
-        """The checkpoint mmengine writes: meta, weights, message hub, optimizers, schedulers."""
-        meta.update(cfg=self.cfg.pretty_text, seed=self.seed,
-                    experiment_name=self.experiment_name,
-                    time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
-                    mmengine_version=mmengine.__version__)
-        if hasattr(self.train_dataloader.dataset, 'metainfo'):
-            meta.update(dataset_meta=self.train_dataloader.dataset.metainfo)
-        model = self.model.module if is_model_wrapper(self.model) else self.model
-
-        def on_cpu(state):
-            return apply_to(state, lambda x: hasattr(x, 'cpu'), lambda x: x.cpu())
-        checkpoint = {'meta': meta, 'state_dict': weights_to_cpu(model.state_dict()),
-                      'message_hub': on_cpu(self.message_hub.state_dict())}
-        if save_optimizer:
-            checkpoint['optimizer'] = on_cpu(self.optim_wrapper.state_dict())
-        schedulers = self.param_schedulers
-        if save_param_scheduler and schedulers is not None:
-            if isinstance(schedulers, dict):
-                checkpoint['param_schedulers'] = {
-                    name: [s.state_dict() for s in group] for name, group in schedulers.items()}
-            else:
-                checkpoint['param_schedulers'] = [s.state_dict() for s in schedulers]
-        return checkpoint
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys=((r'^module.', ''),)) -> dict:
@@ -204,33 +179,20 @@ class GANRunner(Runner):
                                                  list(revise_keys))
         else:
             checkpoint = load_checkpoint_file(filename, map_location)
+            if resuming:  # all of it checked as data before anything is restored
+                check_training_checkpoint(checkpoint, filename)
+                self.exact_resume.check(checkpoint, filename)
             self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-            self._load_weights(filename, checkpoint, strict or resuming, revise_keys)
+            load_training_weights(self.model, checkpoint, filename, strict or resuming,
+                                  revise_keys, self.logger, resuming)
+            if resuming:  # the weights fit: now their optimizer states must fit them
+                check_optimizer_state(self.optim_wrapper, checkpoint.get('optimizer'), filename)
             self._has_loaded = True
             self.logger.info(f'loaded checkpoint {filename}')
         if resuming:
             check_training_checkpoint(checkpoint, filename)
         self.exact_resume.loaded(checkpoint)
         return checkpoint
-
-    def _load_weights(self, filename: str, checkpoint: dict, strict: bool, revise_keys) -> None:
-        """Put the checkpoint's weights into the (unwrapped) model."""
-        model = self.model.module if is_model_wrapper(self.model) else self.model
-        state_dict = checkpoint.get('state_dict', checkpoint)
-        metadata = getattr(state_dict, '_metadata', OrderedDict())
-        for pattern, replacement in revise_keys:
-            state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
-                                     for k, v in state_dict.items())
-        state_dict._metadata = metadata
-        try:
-            load_state_dict(model, state_dict, strict, self.logger)
-        except RuntimeError as exc:
-            if not self.exact_resume.is_resuming:
-                raise
-            detail = ' '.join(str(exc).split())
-            raise CheckpointError(
-                f"cannot resume from '{filename}': its weights do not fit the model "
-                f'({detail[:300]}); was it written for another config?') from None
 
     def load_or_resume(self) -> None:
         """Like mmengine, but ``resume=True`` picks the newest *loadable* checkpoint.
@@ -324,9 +286,9 @@ def prepare_config(config: str, work_dir: Optional[str] = None,
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         seed: Random seed (overrides ``randomness.seed``).
         speed: Speed options merged over the config's ``speed`` dict (see
-            :mod:`gancore.engine.speed`), e.g. ``{'channels_last': True}``.
+            :mod:`gancore.config.speed_options`), e.g. ``{'channels_last': True}``.
         profile: Profile this many iterations into ``<work_dir>/profile/``
-            (:class:`~gancore.engine.speed.TrainProfilerHook`); 0: no profiling.
+            (:class:`~gancore.hooks.TrainProfilerHook`); 0: no profiling.
 
     Returns:
         The resolved mmengine ``Config``: what tools/train.py trains and

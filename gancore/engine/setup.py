@@ -6,7 +6,7 @@ installed here, by :func:`setup_runtime`, which :class:`gancore.engine.GANRunner
 calls when it is created:
 
 * mmengine's ``CheckpointLoader`` loads local paths with gancore's safe loader
-  (:func:`gancore.engine.checkpoint.install_checkpoint_loader`), so
+  (:func:`gancore.checkpoint.install_checkpoint_loader`), so
   ``load_from`` and resume use gancore's allow-list (passed to each
   ``torch.load``; torch's process-wide allow-list is never changed);
 * every mmengine root registry that gancore does not fill gets an empty
@@ -15,14 +15,14 @@ calls when it is created:
   mmengine's "failed to search registry with scope" warnings.
 
 Tools that only read checkpoints call
-:func:`~gancore.engine.checkpoint.load_checkpoint_file` directly and need no
+:func:`~gancore.checkpoint.load_checkpoint_file` directly and need no
 set-up. Torch settings of a run (threads, TF32) belong to
-:mod:`gancore.engine.speed`. Calling :func:`setup_runtime` again changes nothing.
+:mod:`gancore.engine.speed` (the table: :mod:`gancore.config.speed_options`). Calling :func:`setup_runtime` again changes nothing.
 """
 from __future__ import annotations
 
+from ..checkpoint import install_checkpoint_loader
 from ..registry import mirror_remaining_roots
-from .checkpoint import install_checkpoint_loader
 
 
 def setup_runtime() -> dict:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from ..errors import WorkDirError
-from ..paths import output_folder
+from ..inference.paths import output_folder
 
 try:  # POSIX; elsewhere runs are not locked (said in the docstring of work_dir_lock)
     import fcntl

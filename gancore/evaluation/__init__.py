@@ -2,6 +2,7 @@
 
 See docs/evaluation.md. The network is loaded lazily (first use), never at import.
 """
+from .card import metric_card
 from .features import Statistics, extract_statistics, folder_statistics, list_images
 from .fid import (RunningStats, fid_between, frechet_distance, load_stats, save_stats,
                   trace_sqrt_product)
@@ -24,5 +25,5 @@ __all__ = [
     'mmd2_unbiased', 'HIGHER_IS_BETTER', 'METRICS', 'compute_metrics', 'load_feature_cache',
     'parse_metrics', 'save_feature_cache', 'score', 'stream_source', 'MSSSIMDiversity',
     'ms_ssim', 'precision_recall', 'SWDDescriptors', 'laplacian_pyramid',
-    'sliced_wasserstein_distance',
+    'sliced_wasserstein_distance', 'metric_card',
 ]

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 from .fid import RunningStats
-from .inception import FIDInceptionV3, get_inception, to_unit_range
+from .inception import FIDInceptionV3, check_features, get_inception, to_unit_range
 from .inception_score import InceptionScore
 
 IMAGE_EXTENSIONS = ('.bmp', '.jpg', '.jpeg', '.pgm', '.png', '.ppm', '.tif', '.tiff', '.webp')
@@ -225,6 +225,7 @@ def extract_statistics(batches: Iterable[Union[Tensor, list[Tensor]]], *,
                 if use_network:
                     feats, logits = net(batch, input_range=input_range, dims=dims,
                                         logits=want_logits)
+                    check_features(feats, getattr(net, 'weights_path', None))
                     stats.update(feats)
                     if keep_features:
                         kept.append(feats.detach().float().cpu().numpy())

@@ -13,15 +13,24 @@ torchvision's ``Inception3`` where the TF graph behaves differently:
 
 :class:`FIDInceptionV3` rebuilds that network on top of torchvision and loads
 the same state dict, so its pool3 features match ``pytorch-fid`` to float32
-rounding. It runs in ``channels_last`` layout under ``torch.inference_mode``,
-which is about twice as fast on CPU as the default layout.
+rounding. It runs in ``channels_last`` layout under ``torch.inference_mode``
+(about twice as fast on CPU as the default layout), with the batch norms folded
+into the convolutions and sibling 1x1 convolutions merged
+(:mod:`gancore.evaluation.inception_fused`), on the CPU in as many parts per batch
+as the first batches' timings favour.
+
+The weights file is hashed when it is read: ``FIDInceptionV3.weights_sha256``
+and ``official`` (the SHA-256 starts with the prefix in the official file's
+name) go into every metric card (:mod:`gancore.evaluation.card`).
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import time
 import urllib.request
 from typing import Optional, Sequence, Union
 
@@ -32,6 +41,7 @@ from torch import Tensor
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
 from ..errors import CheckpointError, ConfigError
+from .inception_fused import ChunkTuner, _tf_avg_pool, fuse_trunk
 
 FID_WEIGHTS_NAME = 'pt_inception-2015-12-05-6726825d.pth'
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/'
@@ -41,7 +51,8 @@ WEIGHTS_ENV = 'GANCORE_INCEPTION_WEIGHTS'
 #: Resize methods understood by :class:`FIDInceptionV3`.
 RESIZE_METHODS = ('bilinear', 'pil_bicubic')
 INPUT_SIZE = 299
-_SHA256_PREFIX = '6726825d'
+#: The official file's SHA-256 starts with this (the hash in its name).
+SHA256_PREFIX = '6726825d'
 #: Feature dimension -> the block whose (average-pooled) output it is, as pytorch-fid's
 #: ``--dims``: 64 first max pool, 192 second max pool, 768 ``Mixed_6e`` (aux-classifier
 #: input), 2048 pool3 (the FID features).
@@ -51,11 +62,6 @@ LAYER_NAMES = {64: 'first max pool', 192: 'second max pool', 768: 'Mixed_6e (pre
 _TRUNK = ('Conv2d_1a_3x3', 'Conv2d_2a_3x3', 'Conv2d_2b_3x3', 'maxpool1', 'Conv2d_3b_1x1',
           'Conv2d_4a_3x3', 'maxpool2', 'Mixed_5b', 'Mixed_5c', 'Mixed_5d', 'Mixed_6a',
           'Mixed_6b', 'Mixed_6c', 'Mixed_6d', 'Mixed_6e', 'Mixed_7a', 'Mixed_7b', 'Mixed_7c')
-
-
-def _tf_avg_pool(x: Tensor) -> Tensor:
-    """3x3 stride-1 average pool that ignores the zero padding, like TF's."""
-    return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
 
 
 class TFInceptionA(InceptionA):
@@ -136,9 +142,9 @@ def _download(url: str, dst: str, timeout: float = 60.0) -> None:
             while chunk := resp.read(1 << 20):
                 sha.update(chunk)
                 out.write(chunk)
-        if not sha.hexdigest().startswith(_SHA256_PREFIX):
+        if not sha.hexdigest().startswith(SHA256_PREFIX):
             raise OSError(f'SHA-256 of the downloaded file is {sha.hexdigest()[:8]}..., '
-                          f'expected {_SHA256_PREFIX}...')
+                          f'expected {SHA256_PREFIX}...')
         shutil.move(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -187,8 +193,19 @@ def resolve_weights(path: Optional[str] = None, download: bool = True) -> str:
 
 def load_weights(path: str) -> dict:
     """Read a state dict file and wrap every failure in :class:`CheckpointError`."""
+    return read_weights(path)[0]
+
+
+def read_weights(path: str) -> tuple[dict, str]:
+    """``(state dict, SHA-256 hex digest)`` of a weights file, read once.
+
+    Raises:
+        CheckpointError: The file cannot be read or holds no state dict.
+    """
     try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        with open(path, 'rb') as f:
+            data = f.read()
+        state = torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(
             f'cannot read the Inception weights {path} ({type(exc).__name__}: {exc}); '
@@ -196,7 +213,28 @@ def load_weights(path: str) -> dict:
     if not isinstance(state, dict):
         raise CheckpointError(f'{path} holds a {type(state).__name__}, not a state dict; '
                               f'use {FID_WEIGHTS_NAME} from {FID_WEIGHTS_URL}')
-    return state
+    return state, hashlib.sha256(data).hexdigest()
+
+
+def check_trained(state: dict, path: str) -> None:
+    """Refuse a state dict whose batch norms were never trained.
+
+    A network built from random weights (e.g. torchvision's ``Inception3`` with
+    its default initialisation, saved with the FID file's keys) has running means
+    of 0 and variances of 1 in every batch norm; its features are meaningless and
+    explode (FIDs of 1e24 were seen). The official file's statistics are trained.
+
+    Raises:
+        CheckpointError: Every batch norm holds the untrained statistics.
+    """
+    means = [v for k, v in state.items() if k.endswith('.bn.running_mean')]
+    variances = [v for k, v in state.items() if k.endswith('.bn.running_var')]
+    if means and all(bool((m == 0).all()) for m in means) and all(
+            bool((v == 1).all()) for v in variances):
+        raise CheckpointError(
+            f'{path} is not the FID Inception state dict: its {len(means)} batch norms hold '
+            'untrained statistics (running mean 0, variance 1), as a randomly initialised '
+            f'network does; use {FID_WEIGHTS_NAME} from {FID_WEIGHTS_URL}')
 
 
 def resize_pil_bicubic(images: Tensor, size: int = INPUT_SIZE) -> Tensor:
@@ -249,14 +287,32 @@ class FIDInceptionV3(Inception3):
         download: Whether a missing file may be downloaded.
         channels_last: Run the convolutions in ``channels_last`` layout
             (about 2x faster on CPU; results equal to float32 rounding).
+        fused: Fold the batch norms into the convolutions and merge sibling
+            1x1 convolutions (default True; :func:`fuse_trunk`; results equal
+            to float32 rounding). False keeps torchvision's layers.
+        chunk: At most this many images per forward pass on the CPU (each
+            batch is split into equal parts). ``None`` (default): the split is
+            chosen from the timings of the first batches (:class:`ChunkTuner`).
+            Other devices take each batch whole.
+
+    Attributes:
+        weights_path: The weights file.
+        weights_sha256: Its SHA-256 (hex).
+        official: Whether that hash starts with the official file's
+            :data:`SHA256_PREFIX`; scores from other weights are not comparable
+            with published FIDs.
     """
 
     def __init__(self, weights: Optional[str] = None, resize: str = 'bilinear',
-                 download: bool = True, channels_last: bool = True) -> None:
+                 download: bool = True, channels_last: bool = True, fused: bool = True,
+                 chunk: Optional[int] = None) -> None:
         if resize not in RESIZE_METHODS:
             raise ConfigError(f"unknown Inception resize '{resize}'; use one of {RESIZE_METHODS}")
+        if chunk is not None and chunk < 1:
+            raise ConfigError(f'Inception chunk must be >= 1 image, got {chunk}')
         path = resolve_weights(weights, download=download)
-        state = load_weights(path)
+        state, sha256 = read_weights(path)
+        check_trained(state, path)
         with torch.device('meta'):  # no random init: every tensor comes from the file
             super().__init__(num_classes=1008, aux_logits=False, transform_input=False,
                              init_weights=False)
@@ -269,7 +325,8 @@ class FIDInceptionV3(Inception3):
             self.Mixed_7b = TFInceptionE(1280, pool='avg')
             self.Mixed_7c = TFInceptionE(2048, pool='max')
         self.resize = resize
-        self.weights_path = path
+        self.weights_path, self.weights_sha256 = path, sha256
+        self.official = sha256.startswith(SHA256_PREFIX)
         try:
             result = self.load_state_dict(state, strict=False, assign=True)
         except RuntimeError as exc:  # shape mismatch
@@ -285,7 +342,11 @@ class FIDInceptionV3(Inception3):
                 f'{result.unexpected_keys[:3]}); use {FID_WEIGHTS_NAME} from {FID_WEIGHTS_URL}')
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.eval().requires_grad_(False)
+        if fused:
+            with torch.no_grad():
+                fuse_trunk(self)
         self.to(memory_format=self.memory_format)
+        self.fused, self.chunk, self.tuner = fused, chunk, ChunkTuner()
 
     def preprocess(self, images: Union[Tensor, list[Tensor]],
                    input_range: Sequence[float] = (-1.0, 1.0)) -> Tensor:
@@ -313,12 +374,15 @@ class FIDInceptionV3(Inception3):
                 unit = to_unit_range(images, input_range).clamp(0, 1)  # new tensor
                 images = unit.mul_(255).add_(0.5).to(torch.uint8)
             x = resize_pil_bicubic(images)
-        else:
-            x = to_unit_range(images, input_range)
-            if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
-                x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode='bilinear',
-                                  align_corners=False)
-        return (2 * x - 1).contiguous(memory_format=self.memory_format)
+            return (2 * x - 1).contiguous(memory_format=self.memory_format)
+        # [-1, 1] before the resize (bilinear weights sum to 1: the same up to rounding),
+        # on the small image; the resize writes the network's layout directly
+        x = (to_unit_range(images, input_range) * 2 - 1).contiguous(
+            memory_format=self.memory_format)
+        if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode='bilinear',
+                              align_corners=False)
+        return x.contiguous(memory_format=self.memory_format)
 
     def forward(self, images: Union[Tensor, list[Tensor]],  # type: ignore[override]
                 input_range: Sequence[float] = (-1.0, 1.0), dims: int = 2048,
@@ -341,16 +405,60 @@ class FIDInceptionV3(Inception3):
             ``logits_unbiased``.
         """
         check_dims(dims)
+        stop = dims != 2048 and not logits  # the trunk may stop at the feature layer
+        total = len(images)
+        tune = self.chunk is None and self.fc.weight.device.type == 'cpu' and total > 0
+        if tune:
+            wanted = self.tuner.parts()
+            parts = min(wanted, total)
+        elif self.chunk is not None and self.fc.weight.device.type == 'cpu':
+            parts = max(1, -(-total // self.chunk))
+        else:  # other devices: the whole batch
+            parts = 1
+        begin = time.perf_counter()
+        bounds = [total * k // parts for k in range(parts + 1)]  # sizes differ by <= 1
+        outputs = [self._trunk(images[a:b], input_range, dims, stop)
+                   for a, b in zip(bounds[:-1], bounds[1:])]
+        if tune:
+            self.tuner.record(wanted, total, time.perf_counter() - begin)
+        features = torch.cat([f for f, _ in outputs])
+        if stop:
+            return features, None
+        pool3 = features if dims == 2048 else torch.cat([p for _, p in outputs])
+        return features, F.linear(pool3, self.fc.weight)
+
+    def _trunk(self, images: Union[Tensor, list[Tensor]], input_range: Sequence[float],
+               dims: int, stop: bool) -> tuple[Tensor, Optional[Tensor]]:
+        """``(features of layer dims, pool3 or None)`` of one chunk."""
         x = self.preprocess(images, input_range)
         layer, features = FEATURE_LAYERS[dims], None
         for name in _TRUNK:
             x = getattr(self, name)(x)
             if name == layer:
                 features = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-                if not logits and dims != 2048:
+                if stop:
                     return features, None
-        pool3 = features if dims == 2048 else torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return features, F.linear(pool3, self.fc.weight)
+        return features, features if dims == 2048 else torch.flatten(
+            F.adaptive_avg_pool2d(x, 1), 1)
+
+
+#: Pool3 features of the FID Inception are averages of ReLU outputs, a few units at most;
+#: larger ones mean weights that are not the (trained) FID Inception.
+MAX_FEATURE = 1e4
+
+
+def check_features(features: Tensor, weights: Optional[str]) -> None:
+    """Refuse features that no trained FID Inception gives (non-finite or above 1e4).
+
+    Raises:
+        CheckpointError: Naming the weights file.
+    """
+    top = float(features.detach().abs().max()) if features.numel() else 0.0
+    if not top <= MAX_FEATURE:  # also NaN
+        raise CheckpointError(
+            f'the Inception features reach {top:.3g} (a trained FID Inception gives a few '
+            f'units): {weights} is not the FID Inception state dict; use {FID_WEIGHTS_NAME} '
+            f'from {FID_WEIGHTS_URL}')
 
 
 def check_dims(dims: int) -> int:

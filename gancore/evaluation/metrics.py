@@ -4,6 +4,7 @@
     record = compute_metrics(model.generate_for_eval(5000, 50, 0), 'data/digits_test',
                              metrics=('fid', 'kid', 'is', 'pr', 'ms_ssim'), num=5000)
     record['metrics']   # {'fid': ..., 'kid': ..., 'kid_std': ..., 'is': ..., ...}
+    record['card']      # what they were computed with (gancore.evaluation.card)
 
 Each source (generated batches, an image folder, a ``(N, C, H, W)`` tensor or a
 real-data ``.npz`` feature cache) is streamed once: the Inception features feed
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, DataError
+from .card import metric_card
 from .features import extract_statistics, list_images, image_batches
 from .fid import RunningStats, fid_between, save_stats
 from .inception import LAYER_NAMES, check_dims
@@ -252,8 +254,9 @@ def compute_metrics(generated, real=None, *, metrics: Sequence[str] = ('fid',),
                     num: Optional[int] = None, dims: int = 2048, net=None,
                     batch_size: int = 50, input_range: Sequence[float] = (-1.0, 1.0),
                     seed: int = 0, progress: bool = False, device=None,
-                    weights: Optional[str] = None, **score_kwargs) -> dict:
-    """Stream both sources once and return :func:`score`'s record.
+                    weights: Optional[str] = None, seeds: Optional[Sequence[int]] = None,
+                    reference: Optional[str] = None, **score_kwargs) -> dict:
+    """Stream both sources once and return :func:`score`'s record with a metric card.
 
     Args:
         generated: Generated batches (e.g. ``model.generate_for_eval(num, 50, 0)``,
@@ -270,6 +273,9 @@ def compute_metrics(generated, real=None, *, metrics: Sequence[str] = ('fid',),
         progress: Progress lines on stderr.
         device: Network device.
         weights: Inception weights.
+        seeds: The sampling seed(s) of ``generated``, for the card (None: unknown or
+            not sampled).
+        reference: What ``real`` is, for the card (default: its path, if a path).
         **score_kwargs: ``kid_subsets``, ``kid_subset_size``, ``kid_seed``, ``pr_k``,
             ``swd_seed`` (see :func:`score`).
     """
@@ -283,4 +289,12 @@ def compute_metrics(generated, real=None, *, metrics: Sequence[str] = ('fid',),
     fake = stream_source(generated, num=num, generated=True, desc='generated', **common)
     real_data = None if real is None else stream_source(
         real, generated=False, desc=real if isinstance(real, str) else 'real', **common)
-    return score(fake, real_data, metrics, **score_kwargs)
+    record = score(fake, real_data, metrics, **score_kwargs)
+    num = {'generated': fake.num}
+    if real_data is not None:
+        num['real'] = real_data.num
+    record['card'] = metric_card(
+        net=net if _INCEPTION & set(metrics) else None, dims=dims, num=num, seeds=seeds,
+        reference=reference if reference is not None else (
+            real if isinstance(real, str) else None), device=device)
+    return record

@@ -17,10 +17,15 @@ Translation models (pix2pix, CycleGAN) translate a held-out split instead::
 
 ``FIDHook`` is the same hook under its old name. Create real statistics once with
 ``python tools/eval_fid.py FOLDER --save-stats stats.npz`` (they then hold the
-features for KID and precision/recall too).
+features for KID and precision/recall too). Every evaluation appends one JSON
+line to ``<work_dir>/metrics.jsonl``: the iteration, the metric card
+(:mod:`gancore.evaluation.card`) and the comparisons, in ``eval-fid``'s record
+layout (:mod:`gancore.evaluation.report`).
 """
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import os.path as osp
 import warnings
@@ -28,6 +33,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.distributed as torch_dist
 from mmengine.dist import barrier, broadcast_object_list, is_distributed, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -42,6 +48,8 @@ _LABELS = {'fid': 'FID', 'kid': 'KID', 'is': 'IS', 'precision': 'precision',
            'recall': 'recall', 'swd': 'SWD', 'ms_ssim': 'MS-SSIM'}
 _MAIN = {'fid': 'fid', 'kid': 'kid', 'is': 'is', 'pr': 'precision', 'swd': 'swd',
          'ms_ssim': 'ms_ssim'}
+#: The file in the work dir that gets one JSON record per evaluation.
+RECORDS = 'metrics.jsonl'
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -68,7 +76,10 @@ class MetricsHook(Hook):
     hub (a key that mmengine's LoggerHook does not re-log; ``train/`` keys are
     re-written by it at every logging step), one ``add_scalars`` call to the
     visualizer (TensorBoard tags ``FID``, ``KID``, ... or ``AtoB/FID``) and one
-    log line. Rank 0 keeps ``best_<Name>_iter_<N>.pth`` (weights only) for
+    log line; rank 0 appends the record (metric card and comparisons) to
+    ``<work_dir>/metrics.jsonl``. Values from weights that are not the official
+    file are marked "not comparable with published FIDs" in the log line and the
+    card. Rank 0 keeps ``best_<Name>_iter_<N>.pth`` (weights only) for
     ``best_metric``, deleting the previous best; the best score survives a resume.
 
     Args:
@@ -135,6 +146,7 @@ class MetricsHook(Hook):
         self._split = None
         self._last_step = -1
         self._warned: set[str] = set()
+        self._record: dict = {}  # the last evaluation's comparisons and what the card needs
 
     # ------------------------------------------------------------------ hooks
     def before_train(self, runner) -> None:
@@ -201,7 +213,7 @@ class MetricsHook(Hook):
 
     def _test_split(self, model):
         if self._split is None:
-            from ..evaluation.translation_eval import split_from_dataset, split_from_folder
+            from ..evaluation.held_out import split_from_dataset, split_from_folder
             if isinstance(self.test_split, str):
                 self._split = split_from_folder(self.test_split)
             else:
@@ -211,15 +223,20 @@ class MetricsHook(Hook):
                     'AtoB',), source=str(self.test_split.get('type')))
         return self._split
 
-    def _score(self, fake, real) -> dict:
+    def _score(self, fake, real, name: str, generated: str, reference: str) -> dict:
+        """The values of ``fake`` against ``real``; their comparison record is kept."""
         from ..evaluation.metrics import score
+        from ..evaluation.report import comparison
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            return score(fake, real, self.metrics, swd_seed=self.seed, **self.kid)['metrics']
+            result = score(fake, real, self.metrics, swd_seed=self.seed, **self.kid)
+        self._record['comparisons'][name] = comparison([result], [self.seed], generated,
+                                                       reference)
+        self._record['num'][name] = {'generated': fake.num, 'real': real.num}
+        return result['metrics']
 
     def _translation_values(self, model, device) -> dict:
-        from ..evaluation.translation_eval import (batches_of, target_domain,
-                                                   translated_batches)
+        from ..evaluation.held_out import batches_of, target_domain, translated_batches
         split = self._test_split(model)
         if self._real is None:
             self._real = {}
@@ -234,14 +251,18 @@ class MetricsHook(Hook):
             fake = self._stream(translated_batches(model, inputs, direction, self.batch_size,
                                                    self.seed), device, num=len(inputs),
                                 desc=direction)
-            for key, value in self._score(fake, self._real[direction]).items():
+            reference = f'{split.source} test{target_domain(direction)}'
+            self._record['reference'] = f'{split.source} (test split)'
+            for key, value in self._score(fake, self._real[direction], direction,
+                                          f'{direction} of test{direction[0]}',
+                                          reference).items():
                 values[f'{direction}/{key}'] = value
         return values
 
     def compute_fid(self, runner) -> dict:
         """All metric values of ``runner.model`` (call on rank 0); keys as ``score``'s."""
         from ..models.modes import eval_mode
-        from ..translation import TranslationModel
+        from ..models.translation import TranslationModel
         model = _unwrap(runner.model)
         translates = self.test_split is not None
         if translates and not isinstance(model, TranslationModel):
@@ -254,6 +275,8 @@ class MetricsHook(Hook):
             device = next(model.parameters()).device
         except StopIteration:
             device = torch.device('cpu')
+        self._record = {'comparisons': {}, 'num': {}, 'reference': self.real_stats,
+                        'device': str(device)}
         cpu_rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
         try:
@@ -274,7 +297,22 @@ class MetricsHook(Hook):
             runner.logger.warning(f'FIDHook: the model generated only {fake.num} of '
                                   f'{self.num_samples} samples')
         self._sample_warning(runner, fake.num)
-        return self._score(fake, real)
+        from ..evaluation.report import DEFAULT
+        values = self._score(fake, real, DEFAULT, 'generated', self.real_stats)
+        self._record['num'] = self._record['num'][DEFAULT]
+        return values
+
+    def _write_record(self, runner, step: int) -> dict:
+        """Append this evaluation's record (card + comparisons) to ``metrics.jsonl``."""
+        from ..evaluation.card import metric_card
+        rec = self._record
+        card = metric_card(net=self._net, dims=self.dims, num=rec.get('num'),
+                           seeds=[self.seed], reference=rec.get('reference'),
+                           device=rec.get('device'))
+        line = {'iteration': step, 'card': card, 'comparisons': rec.get('comparisons', {})}
+        with open(osp.join(runner.work_dir, RECORDS), 'a') as f:
+            f.write(json.dumps(line) + '\n')
+        return card
 
     def _sample_warning(self, runner, num: int) -> None:
         from ..evaluation.fid import small_sample_warning
@@ -341,10 +379,14 @@ class MetricsHook(Hook):
         best = self._best_value(value)
         better = best > self.best_score if self.higher_better else best < self.best_score
         shown = ', '.join(f'{k} {v:.4f}' for k, v in tags.items())
+        note = ''
+        if is_main_process() and self._record:
+            from ..evaluation.card import comparability_note
+            note = comparability_note(self._write_record(runner, step), 'fid')
         runner.logger.info(f'metrics at iter {step}: {shown} ({self.best_metric} best '
                            f'{best if better else self.best_score:.4f}, '
                            f'{self.num_samples if self.test_split is None else "test split"}'
-                           ' samples)')
+                           f' samples){note}')
         if better:
             self.best_score = best
             runner.message_hub.update_info(_INFO_SCORE, self.best_score)
@@ -359,12 +401,8 @@ class MetricsHook(Hook):
 
     def _wait_for_rank0(self) -> None:
         """Barrier of all ranks on a gloo group whose timeout is :attr:`RANK0_WAIT_S`."""
-        import datetime
-
-        import torch.distributed as dist
         if getattr(self, '_wait_group', None) is None:  # every rank creates it here, in step
-            self._wait_group = dist.new_group(
-                backend='gloo', timeout=datetime.timedelta(seconds=self.RANK0_WAIT_S))
+            self._wait_group = rank0_wait_group(self.RANK0_WAIT_S)
         barrier(self._wait_group)
 
     def _save_best(self, runner, step: int) -> None:
@@ -376,10 +414,25 @@ class MetricsHook(Hook):
         runner.save_checkpoint(runner.work_dir, filename, save_optimizer=False,
                                save_param_scheduler=False, by_epoch=False)
         if is_main_process():
-            if previous and previous != path and osp.isfile(previous):
+            # the previous best comes from the message hub of a resumed checkpoint: only a
+            # best_*.pth of this work dir is ever deleted
+            if previous and previous != path and osp.isfile(previous) \
+                    and own_best_checkpoint(previous, runner.work_dir):
                 os.remove(previous)
             runner.logger.info(f'FIDHook: new best {self.best_metric} {self.best_score:.4f}, '
                                f'saved {path}')
+
+
+def own_best_checkpoint(path: str, work_dir: str) -> bool:
+    """True if ``path`` is a ``best_*.pth`` directly inside ``work_dir`` (deletable by the hook)."""
+    name = osp.basename(path)
+    return (osp.dirname(osp.abspath(path)) == osp.abspath(work_dir)
+            and name.startswith('best_') and name.endswith('.pth'))
+
+
+def rank0_wait_group(seconds: int):
+    """A gloo process group of every rank whose collectives wait up to ``seconds``."""
+    return torch_dist.new_group(backend='gloo', timeout=datetime.timedelta(seconds=seconds))
 
 
 @HOOKS.register_module()

@@ -96,7 +96,7 @@ class NonFiniteGuardHook(Hook):
     the last checkpoint that trains on. The hook runs before
     ``CheckpointHook``, so no checkpoint of the broken weights is written; a
     checkpoint counts as good once the iteration after it was finite (see
-    :class:`~gancore.engine.checkpoint.AtomicCheckpointHook`), and one written
+    :class:`~gancore.engine.checkpoint_hook.AtomicCheckpointHook`), and one written
     just before the divergence is set aside as ``<name>.diverged`` so that
     ``--resume`` continues from the good one. A learning rate lowered in the
     config (or ``--cfg-options``) replaces the checkpoint's on ``--resume``.

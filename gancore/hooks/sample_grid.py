@@ -12,7 +12,7 @@ from mmengine.hooks import Hook
 from ..models.base_gan import unwrap
 from ..models.modes import eval_mode
 from ..registry import HOOKS
-from ..sampling import check_upscale, save_grid
+from ..inference.sampling import check_upscale, save_grid
 
 
 @HOOKS.register_module()

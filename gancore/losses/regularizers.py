@@ -1,4 +1,4 @@
-"""Discriminator regularisers: gradient penalty (WGAN-GP) and drift (ProGAN)."""
+"""Discriminator regularisers: gradient penalty (WGAN-GP), drift (ProGAN), R1 (StyleGAN2)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -51,3 +51,36 @@ class DriftLoss(nn.Module):
     def forward(self, real_pred: Tensor) -> Tensor:
         """Drift penalty on the critic's scores for real images."""
         return self.loss_weight * (real_pred ** 2).mean()
+
+
+def r1_penalty(real_pred: Tensor, real_img: Tensor) -> Tensor:
+    """Per-sample squared gradient norm ``||grad_x D(x)||^2`` at the real images, ``(N,)``.
+
+    ``real_img`` must require grad and ``real_pred = D(real_img)``; the graph is
+    kept (``create_graph``) so that the penalty trains D.
+    """
+    (grad,) = torch.autograd.grad(real_pred.sum(), real_img, create_graph=True)
+    return grad.square().sum(dim=list(range(1, grad.dim())))
+
+
+@LOSSES.register_module()
+class R1Penalty(nn.Module):
+    """R1 regulariser (Mescheder et al., 2018), StyleGAN2's D regulariser.
+
+    ``gamma / 2 * E_x[ ||grad_x D(x)||^2 ]`` over real images only (zero-centred,
+    no interpolates). StyleGAN2 applies it lazily, every 16th D step, with the
+    loss multiplied by the interval; that is the training phase's business, not
+    this module's.
+
+    Args:
+        gamma: The weight gamma. Default 10.0 (StyleGAN2 config F; the ADA
+            configs use 0.01 for CIFAR-10 and 1 for FFHQ-256).
+    """
+
+    def __init__(self, gamma: float = 10.0) -> None:
+        super().__init__()
+        self.gamma = gamma
+
+    def forward(self, real_pred: Tensor, real_img: Tensor) -> Tensor:
+        """The penalty for ``real_pred = D(real_img)`` (``real_img`` requires grad)."""
+        return (self.gamma / 2) * r1_penalty(real_pred, real_img).mean()

@@ -279,7 +279,7 @@ class BaseGAN(BaseModel):
 
     # ------------------------------------------------------------- deployment
     def inference_networks(self) -> list:
-        """The networks a user runs after training, for export (:mod:`gancore.export`).
+        """The networks a user runs after training, for export (:mod:`gancore.inference.export`).
 
         Returns a list of :class:`gancore.models.inference.InferenceNetwork`
         (module, inputs with named dynamic axes, output name); models with

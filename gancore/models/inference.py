@@ -7,7 +7,7 @@ ProGAN: the sampling generator, EMA copy when there is one; pix2pix: G;
 CycleGAN: one per direction). An :class:`InferenceNetwork` says everything an
 exporter needs without knowing the model class: the module, the inputs (names,
 shapes with named dynamic axes, dtypes) and the output name. The exporter
-(:mod:`gancore.export`) builds example inputs and dynamic axes from it.
+(:mod:`gancore.inference.export`) builds example inputs and dynamic axes from it.
 
 Axis names used by the built-in models: ``'batch'`` for the batch axis,
 ``'height'`` / ``'width'`` for the image sides of translators (which must be

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from .base_gan import BaseGAN
 from .modes import eval_mode
 
@@ -57,6 +58,32 @@ class NoiseGAN(BaseGAN):
     def training_labels(self, batch: dict, num: int, device: torch.device) -> Optional[Tensor]:
         """Labels of the fake images of a training batch; None (the default) for no labels."""
         return None
+
+    def check_noise_batch(self, batch: dict, side: int, networks: str, note: str = '') -> None:
+        """For ``check_batch``: ``side x side`` images with G's channels, and labels if conditional.
+
+        Args:
+            batch: The first training batch.
+            side: The image side the networks need.
+            networks: What needs it, for the message (e.g. ``'the networks have resolution'``).
+            note: Appended to the fix of a wrong size.
+
+        Raises:
+            ConfigError: Other channels (``model.generator.out_channels``), another
+                size, or a conditional model without labels below ``num_classes``.
+        """
+        img = batch['img']
+        self.check_channels(img, self.generator.out_channels, 'img',
+                            'model.generator.out_channels')
+        if tuple(img.shape[-2:]) != (side, side):
+            raise ConfigError(
+                f'the dataset gives {img.shape[-1]}x{img.shape[-2]} images but {networks}='
+                f'{side}: give the dataset image_size/size={side}{note}')
+        labels = batch.get('label')
+        if self.num_classes and (labels is None or int(labels.max()) >= self.num_classes):
+            raise ConfigError(f'the conditional {type(self).__name__} (num_classes='
+                              f'{self.num_classes}) needs a labelled dataset with labels below '
+                              'num_classes')
 
     # --------------------------------------------------------------- training
     def generate(self, batch: dict) -> dict:

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from gancore.errors import ConfigError
 from gancore.models import TranslationGAN
 from gancore.registry import DISCRIMINATORS, GENERATORS, IMAGE_POOLS, LOSSES, MODELS
-from gancore.translation import io_channels, to_rgb
+from gancore.models.translation import io_channels, to_rgb
 
 
 @MODELS.register_module()

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from gancore.errors import ConfigError
 from gancore.models import TranslationGAN, eval_mode, kept_modes
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
-from gancore.translation import io_channels, seeded, to_rgb
+from gancore.models.translation import io_channels, seeded, to_rgb
 
 
 @contextlib.contextmanager

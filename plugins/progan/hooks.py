@@ -34,7 +34,7 @@ from gancore.architectures.progan import resolution_of
 from gancore.errors import ConfigError
 from gancore.models import unwrap
 from gancore.registry import HOOKS
-from gancore.sampling import save_grid
+from gancore.inference.sampling import save_grid
 
 from .schedule import GrowthSchedule, Overrides
 

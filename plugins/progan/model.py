@@ -170,20 +170,10 @@ class ProgressiveGAN(NoiseGAN):
 
     def check_batch(self, batch: dict) -> None:
         """The dataset must give max-resolution images with the networks' channels."""
-        img = batch['img']
-        self.check_channels(img, self.generator.out_channels, 'img',
-                            'model.generator.out_channels')
-        top = self.generator.max_resolution
-        if tuple(img.shape[-2:]) != (top, top):
-            raise ConfigError(
-                f'the dataset gives {img.shape[-1]}x{img.shape[-2]} images but the networks '
-                f'grow to max_resolution={top}: give the dataset image_size/size={top} '
-                '(the model average-pools the images down to the current level itself)')
-        if self.num_classes:
-            labels = batch.get('label')
-            if labels is None or int(labels.max()) >= self.num_classes:
-                raise ConfigError(f'the conditional ProGAN (num_classes={self.num_classes}) '
-                                  'needs a labelled dataset with labels below num_classes')
+        self.check_noise_batch(batch, self.generator.max_resolution,
+                               'the networks grow to max_resolution',
+                               ' (the model average-pools the images down to the current level '
+                               'itself)')
 
     # --------------------------------------------------------------- sampling
     @torch.no_grad()

@@ -24,7 +24,7 @@ from mmengine.config import Config
 
 from cuda_helpers import write_config
 from gancore.config import load_config
-from gancore.engine import load_checkpoint_file
+from gancore.checkpoint import load_checkpoint_file
 from gancore.engine.speed import apply_speed_to_model, use_amp
 from gancore.testing import build_model, build_optim_wrapper, changed_names, snapshot
 

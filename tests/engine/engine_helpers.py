@@ -32,8 +32,8 @@ from mmengine.fileio.backends.local_backend import LocalBackend
 from mmengine.hooks import Hook
 from PIL import Image
 
-from gancore.engine import checkpoint as _checkpoint
-from gancore.engine.portable_state import unwrapped_state_dict
+from gancore import checkpoint as _checkpoint
+from gancore.checkpoint import unwrapped_state_dict
 from gancore.models.base_gan import unwrap
 from gancore.registry import HOOKS
 
@@ -71,7 +71,7 @@ def _install_crash_points() -> None:
     after_rename = os.environ.get('GANCORE_TEST_KILL_AFTER_RENAME')
 
     def put_or_crash(self, obj: bytes, filepath) -> None:
-        if osp.basename(str(filepath)).startswith(f'.{in_save}.tmp'):
+        if osp.basename(str(filepath)).startswith(f'.{osp.splitext(in_save)[0]}.tmp'):
             with open(filepath, 'wb') as f:
                 f.write(obj[:len(obj) // 2])
                 f.flush()

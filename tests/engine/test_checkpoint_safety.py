@@ -7,7 +7,7 @@ import torch
 
 from engine_helpers import write_config
 from gancore.cli import run_tool
-from gancore.engine import load_checkpoint_file
+from gancore.checkpoint import load_checkpoint_file
 from gancore.errors import CheckpointError
 
 

@@ -32,7 +32,8 @@ import pytest
 import torch
 
 from engine_helpers import write_config
-from gancore.engine import build_runner, load_checkpoint_file, prepare_config
+from gancore.checkpoint import load_checkpoint_file
+from gancore.engine import build_runner, prepare_config
 from gancore.errors import ConfigError
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -13,8 +13,8 @@ from conftest import tool_cmd
 from engine_helpers import (write_config, write_image_folder_config, write_paired,
                             write_unpaired)
 from gancore.cli import run_tool
-from gancore.engine import checkpoint as ckpt_mod
-from gancore.engine import load_checkpoint_file
+from gancore.checkpoint import files as ckpt_mod
+from gancore.checkpoint import load_checkpoint_file
 from gancore.engine.exact_resume import SamplerBatchSource
 from test_checkpoint_safety import train_tool
 from test_resume import assert_same_state, optim_tensors, run, state_of
@@ -70,7 +70,7 @@ def test_resume_skips_a_truncated_newest_checkpoint_and_cleans_stale_temp_files(
     data = (work / 'iter_4.pth').read_bytes()
     (work / 'iter_4.pth').write_bytes(data[:len(data) // 3])  # last_checkpoint names it
     stale = [work / 'last_checkpoint.tmp12345', work / '.last_checkpoint.tmp12345',
-             work / '.iter_6.pth.tmp12345']
+             work / '.iter_6.pth.tmp12345', work / '.iter_8.tmp12345.pth']
     for path in stale:
         path.write_bytes(os.urandom(1 << 20))
     resumed = run(config, work, resume=True)  # max_iters 4 again: continues from iter_2
@@ -130,7 +130,7 @@ def test_failed_write_stops_with_one_line_and_keeps_the_previous_checkpoint(
     put, replace = LocalBackend.put, ckpt_mod.atomic_replace
 
     def full_disk(self, obj, filepath):  # writes 1 MB of the file, then the disk is full
-        if os.path.basename(str(filepath)).startswith('.iter_4.pth.tmp'):
+        if os.path.basename(str(filepath)).startswith('.iter_4.tmp'):
             with open(filepath, 'wb') as f:
                 f.write(obj[:1 << 20])
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

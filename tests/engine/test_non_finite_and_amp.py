@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from engine_helpers import write_config
+from gancore.checkpoint import load_checkpoint_file
 from gancore.cli import run_tool
-from gancore.engine import build_runner, load_checkpoint_file, prepare_config
+from gancore.engine import build_runner, prepare_config
 from gancore.engine.amp import PortableAmpOptimWrapper
 from gancore.hooks.non_finite import NonFiniteGuardHook, NonFiniteLossError
 

@@ -7,7 +7,7 @@ import torch
 
 from engine_helpers import write_config
 from gancore.cli import run_tool
-from gancore.engine import load_checkpoint_file
+from gancore.checkpoint import load_checkpoint_file
 from gancore.hooks.non_finite import NonFiniteLossError, NonFiniteStateError
 from test_checkpoint_safety import train_tool
 from test_non_finite_and_amp import make_runner

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from gancore.apis import init_model
-from gancore.engine import load_checkpoint_file
-from gancore.engine.checkpoint import check_training_checkpoint
+from gancore.inference.model import init_model
+from gancore.checkpoint import check_training_checkpoint, load_checkpoint_file
 from gancore.errors import CheckpointError
 from test_train_tool import run_in_process
 

@@ -10,7 +10,8 @@ from mmengine.dataset import InfiniteSampler
 
 from conftest import tool_cmd
 from engine_helpers import write_config
-from gancore.engine import build_runner, load_checkpoint_file, prepare_config
+from gancore.checkpoint import load_checkpoint_file
+from gancore.engine import build_runner, prepare_config
 from gancore.errors import CheckpointError
 from gancore.engine.exact_resume import SamplerBatchSource, capture_rng_state, restore_rng_state
 from gancore.engine.resume import ResumableInfiniteSampler
@@ -65,7 +66,7 @@ def test_sigkill_during_checkpoint_write_then_resume_matches_uninterrupted_run(t
     # the half-written file is the temporary one; the last good checkpoint is intact and
     # is what last_checkpoint names (max_keep_ckpts=1: the old one was not deleted first)
     assert not (work / 'iter_6.pth').exists()
-    partial = list(work.glob('.iter_6.pth.tmp*'))
+    partial = list(work.glob('.iter_6.tmp*.pth'))
     assert len(partial) == 1
     assert (work / 'last_checkpoint').read_text().strip() == str(work / 'iter_4.pth')
     assert load_checkpoint_file(work / 'iter_4.pth')['meta']['iter'] == 4

@@ -1,13 +1,29 @@
 """Speed options (gancore.engine.speed), tools/train.py's speed flags and --profile."""
 
+from typing import Iterable
+
 import pytest
 import torch
+from torch import nn
 
 from engine_helpers import write_config
 from gancore.engine import build_runner, prepare_config
-from gancore.engine.speed import (TrainProfilerHook, apply_speed_to_model, conv_weights,
-                                  is_compiled, speed_settings, trained_networks)
+from gancore.engine.speed import apply_speed_to_model, trained_networks
 from gancore.errors import ConfigError
+from gancore.hooks import TrainProfilerHook
+from gancore.config.speed_options import speed_settings
+
+
+def is_compiled(module: nn.Module) -> bool:
+    """True if ``module`` was compiled in place with ``nn.Module.compile()``."""
+    return getattr(module, '_compiled_call_impl', None) is not None
+
+
+def conv_weights(modules: Iterable[nn.Module]) -> list:
+    """The 4-d weights of the conv layers in ``modules``."""
+    return [m.weight for net in modules for m in net.modules()
+            if isinstance(m, nn.modules.conv._ConvNd) and m.weight.dim() == 4]
+
 
 _count = iter(range(10**6))
 

@@ -6,11 +6,11 @@ import torch
 
 from engine_helpers import write_config
 from gancore.cli import build_parser, train as train_command
-from gancore.config_sections import speed_spec
+from gancore.cli.train import speed_from_arguments
 from gancore.engine import prepare_config, runner as runner_module
-from gancore.engine.speed import (SPEED_DEFAULTS, SPEED_OPTIONS, speed_from_arguments,
-                                  speed_settings, speed_table_markdown, torch_settings)
+from gancore.engine.speed import torch_settings
 from gancore.errors import ConfigError
+from gancore.config.speed_options import SPEED_DEFAULTS, SPEED_OPTIONS, speed_settings, speed_spec
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_WIDE = dict(num_threads=3, tf32=True, cudnn_benchmark=True)
@@ -25,6 +25,23 @@ def torch_state():
 
 
 # ------------------------------------------------------------------ one table
+def speed_table_markdown() -> str:
+    """SPEED_OPTIONS as the Markdown table docs/config.md must hold (paste it from a failure)."""
+    def values(o) -> str:
+        if o.kind == 'bool':
+            return '`True`, `False`'
+        if o.kind == 'int':
+            return 'int >= 1, `None`'
+        return ', '.join(f"`'{c}'`" for c in o.choices) + ', `None`'
+    rows = ['| option | default | values | `gancore train` flag | applies | what it does |',
+            '|---|---|---|---|---|---|']
+    rows += [f"| `{o.name}` | `{o.default!r}` | {values(o)} | "
+             f"{f'`{o.flag}`' if o.flag else '-'} | {o.applies} | {o.help} |"
+             for o in SPEED_OPTIONS]
+    return '\n'.join(rows)
+
+
+
 def test_schema_accepts_exactly_the_table():
     fields = speed_spec().specs[0].fields  # Opt(Fields(...))
     assert list(fields) == [o.name for o in SPEED_OPTIONS] == list(SPEED_DEFAULTS)
@@ -61,7 +78,7 @@ def test_train_flags_are_generated_from_the_table():
 def test_docs_list_exactly_the_table():
     text = (REPO / 'docs' / 'config.md').read_text()
     table = speed_table_markdown()
-    assert table in text
+    assert table in text, f'docs/config.md must hold the speed table:\n{table}'
     after = text[text.index(table) + len(table):].lstrip('\n')
     assert not after.startswith('|')  # no extra rows
     rows = [ln for ln in text.splitlines() if ln.startswith('| `') and ln.count('|') == 7]

@@ -132,7 +132,7 @@ def fake_eval_cli(monkeypatch, make_model) -> tuple:
         model the CLI loaded and ``'args'`` the ``(config, checkpoint, device)`` it
         passed.
     """
-    from gancore.evaluation import cli
+    from gancore.cli import evaluate as cli
     net = FakeNet()
     monkeypatch.setattr(cli, 'get_inception', lambda *a, **k: net)
     made = {}
@@ -143,3 +143,51 @@ def fake_eval_cli(monkeypatch, make_model) -> tuple:
         return made['model']
     monkeypatch.setattr(cli, 'load_generator', load_generator)
     return net, made
+
+
+class FakeTranslator(torch.nn.Module):
+    """Translates like CycleGAN (A -> B and back) by shifting the values.
+
+    Args:
+        noise: Amplitude of uniform noise added (from the global RNG, which the
+            evaluation seeds per sampling seed); 0 = deterministic.
+    """
+    directions = ('AtoB', 'BtoA')
+
+    def __init__(self, noise: float = 0.0) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.noise, self.calls = noise, []
+
+    def input_channels(self, direction='AtoB'):
+        return 3
+
+    def translate(self, images, direction='AtoB'):
+        self.calls.append((direction, tuple(images.shape)))
+        out = images * 0.5 + (0.3 if direction == 'AtoB' else -0.3)
+        if self.noise:
+            out = out + self.noise * torch.rand(images.shape)
+        return out.clamp(-1, 1)
+
+
+def cli_env(tmp_path: Path, monkeypatch, num_real: int = 30, noise: float = 0.0) -> dict:
+    """The fake network; a :class:`FakeTranslator` for checkpoints named ``*cyclegan*``,
+    else a :class:`FakeGenerator`; ``num_real`` real 16x16 images and a dummy checkpoint."""
+    net, made = fake_eval_cli(monkeypatch, lambda checkpoint: (
+        FakeTranslator(noise) if 'cyclegan' in str(checkpoint) else FakeGenerator(shift=0.2)))
+    real = tmp_path / 'real'
+    write_images(real, num_real, seed=0, size=16)
+    ckpt = tmp_path / 'iter_10.pth'
+    ckpt.write_bytes(b'fake')
+    return dict(net=net, made=made, real=str(real), ckpt=str(ckpt), tmp=tmp_path)
+
+
+def translation_split(tmp_path: Path, num_a: int, num_b: int, name: str = 'split') -> tuple:
+    """``(checkpoint, test_dir)``: a dummy ``*cyclegan*`` checkpoint (a :class:`FakeTranslator`
+    under :func:`cli_env`) and ``test_dir/testA`` + ``testB`` of 16x16 images."""
+    test_dir = tmp_path / name
+    write_images(test_dir / 'testA', num_a, seed=1, size=16)
+    write_images(test_dir / 'testB', num_b, seed=2, size=16, smooth=True)
+    ckpt = tmp_path / f'cyclegan_{name}.pth'
+    ckpt.write_bytes(b'fake')
+    return ckpt, test_dir

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from gancore.errors import CheckpointError
-from gancore.evaluation import cli, fid_between, folder_statistics
+from gancore.cli import evaluate as cli
+from gancore.evaluation import fid_between, folder_statistics
 
 from eval_helpers import FakeGenerator, fake_eval_cli, write_images
 
@@ -79,7 +80,7 @@ def test_checkpoint_source_generates_num_samples_and_writes_json(env, capsys):
     record_path = env['ckpt'][:-len('.pth')] + '_fid23.json'
     with open(record_path) as f:
         record = json.load(f)
-    assert record['fid'] == pytest.approx(fid, abs=1e-4)
+    assert record['comparisons']['default']['metrics']['fid'] == pytest.approx(fid, abs=1e-4)
     gen = record['sources'][1]
     assert gen['kind'] == 'checkpoint' and gen['num'] == 23 and gen['seed'] == 5
     assert gen['inception_score']['splits'] == 10

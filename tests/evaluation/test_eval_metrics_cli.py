@@ -5,40 +5,17 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from gancore.evaluation import cli, kernel_inception_distance, precision_recall
+from gancore.cli import evaluate as cli
+from gancore.evaluation import kernel_inception_distance, precision_recall
 
-from eval_helpers import FakeGenerator, fake_eval_cli, write_images
-
-
-class FakeTranslator(torch.nn.Module):
-    """Translates like CycleGAN (A grey -> B colour and back): shifts the values."""
-    directions = ('AtoB', 'BtoA')
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-        self.calls = []
-
-    def input_channels(self, direction='AtoB'):
-        return 3
-
-    def translate(self, images, direction='AtoB'):
-        self.calls.append((direction, tuple(images.shape)))
-        return (images * 0.5 + (0.3 if direction == 'AtoB' else -0.3)).clamp(-1, 1)
+from eval_helpers import FakeGenerator, cli_env, translation_split
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """Fake network; a fake translator for 'cyclegan' checkpoints, else a fake generator."""
-    net, made = fake_eval_cli(monkeypatch, lambda checkpoint: (
-        FakeTranslator() if 'cyclegan' in str(checkpoint) else FakeGenerator(shift=0.2)))
-    real = tmp_path / 'real'
-    write_images(real, 30, seed=0, size=16)
-    ckpt = tmp_path / 'iter_10.pth'
-    ckpt.write_bytes(b'fake')
-    return dict(net=net, made=made, real=str(real), ckpt=str(ckpt), tmp=tmp_path)
+    return cli_env(tmp_path, monkeypatch)
 
 
 def _values(out: str) -> dict:
@@ -60,12 +37,13 @@ def test_all_metrics_of_a_checkpoint_in_one_record(env, capsys):
     vals = _values(out)
     assert set(vals) == {'FID', 'KID', 'IS', 'precision', 'recall', 'SWD', 'MS-SSIM'}
     record = json.loads(out_json.read_text())
-    m = record['metrics']
+    entry = record['comparisons']['default']
+    m = entry['metrics']
     assert m['fid'] == pytest.approx(vals['FID'], abs=1e-4) and 'swd_16' in m
-    assert record['settings']['kid'] == {'subsets': 5, 'subset_size': 24, 'seed': 2020,
-                                         'kernel': '(x.y/d+1)^3', 'estimator': 'unbiased'}
-    assert record['settings']['dims'] == 2048 and record['settings']['ms_ssim']['pairs'] == 12
-    assert record['convention'] == 'generated: source 2, real: source 1'
+    assert entry['settings']['kid'] == {'subsets': 5, 'subset_size': 24, 'seed': 2020,
+                                        'kernel': '(x.y/d+1)^3', 'estimator': 'unbiased'}
+    assert entry['settings']['dims'] == 2048 and entry['settings']['ms_ssim']['pairs'] == 12
+    assert (entry['generated'], entry['real']) == (env['ckpt'], env['real'])
     # the same values as the library on the same features
     from gancore.evaluation import folder_statistics
     real = folder_statistics(env['real'], net=env['net'], progress=False, keep_features=True)
@@ -101,11 +79,7 @@ def test_feature_cache_serves_kid_and_refuses_another_layer(env, capsys):
 
 
 def test_translation_checkpoint_scores_both_directions(env, capsys):
-    test_dir = env['tmp'] / 'h2z'
-    write_images(test_dir / 'testA', 12, seed=1, size=16)
-    write_images(test_dir / 'testB', 14, seed=2, size=16, smooth=True)
-    ckpt = env['tmp'] / 'cyclegan_iter_5.pth'
-    ckpt.write_bytes(b'fake')
+    ckpt, test_dir = translation_split(env['tmp'], 12, 14, 'h2z')
     out_json = env['tmp'] / 't.json'
     assert cli.main([str(ckpt), '--test-dir', str(test_dir), '--metrics', 'fid,kid',
                      '--kid-subsets', '4', '--no-progress', '--out', str(out_json)]) == 0
@@ -118,9 +92,9 @@ def test_translation_checkpoint_scores_both_directions(env, capsys):
     record = json.loads(out_json.read_text())
     assert record['test_split'] == {'source': str(test_dir), 'paired': False, 'num_A': 12,
                                     'num_B': 14}
-    assert record['directions']['BtoA']['settings']['num_real'] == 12
-    assert record['directions']['AtoB']['metrics']['fid'] == pytest.approx(vals['AtoB FID'],
-                                                                          abs=1e-4)
+    assert record['comparisons']['BtoA']['settings']['num_real'] == 12
+    assert record['comparisons']['AtoB']['metrics']['fid'] == pytest.approx(vals['AtoB FID'],
+                                                                           abs=1e-4)
 
 
 @pytest.mark.parametrize('argv,pattern', [

@@ -1,6 +1,7 @@
 """FIDHook with a fake model, a fake feature extractor and a mock runner."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from unittest.mock import MagicMock
@@ -93,7 +94,22 @@ def test_logs_fid_and_keeps_only_the_best_checkpoint(setup):
     assert len(warned) == 1 and 'from only 12 images (< 2048)' in warned[0]  # once
     assert runner.visualizer.add_scalars.call_args_list[0].args[0] == {'FID': history[0]}
     # best after iter 2, worse at 4 (kept), better at 6 (replaces 2)
-    assert sorted(os.listdir(work)) == ['best_FID_iter_6.pth']
+    assert sorted(os.listdir(work)) == ['best_FID_iter_6.pth', 'metrics.jsonl']
+    # one record per evaluation: eval-fid's layout, with the metric card
+    with open(os.path.join(work, 'metrics.jsonl')) as f:
+        records = [json.loads(line) for line in f]
+    assert [r['iteration'] for r in records] == [2, 4, 6]
+    entry = records[2]['comparisons']['default']
+    assert entry['metrics']['fid'] == pytest.approx(history[2])
+    assert entry['real'] == setup['stats'] and entry['runs'][0]['seed'] == 3
+    card = records[2]['card']
+    assert card['num'] == {'generated': 12, 'real': 0}  # the .npz holds no count
+    assert card['sampling_seeds'] == [3] and card['reference'] == setup['stats']
+    assert card['feature_network']['weights'] == 'fake'
+    assert card['comparable_with_published'] is False
+    infos = [str(c.args[0]) for c in runner.logger.info.call_args_list
+             if str(c.args[0]).startswith('metrics at iter')]
+    assert len(infos) == 3 and all('not comparable with published FIDs' in i for i in infos)
     assert hook.best_score == pytest.approx(history[2])
     assert runner.message_hub.get_info('FIDHook.best_ckpt') == os.path.join(
         work, 'best_FID_iter_6.pth')
@@ -115,7 +131,7 @@ def test_after_train_evaluates_the_final_model_once(setup):
     hook.after_train(runner)
     assert len(model.calls) == 2
     assert runner.visualizer.add_scalars.call_args_list[-1].kwargs['step'] == 5
-    assert os.listdir(runner.work_dir) == []  # save_best=False
+    assert os.listdir(runner.work_dir) == ['metrics.jsonl']  # save_best=False: no checkpoint
     # resume: a new hook reads the best score from the message hub
     again = FIDHook(interval=4, real_stats=setup['stats'], num_samples=6)
     again.before_train(runner)
@@ -149,7 +165,9 @@ def test_other_ranks_wait_and_receive_the_value(setup, monkeypatch):
     events = []
     monkeypatch.setattr(fid_hook, 'is_main_process', lambda: False)
     monkeypatch.setattr(fid_hook, 'is_distributed', lambda: True)
-    monkeypatch.setattr(fid_hook, 'barrier', lambda: events.append('barrier'))
+    # rank 0's measurement may take long: the others wait on a group with its own timeout
+    monkeypatch.setattr(fid_hook, 'rank0_wait_group', lambda seconds: ('group', seconds))
+    monkeypatch.setattr(fid_hook, 'barrier', lambda group: events.append(('barrier', group)))
 
     def broadcast(box, src=0):
         assert box == [None] and src == 0
@@ -160,7 +178,8 @@ def test_other_ranks_wait_and_receive_the_value(setup, monkeypatch):
     hook = FIDHook(interval=1, real_stats=setup['stats'], num_samples=4)
     hook.before_train(runner)
     _run_iter(hook, runner, 0)
-    assert model.calls == [] and events == ['barrier', 'broadcast']
+    assert model.calls == []
+    assert events == [('barrier', ('group', FIDHook.RANK0_WAIT_S)), 'broadcast']
     assert runner.message_hub.get_scalar('metrics/FID').current() == 12.5
     assert runner.save_checkpoint.call_count == 1
     assert hook.best_score == 12.5

@@ -117,3 +117,59 @@ def test_pil_bicubic_resize(torch_home):
     assert torch.allclose(net.preprocess(flat.float() / 127.5 - 1), out, atol=1e-6)
     with pytest.raises(ConfigError, match='unknown Inception resize'):
         FIDInceptionV3(resize='nearest')
+
+
+def test_fused_network_equals_the_unfused_one(torch_home):
+    """Batch norm folded, 1x1 convolutions merged, pool after conv: the same to rounding."""
+    plain = FIDInceptionV3(fused=False)
+    fused = FIDInceptionV3()
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    images = torch.randint(0, 256, (5, 3, 40, 40), dtype=torch.uint8)
+    with torch.inference_mode():
+        for dims in (2048, 768, 192, 64):
+            want, want_logits = plain(images, dims=dims)
+            got, logits = fused(images, dims=dims)
+            scale = float(want.abs().max())
+            assert scale > 1e-3
+            assert torch.allclose(got, want, rtol=0, atol=1e-5 * scale), dims
+            assert torch.allclose(logits, want_logits, rtol=0,
+                                  atol=1e-5 * float(want_logits.abs().max()))
+
+
+def test_chunks_give_the_same_features(torch_home):
+    whole = FIDInceptionV3(chunk=100)
+    small = FIDInceptionV3(chunk=3)
+    tuned = FIDInceptionV3()
+    images = torch.rand(7, 3, 24, 24) * 2 - 1
+    with torch.inference_mode():
+        want, _ = whole(images)
+        for net in (small, tuned, tuned, tuned):  # the tuner splits 1, 2, 4 ways
+            got, logits = net(images)
+            assert got.shape == (7, 2048) and logits.shape == (7, 1008)
+            assert torch.allclose(got, want, rtol=0, atol=1e-6 * float(want.abs().max()))
+    assert len(tuned.tuner.seconds) >= 2
+    with pytest.raises(ConfigError, match='chunk must be >= 1'):
+        FIDInceptionV3(chunk=0)
+
+
+def test_chunk_tuner_scans_splits_until_one_is_not_faster():
+    from gancore.evaluation.inception_fused import ChunkTuner
+    tuner = ChunkTuner(splits=(1, 2, 4, 8))
+    per_image = {1: 0.30, 2: 0.20, 4: 0.25, 8: 0.01}  # 8 is never tried: 4 was slower
+    tried = []
+    while tuner.best is None:
+        parts = tuner.parts()
+        tried.append(parts)
+        tuner.record(parts, 50, per_image[parts] * 50)
+    assert tried == [1, 2, 4] and tuner.best == 2 and tuner.parts() == 2
+    # every split faster than the last: the last is kept
+    steady = ChunkTuner(splits=(1, 2))
+    steady.record(1, 10, 2.0)
+    steady.record(2, 10, 1.0)
+    assert steady.best == 2
+    # a short batch (fewer than 2 images per part) is not counted
+    short = ChunkTuner(splits=(1, 2))
+    short.record(1, 10, 2.0)
+    short.record(2, 3, 0.1)
+    assert short.best is None and short.parts() == 2

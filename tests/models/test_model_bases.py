@@ -5,7 +5,7 @@ from torch import nn
 
 from gancore.errors import ConfigError
 from gancore.models import NoiseGAN, TranslationGAN
-from gancore.translation import TranslationModel
+from gancore.models.translation import TranslationModel
 
 
 class TinyNoiseGAN(NoiseGAN):

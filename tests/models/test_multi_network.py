@@ -131,7 +131,7 @@ def test_gradient_accumulation_steps_every_second_iteration_on_the_mean_loss():
 
 
 def test_loading_for_inference_needs_every_declared_ema_copy():
-    from gancore.apis import load_inference_weights
+    from gancore.checkpoint import load_inference_weights
     from gancore.errors import CheckpointError
     trained = TwoGenerators(ema_decay=0.5)
     weights = {k: v for k, v in trained.state_dict().items()

@@ -161,8 +161,13 @@ def test_cycle_noise_is_added_to_the_translations_before_they_are_translated_bac
     torch.testing.assert_close(fake['rec_B'],
                                model.generator_ab(model.generator_ba(b) + 0.5 * noise_a))
     assert not torch.allclose(fake['rec_A'], model.generator_ba(fake['fake_B']))
+    args = {k: v for k, v in cfg.model.to_dict().items() if k != 'type'}
     for bad in (-0.1, True, '0.1'):
         with pytest.raises(ConfigError, match='model.cycle_noise_std must be a number >= 0'):
+            MODELS.get('CycleGAN')(**dict(args, cycle_noise_std=bad))  # the model's own check
+        # a registry build checks the arguments as a config's are checked
+        with pytest.raises(ConfigError, match=r'cycle_noise_std=.* is not valid: expected a '
+                                              r'number >= 0'):
             MODELS.build(dict(cfg.model.to_dict(), cycle_noise_std=bad))
     # in a config, the schema refuses it before anything is built or written
     with pytest.raises(ConfigError, match=r'model.cycle_noise_std=-0.1 in .* a number >= 0'):

@@ -29,7 +29,7 @@ _names = itertools.count()
 pytestmark = pytest.mark.usefixtures('gancore_context')  # seed 0, 1 thread, scope
 
 
-def tiny_model(max_resolution=16, num_classes=0, **kw):
+def tiny_cfg(max_resolution=16, num_classes=0, **kw):
     nets = dict(max_resolution=max_resolution, base_channels=128, max_channels=8,
                 num_classes=num_classes)
     cfg = dict(type='ProgressiveGAN',
@@ -37,7 +37,11 @@ def tiny_model(max_resolution=16, num_classes=0, **kw):
                discriminator=dict(type='ProGANDiscriminator', in_channels=1, **nets), **kw)
     if num_classes:
         cfg['aux_loss'] = dict(type='AuxiliaryClassificationLoss')
-    return MODELS.build(cfg)
+    return cfg
+
+
+def tiny_model(**kw):
+    return MODELS.build(tiny_cfg(**kw))
 
 
 def adam(model):
@@ -226,8 +230,12 @@ def test_lazy_gradient_penalty_is_applied_every_kth_step_weighted_by_k():
     # step 0: same weights, same random numbers, so the lazy penalty is 3x the plain one
     torch.testing.assert_close(lazy[0], 3 * every[0])
     for bad in (0, 1.5, True):
-        with pytest.raises(ConfigError, match='model.gp_interval must be an integer >= 1'):
+        # a registry build checks the arguments as a config's are checked
+        with pytest.raises(ConfigError, match=r'gp_interval=.* is not valid: expected an int'):
             tiny_model(gp_interval=bad)
+        args = {k: v for k, v in tiny_cfg(gp_interval=bad).items() if k != 'type'}
+        with pytest.raises(ConfigError, match='model.gp_interval must be an integer >= 1'):
+            MODELS.get('ProgressiveGAN')(**args)  # the model's own check
     # in a config, the schema refuses it before anything is built or written
     with pytest.raises(ConfigError, match=r'model.gp_interval=0 in .* expected an int >= 1'):
         load_config(str(DIGITS), {'model.gp_interval': 0})

@@ -1,11 +1,11 @@
-"""gancore.config_data: configs as plain data, and the literal-only reader of old config text."""
+"""gancore.config.data: configs as plain data, and the literal-only reader of old config text."""
 import pytest
 from mmengine.config import Config
 
 from conftest import REPO
+from gancore.checkpoint import read_stored_config, stored_config
 from gancore.config import load_config
-from gancore.config_data import (config_from_checkpoint, config_from_data, config_to_data,
-                                 data_from_text)
+from gancore.config.data import config_from_data, config_to_data, data_from_text
 from gancore.errors import CheckpointError, ConfigError
 
 
@@ -76,17 +76,16 @@ def test_unreadable_text_is_one_line():
 
 def test_config_from_checkpoint_reads_both_formats_and_names_a_missing_config():
     data = {'model': {'type': 'M'}}
-    assert config_from_checkpoint({'meta': {'cfg': data}}, 'a.pth').model.type == 'M'
+    assert read_stored_config({'meta': {'cfg': data}}, 'a.pth').model.type == 'M'
     text = "model = dict(type='M')\n"
-    assert config_from_checkpoint({'meta': {'cfg': text}}, 'a.pth').model.type == 'M'
+    assert read_stored_config({'meta': {'cfg': text}}, 'a.pth').model.type == 'M'
     for ckpt in ({}, {'meta': {}}, {'meta': {'cfg': ''}}, {'meta': None}):
         with pytest.raises(CheckpointError, match="'a.pth' holds no config: pass the config"):
-            config_from_checkpoint(ckpt, 'a.pth')
+            read_stored_config(ckpt, 'a.pth')
 
 
 def test_converted_checkpoints_store_the_config_as_data():
-    from gancore.apis import stored_config
     cfg = load_config(str(REPO / 'configs/cgan/cgan_digits.py'))
     stored = stored_config(cfg)
     assert isinstance(stored, dict)
-    assert config_from_checkpoint({'meta': {'cfg': stored}}, 'c.pth').to_dict() == cfg.to_dict()
+    assert read_stored_config({'meta': {'cfg': stored}}, 'c.pth').to_dict() == cfg.to_dict()

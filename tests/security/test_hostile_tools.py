@@ -11,14 +11,14 @@ from mmengine.config import Config
 from PIL import Image
 
 from conftest import REPO
-from gancore import paths
-from gancore.apis import init_model
+from gancore.inference import paths
+from gancore.inference.model import init_model
 from gancore.config import load_config
-from gancore.engine import load_checkpoint_file
+from gancore.checkpoint import load_checkpoint_file
 from gancore.errors import CheckpointError, ConfigError, DataError
 from gancore.evaluation.fid import load_stats_file, save_stats
-from gancore.model_file import save_model_file
-from gancore.translation import _output_names, translate_folder
+from gancore.inference.model_file import save_model_file
+from gancore.inference.translate import _output_names, translate_folder
 from test_train_tool import run_in_process
 from test_translate_tool import CYCLEGAN, save_checkpoint
 
@@ -76,7 +76,7 @@ def test_an_unwritable_destination_is_one_line(tiny_digits_run, tmp_path, capsys
 
 
 def test_a_full_disk_mid_write_is_one_line(tiny_digits_run, tmp_path, capsys, monkeypatch):
-    from gancore import sampling
+    from gancore.inference import sampling
     written = []
 
     def full(image, path):
@@ -194,3 +194,15 @@ def test_model_files_with_wrong_values_make_no_images(tiny_digits_run, tmp_path,
     proc = run_in_process(capsys, 'generate', path, '--out', out, '--num', '2')
     one_error(proc, str(path), *words)
     assert not out.exists() or not list(out.glob("*.png"))
+
+
+@pytest.mark.parametrize('target', ['folder', 'under a file'])
+def test_export_to_a_folder_or_below_a_file_is_refused_first(tiny_digits_run, tmp_path, capsys,
+                                                              target):
+    blocker = tmp_path / 'file.txt'
+    blocker.write_text('keep me')
+    out = tmp_path if target == 'folder' else blocker / 'g.onnx'
+    proc = run_in_process(capsys, 'export', tiny_digits_run / 'iter_2.pth', out,
+                          '--format', 'onnx')
+    one_error(proc, str(out))
+    assert blocker.read_text() == 'keep me'

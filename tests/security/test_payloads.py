@@ -15,11 +15,11 @@ import torch
 from mmengine.config import Config
 
 from conftest import REPO, TINY_DIGITS as TINY
-from gancore.apis import init_model
+from gancore.inference.model import init_model
 from gancore.datasets import CIFAR10Dataset
-from gancore.engine import load_checkpoint_file
+from gancore.checkpoint import load_checkpoint_file
 from gancore.errors import CheckpointError, DataError
-from gancore.evaluation import cli as fid_cli
+from gancore.cli import evaluate as fid_cli
 from gancore.evaluation.fid import load_stats, save_stats
 from test_train_tool import run_in_process
 

@@ -14,13 +14,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from gancore.apis import init_model
+from gancore.inference.model import init_model
+from gancore.checkpoint import load_checkpoint_file
 from gancore.config import validate_config
-from gancore.engine import load_checkpoint_file
 from gancore.errors import ConfigError, GancoreError
-from gancore.evaluation import cli as fid_cli
+from gancore.cli import evaluate as fid_cli
 from gancore.evaluation.fid import save_stats
-from gancore.model_file import save_model_file
+from gancore.inference.model_file import save_model_file
 from gancore import registry
 from gancore.registry import HOOKS, LOSSES, MODELS
 from test_train_tool import run_in_process
