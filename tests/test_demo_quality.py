@@ -375,3 +375,25 @@ def test_inception_metrics_with_a_random_weight_file(tmp_path, monkeypatch):
     assert card['feature_network']['official'] is False
     assert card['num'] == {'generated': 12, 'real': 12} and card['sampling_seeds'] == [0]
     assert card['reference'] == 'held-out digits (12)'
+
+
+def test_docs_grids_are_enlarged_and_labelled(tmp_path):
+    spec = importlib.util.spec_from_file_location('demo_grids',
+                                                  REPO / 'benchmarks' / 'demo_grids.py')
+    grids = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grids)
+    from PIL import Image
+    images = -torch.ones(20, 1, 8, 8)  # black digits: only the labels are dark on white
+    plain = grids.save(images, tmp_path / 'plain.png', nrow=10, upscale=4)
+    rows = grids.save(images, tmp_path / 'rows.png', nrow=10, upscale=4, rows=['0', '1'])
+    cols = grids.save(images[:2], tmp_path / 'cols.png', nrow=2, upscale=4, cols=['A', 'B'])
+    width, height = Image.open(plain).size
+    assert (width, height) == (10 * 32 + 11 * 2, 2 * 32 + 3 * 2)  # 8x8 shown at 32x32
+    labelled = np.asarray(Image.open(rows).convert('L'))
+    margin = labelled.shape[1] - width
+    assert labelled.shape[0] == height and margin > 8
+    for r in range(2):  # each row's label is drawn in the margin beside its row
+        band = labelled[2 + r * 34:2 + r * 34 + 32, :margin]
+        assert (band < 128).any()
+    header = np.asarray(Image.open(cols).convert('L'))
+    assert header.shape[0] > 32 + 2 * 2 and (header[:header.shape[0] - 36, :] < 128).any()
