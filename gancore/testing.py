@@ -426,16 +426,27 @@ class GANPluginTestCase(unittest.TestCase):
         self.assertEqual({s: set(n) for s, n in index.items() if n}, registered,
                          f'PROVIDES of {package} should be {registered}')
 
-    def train_config(self, cfg: Any, max_iters: int = 2, cfg_options: Optional[dict] = None):
+    def train_config(self, cfg: Any, max_iters: int = 2, cfg_options: Optional[dict] = None,
+                     checkpoint_interval: Optional[int] = None, log_interval: int = 1,
+                     resume: bool = False):
         """Train a config with the real Runner for ``max_iters`` iterations in ``self.work_dir``.
 
-        Logging every iteration, a checkpoint at the end, and only the local
-        visualizer backend (no TensorBoard). Returns the finished runner.
+        What it changes in the config, each an argument: the checkpoint interval
+        (default ``max_iters``: one checkpoint at the end), the logger interval
+        (default 1: every iteration is logged) and the visualizer (the local
+        backend only, no TensorBoard). Everything else is the config's.
 
         Args:
             cfg: A config path or a loaded ``Config``.
-            max_iters: Iterations to train.
+            max_iters: Iterations to train (the last one, when resuming).
             cfg_options: Further ``{'a.b': value}`` overrides.
+            checkpoint_interval: ``default_hooks.checkpoint.interval``; None: ``max_iters``.
+            log_interval: ``default_hooks.logger.interval``. Default 1.
+            resume: Continue the newest checkpoint in ``self.work_dir`` (as
+                ``gancore train --resume``) instead of starting afresh.
+
+        Returns:
+            The finished runner.
         """
         from mmengine.config import Config
 
@@ -445,19 +456,31 @@ class GANPluginTestCase(unittest.TestCase):
             if cfg_options:
                 cfg.merge_from_dict(cfg_options)
             cfg.work_dir = self.work_dir
+            if resume:
+                cfg.resume, cfg.load_from = True, None
         else:
-            cfg = prepare_config(str(cfg), work_dir=self.work_dir, cfg_options=cfg_options)
+            cfg = prepare_config(str(cfg), work_dir=self.work_dir, cfg_options=cfg_options,
+                                 resume=resume or None)
         cfg.train_cfg.max_iters = max_iters
         hooks = cfg.get('default_hooks') or {}
         if 'checkpoint' in hooks:
-            hooks['checkpoint']['interval'] = max_iters
+            hooks['checkpoint']['interval'] = checkpoint_interval or max_iters
         if 'logger' in hooks:
-            hooks['logger']['interval'] = 1
+            hooks['logger']['interval'] = log_interval
         cfg.visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
         cfg.experiment_name = f'{self._testMethodName}_{time.time():.0f}_{uuid.uuid4().hex[:8]}'
         runner = GANRunner.from_cfg(cfg)
         runner.train()
         return runner
+
+    def resume_config(self, cfg: Any, max_iters: int, cfg_options: Optional[dict] = None,
+                      **kwargs):
+        """:meth:`train_config` with ``resume=True``: continue ``self.work_dir`` to ``max_iters``.
+
+        E.g. train 2 iterations, resume to 4, and compare with 4 in one go
+        (``gancore.checkpoint.load_checkpoint_file`` reads the checkpoints).
+        """
+        return self.train_config(cfg, max_iters, cfg_options, resume=True, **kwargs)
 
 
 __all__ = ['GANPluginTestCase', 'registry_sandbox', 'mmengine_instances_dropped', 'gancore_context',

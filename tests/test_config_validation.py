@@ -283,3 +283,34 @@ def test_docs_list_every_maximum_with_its_reason():
             for name in cells[0].replace('`', '').split(', '):
                 documented[name] = (int(cells[1].replace(',', '')), cells[2])
     assert documented == MAXIMUM
+
+
+@pytest.mark.parametrize('custom_cfg, words', [
+    ("[dict(data_src='loss_g')]", ['custom_cfg[0]', 'has no method_name']),
+    ("[dict(data_src='loss_g', method_name='mean')]", ['has no window_size', 'by_epoch=False']),
+    ("[dict(data_src='loss_g', method_name='avg', window_size=10)]", ["method_name='avg'"]),
+    ("[dict(data_src='loss_g', method_name='mean', window_size='epoch')]",
+     ["window_size='epoch'"]),
+    ("[dict(data_src='loss_g', method_name='current', window_size=5)]",
+     ['current takes no window_size']),
+    ("[dict(data_src='a', method_name='mean', window_size=5, log_name='x'), "
+     "dict(data_src='b', method_name='max', window_size=5, log_name='x')]",
+     ["custom_cfg[1].log_name='x'"]),
+    ("[dict(data_src='a', method='mean', window_size=5)]", ["unknown key", "method"]),
+])
+def test_log_processor_custom_cfg_is_checked_before_the_run(custom_cfg, words):
+    """mmengine checks custom_cfg with asserts at the first log line (KeyError: 'window_size')."""
+
+    options = parse_cfg_options([f'log_processor.custom_cfg={custom_cfg}'])
+    with pytest.raises(ConfigError) as info:
+        load_config(str(REPO / 'configs/cgan/cgan_digits.py'), options)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def test_a_valid_log_processor_custom_cfg_passes():
+
+    options = parse_cfg_options(["log_processor.custom_cfg=[dict(data_src='loss_g', "
+                                 "method_name='mean', window_size='global', log_name='g')]"])
+    cfg = load_config(str(REPO / 'configs/cgan/cgan_digits.py'), options)
+    assert cfg.log_processor.custom_cfg[0]['log_name'] == 'g'

@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--registry', '-r', action='append', metavar='NAME',
                    help='only this registry (repeatable; comma-separated works too): models, '
                         'generators, discriminators, losses, datasets, hooks, image_pools, '
-                        'metrics, transforms, optim_wrapper_constructors')
+                        'augmentations, metrics, transforms, optim_wrapper_constructors')
     p.add_argument('--plugin', '-p', help="only components of this plugin ('gancore' = core)")
     p.add_argument('--mmengine', action='store_true',
                    help="also list what the registries inherit from mmengine's")

@@ -12,6 +12,7 @@ import inspect
 from functools import lru_cache
 from typing import Any
 
+from ..errors import ConfigError
 from ..registry import SCOPES
 from ..registry.schema import (ANY, BOOL, DICT, PATH, STR, Choice, Component, Ctx, Fields,
                             Instance, Int, Number, OneOf, Opt, Seq, Spec, Value, _fail)
@@ -26,6 +27,56 @@ def _from_signature(func, declared: dict, skip=('self',)) -> dict:
     params = inspect.signature(func).parameters
     return {n: declared.get(n, ANY) for n, p in params.items()
             if n not in skip and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
+#: mmengine's HistoryBuffer statistics a log_processor.custom_cfg entry may name.
+_STATISTICS = ('mean', 'min', 'max', 'current')
+
+
+class LogProcessorSpec(Spec):
+    """``log_processor``: mmengine's LogProcessor, with each ``custom_cfg`` entry checked.
+
+    mmengine checks ``custom_cfg`` only with asserts and dict lookups at the
+    first log line, so a mistake passed ``print-config`` and ended the run with
+    ``KeyError: 'window_size'``. Each entry is ``dict(data_src=NAME,
+    method_name='mean'|'min'|'max'|'current', window_size=N|'global'|'epoch',
+    log_name=NEW_NAME)``: ``data_src`` and ``method_name`` are required; with
+    ``by_epoch=False`` (gancore's runs count iterations) ``window_size`` is
+    required and may not be ``'epoch'``, so ``'current'`` (which takes no
+    window) cannot be used there; a ``log_name`` may appear once per source.
+    """
+
+    expected = 'a LogProcessor config dict'
+    _component = Component(default_type='LogProcessor', what='log processor')
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def check(self, value: Any, where: str, ctx: Ctx) -> None:
+        self._component.check(value, where, ctx)
+        by_epoch = value.get('by_epoch', True)
+        names = set()
+        for i, entry in enumerate(value.get('custom_cfg') or []):
+            path = f'{where}.custom_cfg[{i}]'
+            Fields(dict(data_src=STR, log_name=STR, method_name=Choice(*_STATISTICS),
+                        window_size=OneOf(Int(1), Choice('global', 'epoch'))),
+                   what='data_src, method_name, window_size, log_name').check(entry, path, ctx)
+            for key in ('data_src', 'method_name') + (() if by_epoch else ('window_size',)):
+                if key not in entry:
+                    raise ConfigError(
+                        f'{path} in {ctx.source} has no {key}, which mmengine needs'
+                        + (' with by_epoch=False' if key == 'window_size' else '')
+                        + ": e.g. dict(data_src='loss_g', method_name='mean', window_size=100)")
+            if not by_epoch and entry.get('window_size') == 'epoch':
+                _fail(ctx, f'{path}.window_size', 'epoch', "an int or 'global' (by_epoch=False)")
+            if entry.get('method_name') == 'current' and 'window_size' in entry:
+                _fail(ctx, f'{path}.method_name', 'current', "'mean', 'min' or 'max' (current "
+                      'takes no window_size)')
+            name = entry.get('log_name', entry.get('data_src'))
+            if name in names:
+                _fail(ctx, f'{path}.log_name', name, 'a name no other entry logs',
+                      'Give each entry its own log_name.')
+            names.add(name)
 
 
 OPTIMIZER = Component(what='optimizer', injected=('params',),
@@ -56,7 +107,7 @@ class ClipGrad(Spec):
 OPTIM_WRAPPER = Component(
     default_type='OptimWrapper', what='optim wrapper',
     overrides=dict(optimizer=OPTIMIZER, clip_grad=Opt(ClipGrad()), accumulative_counts=Int(1)),
-    extra=dict(modules=OneOf(STR, Seq(STR)), paramwise_cfg=Opt(DICT)))
+    extra=dict(modules=OneOf(STR, Seq(STR)), paramwise_cfg=Opt(DICT), lazy_correction=BOOL))
 
 
 class OptimWrapperSection(Spec):
@@ -194,7 +245,7 @@ def top_level_spec() -> Fields:
         resume=BOOL,
         launcher=Choice('none', 'pytorch', 'slurm', 'mpi'),
         env_cfg=env_spec(),
-        log_processor=Opt(Component(default_type='LogProcessor', what='log processor')),
+        log_processor=Opt(LogProcessorSpec()),
         log_level=OneOf(Choice('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'), Int(0)),
         visualizer=Opt(Component(default_type='Visualizer', what='visualizer')),
         default_scope=Opt(Choice(*SCOPES)),

@@ -8,7 +8,17 @@ from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..models.phases import apply_lazy_correction, lazy_ratio, standard_phases, updates_in
 from ..registry import OPTIM_WRAPPER_CONSTRUCTORS, suggest
+
+
+def model_phases(model: nn.Module) -> tuple:
+    """The phases of ``model`` (unwrapped): ``training_phases()``, else G every ``disc_steps``."""
+    model = getattr(model, 'module', model)
+    if hasattr(model, 'training_phases'):
+        return model.training_phases()
+    return standard_phases(('generator', 'discriminator'),
+                           int(getattr(model, 'disc_steps', 1) or 1))
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -29,6 +39,14 @@ class GANOptimWrapperConstructor:
     ``generator`` / ``discriminator``. Each entry is an ordinary mmengine optim
     wrapper config (``type='AmpOptimWrapper'`` for mixed precision: each gets its
     own loss scaler).
+
+    ``lazy_correction=True`` in an entry applies StyleGAN2's correction for
+    lazy regularisation (appendix B) to that optimizer: with ``c = k / (k + 1)``
+    for a regularisation phase every ``k`` iterations (in general
+    :func:`gancore.models.phases.lazy_ratio` of the model's phases),
+    ``lr' = lr * c`` and ``beta' = beta ** c`` for every parameter group. The
+    config keeps the uncorrected values; the optimizer (and so the logged lr,
+    the checkpoint and the config-lr check of a resume) holds the corrected ones.
 
     Args:
         optim_wrapper_cfg: The dict above (without ``constructor``).
@@ -72,8 +90,11 @@ class GANOptimWrapperConstructor:
                                   "optimizer=dict(type='Adam', lr=2e-4)")
             module = self._modules_for(model, key, names)
             paramwise = cfg.pop('paramwise_cfg', None)
+            correct = cfg.pop('lazy_correction', False)
             cfg.setdefault('type', 'OptimWrapper')
             wrappers[key] = DefaultOptimWrapperConstructor(cfg, paramwise)(module)
+            if correct:
+                apply_lazy_correction(wrappers[key].optimizer, lazy_ratio(model_phases(model), key))
         return GANOptimWrapperDict(**wrappers)
 
 
@@ -84,10 +105,12 @@ class GANOptimWrapperDict(OptimWrapperDict):
     max_iters)`` once before training; ``OptimWrapperDict`` ignores the call, so
     with ``accumulative_counts > 1`` every wrapper would restart its count at 0 on
     resume and never step on the last, partial accumulation. Here each wrapper
-    counts its own backward passes: the discriminator's wrapper one per
-    iteration, the generator's one per ``disc_steps`` iterations (G is updated on
-    iterations ``k - 1, 2k - 1, ...`` for ``disc_steps = k``), so after ``i``
-    iterations G has had ``i // k`` of ``max_iters // k`` updates.
+    counts its own backward passes, one per update of the model's phases
+    (:func:`gancore.models.phases.updates_in`): the discriminator's one per
+    iteration by default, the generator's one per ``disc_steps`` iterations (G is
+    updated on iterations ``k - 1, 2k - 1, ...`` for ``disc_steps = k``), so after
+    ``i`` iterations G has had ``i // k`` of ``max_iters // k`` updates; a lazy
+    regularisation phase adds its own updates.
     """
 
     def initialize_count_status(self, model: nn.Module, init_counts: int,
@@ -95,15 +118,18 @@ class GANOptimWrapperDict(OptimWrapperDict):
         """Start each wrapper's accumulation count at the updates done so far.
 
         Args:
-            model: The trained model (possibly wrapped); its ``disc_steps``
-                (default 1) sets how often the generator is updated.
+            model: The trained model (possibly wrapped); its phases (or
+                ``disc_steps``) set how often each optimizer is updated.
             init_counts: Iterations done (the resumed iteration, or 0).
             max_counts: ``train_cfg.max_iters``.
         """
-        steps = int(getattr(getattr(model, 'module', model), 'disc_steps', 1) or 1)
+        phases = model_phases(model)
         for key, wrapper in self.optim_wrappers.items():
-            every = steps if key == 'generator' else 1
-            wrapper.initialize_count_status(model, init_counts // every, max_counts // every)
+            if any(p.optimizer == key for p in phases):
+                done, total = (updates_in(phases, key, n) for n in (init_counts, max_counts))
+            else:  # a group no phase steps (read by the model itself): one per iteration
+                done, total = init_counts, max_counts
+            wrapper.initialize_count_status(model, done, total)
 
 
 def check_optimizer_state(optim_wrapper, saved, filename: str) -> None:

@@ -1,27 +1,34 @@
 """BaseGAN: the training skeleton shared by every gancore model.
 
-One call of :meth:`BaseGAN.train_step` is one iteration of the GAN algorithm::
+One call of :meth:`BaseGAN.train_step` is one iteration of the GAN algorithm:
+the model's phases (:class:`gancore.models.Phase`) that are due at this
+iteration, in their declared order::
 
-    fake = G(inputs)                                  # once per step
-    for part in model.update_order:                   # G then D, or D then G
-        'generator': if this iteration updates G (every disc_steps, e.g. 5 for WGAN-GP):
-            with D frozen: G <- G - lr * grad L_G(fake)
-            EMA(G) <- decay * EMA(G) + (1 - decay) * G
-        'discriminator':                              # every iteration, fresh batch
-            D <- D - lr * grad L_D(real, fake.detach())
+    fake = G(batch)                         # once, if a due phase uses it (grad if G's does)
+    for update in the due phases:           # a phase and the joint phases due with it
+        'generator' phase:     with D frozen: G <- G - lr * grad L(batch, fake)
+        'discriminator' phase: D <- D - lr * grad L(batch, fake.detach())
+    EMA(G) <- decay * EMA(G) + (1 - decay) * G      # after a real generator step
+    p <- adjust(p, sign(D(real)))                   # adaptive augmentation, if any
 
-The order of the two updates is a declared property of a model,
-:attr:`BaseGAN.update_order`, the order its reference code uses: CycleGAN,
-cGAN and ProGAN keep the default ``('generator', 'discriminator')``; pix2pix
-declares ``('discriminator', 'generator')`` (its reference updates D first and
-then G against the freshly updated D). Both updates use the one ``fake``
-computed at the start of the step.
+A plain GAN declares nothing: its phases are :func:`~gancore.models.standard_phases`
+of :attr:`BaseGAN.update_order` and ``disc_steps``: the generator's
+``generator_loss`` every ``disc_steps``-th iteration (WGAN-GP: 5) and the
+discriminator's ``discriminator_loss`` every iteration, in the order of the
+model's reference code: CycleGAN, cGAN and ProGAN keep the default
+``('generator', 'discriminator')``; pix2pix declares ``('discriminator',
+'generator')`` (its reference updates D first and then G against the freshly
+updated D). Both updates use the one ``fake`` computed at the start of the
+step. A model with more (StyleGAN2's lazy regularisers, ProGAN's lazy gradient
+penalty) sets :attr:`BaseGAN.phases`.
 
 A model subclasses :class:`BaseGAN` and writes the paper's parts:
-:meth:`generate` (the generator's forward pass for a batch),
-:meth:`generator_loss` and :meth:`discriminator_loss` (each returns the total
-loss and a dict of its logged terms), :meth:`sample` (images for grids and
-FID) and optionally :meth:`preview`.
+:meth:`generate` (the generator's forward pass for a batch), the loss methods
+its phases name (by default :meth:`generator_loss` and
+:meth:`discriminator_loss`; each returns the total loss and a dict of its
+logged terms), :meth:`sample` (images for grids and FID) and optionally
+:meth:`preview`. Every discriminator call goes through :meth:`discriminate`,
+which applies ``model.augment`` (:mod:`gancore.augment`) when it is set.
 
 The optimizer wrapper is an ``OptimWrapperDict`` with the keys ``generator``
 and ``discriminator`` (built by
@@ -52,7 +59,9 @@ from mmengine.model import BaseModel, ExponentialMovingAverage, is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor, nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PluginError
+from ..registry import AUGMENTATIONS
+from .phases import Phase, due_in, phase_groups, standard_phases
 
 LogVars = Dict[str, Tensor]
 
@@ -121,6 +130,9 @@ class BaseGAN(BaseModel):
             copy follows the generator). Default 0.
         data_preprocessor: Config of the data preprocessor (mmengine
             ``BaseDataPreprocessor`` by default: moves the batch to the device).
+        augment: Config of a differentiable augmentation of every discriminator
+            input (:mod:`gancore.augment`: ``dict(type='ADA')``,
+            ``dict(type='DiffAugment')``), or None. Default None.
     """
 
     #: Attributes holding the networks trained by the ``'generator'`` optimizer.
@@ -133,9 +145,14 @@ class BaseGAN(BaseModel):
     #: The order of the two updates in one :meth:`train_step`: a permutation of
     #: ``('generator', 'discriminator')``, the order of the model's reference code.
     update_order: Tuple[str, ...] = ('generator', 'discriminator')
+    #: The phases of one iteration (:class:`~gancore.models.Phase`), in order; None (the
+    #: default): :func:`~gancore.models.standard_phases` of ``update_order`` and ``disc_steps``.
+    #: A model may set it in ``__init__`` from its arguments (e.g. ``d_reg_interval``).
+    phases: Optional[Tuple[Phase, ...]] = None
 
     def __init__(self, disc_steps: int = 1, ema_decay: Optional[float] = None,
-                 ema_start: int = 0, data_preprocessor: Optional[dict] = None) -> None:
+                 ema_start: int = 0, data_preprocessor: Optional[dict] = None,
+                 augment: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if disc_steps < 1:
             raise ConfigError(f'model.disc_steps must be >= 1, got {disc_steps}')
@@ -148,8 +165,16 @@ class BaseGAN(BaseModel):
         self.disc_steps = disc_steps
         self.ema_decay = ema_decay
         self.ema_start = ema_start
+        if self.phases is not None:
+            phase_groups(self.phases)  # a declaration error is a ConfigError now
         self.num_steps = 0  # train_steps done; saved in the checkpoint (extra state)
         self.last_disc_outputs: Dict[str, Tensor] = {}  # read by GANHealthHook
+        #: The augmentation of every discriminator input (:meth:`discriminate`), or None.
+        self.augment = AUGMENTATIONS.build(augment) if augment else None
+        self._stepping = False  # inside train_step
+        self._discriminating = 0  # inside discriminate (depth)
+        self._checked: Optional[Tuple[Phase, ...]] = None  # phases whose methods were checked
+        self._guarded = False  # the discriminators refuse calls around discriminate()
 
     # ------------------------------------------------------------------ networks
     def init_ema(self) -> None:
@@ -184,32 +209,108 @@ class BaseGAN(BaseModel):
         self.num_steps = int(state['num_steps'])
 
     # ---------------------------------------------------------------- training
+    def training_phases(self) -> Tuple[Phase, ...]:
+        """The phases of one iteration: :attr:`phases`, or the standard two."""
+        if self.phases is not None:
+            return self.phases
+        return standard_phases(tuple(self.update_order), self.disc_steps)
+
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> LogVars:
         """One GAN iteration (see the module docstring). Returns the logged terms."""
         batch = self.data_preprocessor(data, True)
-        g_wrapper, d_wrapper = optim_wrapper['generator'], optim_wrapper['discriminator']
-        update_g = (self.num_steps + 1) % self.disc_steps == 0
+        phases = self.training_phases()
+        if phases is not self._checked:
+            self._check_phases(phases)
         if self.num_steps == 0:
             self.check_batch(batch)
-
-        with optim_context(g_wrapper, self.generators), torch.set_grad_enabled(update_g):
-            fake = self.generate(batch)
+        updates = due_in(self._groups, self.num_steps)
+        uses = [p for update in updates for p in update if p.uses_fake]
+        fake = None
+        if uses:
+            g_grad = any(p.optimizer == 'generator' for p in uses)
+            with optim_context(optim_wrapper['generator'], self.generators), \
+                    torch.set_grad_enabled(g_grad):
+                fake = self.generate(batch)
         log_vars: LogVars = {}
-        for part in self.update_order:
-            if part == 'discriminator':
-                with optim_context(d_wrapper, self.discriminators):
-                    d_loss, d_log = self.discriminator_loss(batch, detach(fake))
-                d_wrapper.update_params(d_loss)
-                log_vars.update(detach(d_log))
-            elif update_g:
-                with optim_context(g_wrapper, self.generators), frozen(*self.discriminators):
-                    g_loss, g_log = self.generator_loss(batch, fake)
-                g_wrapper.update_params(g_loss)
-                log_vars.update(detach(g_log))
-                if g_wrapper.should_update():  # a real step (not an accumulation-only one)
-                    self.update_ema()
+        self._stepping = True
+        try:
+            for update in updates:
+                log_vars.update(self._update(update, batch, fake, optim_wrapper))
+        finally:
+            self._stepping = False
+        if any(u[0].optimizer == 'generator' for u in updates) and \
+                optim_wrapper['generator'].should_update():  # a real step, not accumulation
+            self.update_ema()
+        if self.augment is not None:
+            log_vars.update(self.augment.step())
         self.num_steps += 1
         return log_vars
+
+    def _update(self, update: Tuple[Phase, ...], batch: dict, fake: Any,
+                optim_wrapper: OptimWrapperDict) -> LogVars:
+        """One optimizer update: the loss of a phase (plus its due joint phases)."""
+        head = update[0]
+        wrapper = optim_wrapper[head.optimizer]
+        if head.optimizer == 'generator':
+            networks, context = self.generators, frozen(*self.discriminators)
+        else:
+            networks, context, fake = self.discriminators, contextlib.nullcontext(), detach(fake)
+        total, log = None, {}
+        with optim_context(wrapper, networks), context:
+            for phase in update:
+                loss, terms = getattr(self, phase.loss)(batch, fake if phase.uses_fake else None)
+                if phase.lazy and phase.interval > 1:  # lazy regularisation: k * loss
+                    loss = loss * phase.interval
+                    terms = {k: v * phase.interval if k.startswith('loss') else v
+                             for k, v in terms.items()}
+                total = loss if total is None else total + loss
+                log.update(terms)
+        wrapper.update_params(total)
+        return detach(log)
+
+    def _check_phases(self, phases: Tuple[Phase, ...]) -> None:
+        self._groups = phase_groups(phases)
+        for phase in phases:
+            if not callable(getattr(self, phase.loss, None)):
+                raise ConfigError(f'phase {phase.name!r} names the loss method {phase.loss!r}, '
+                                  f'which {type(self).__name__} does not have')
+        if self.augment is not None and not self._guarded:  # D calls: through discriminate()
+            for net in self.discriminators:
+                unwrap(net).register_forward_pre_hook(self._guard_discriminator)
+            self._guarded = True
+        self._checked = phases
+
+    def _guard_discriminator(self, module: nn.Module, args: Any) -> None:
+        if self._stepping and not self._discriminating:
+            raise PluginError(
+                f'{type(self).__name__} called a discriminator directly in train_step while '
+                'model.augment is set, so that input would not be augmented: call '
+                'self.discriminate(images, ...) instead')
+
+    def discriminate(self, images: Tensor, *args: Any, net: Optional[nn.Module] = None,
+                     augment: bool = True, **kwargs: Any) -> Any:
+        """``net(augment(images), *args, **kwargs)``: every discriminator call goes through here.
+
+        Args:
+            images: The images D judges (real, fake or interpolated), (N, C, H, W).
+            *args: D's other inputs (labels, ProGAN's level and alpha).
+            net: The discriminator; default ``self.discriminator``.
+            augment: Apply ``model.augment`` (when set). Default True; False only
+                for a term that must see the images as they are.
+            **kwargs: D's keyword inputs.
+
+        With ``model.augment`` set, calling a discriminator directly inside
+        ``train_step`` raises :class:`~gancore.errors.PluginError`, so that no
+        input escapes the augmentation unnoticed.
+        """
+        net = self.discriminator if net is None else net
+        if augment and self.augment is not None:
+            images = self.augment(images)
+        self._discriminating += 1
+        try:
+            return net(images, *args, **kwargs)
+        finally:
+            self._discriminating -= 1
 
     def update_ema(self) -> None:
         """Update every EMA copy (copy the weights before ``ema_start``)."""
@@ -224,8 +325,15 @@ class BaseGAN(BaseModel):
                 ema.update_parameters(source)
 
     def record_disc_outputs(self, **outputs: Tensor) -> None:
-        """Keep the latest D outputs (detached), e.g. ``real=..., fake=...``, for health logs."""
+        """Keep the latest D outputs (detached), e.g. ``real=..., fake=...``.
+
+        Read by GANHealthHook; in training, ``real`` (D's outputs on the
+        training reals) also feeds the adaptive augmentation's r_t: record them
+        once per iteration (in the main D loss, not again in a regulariser).
+        """
         self.last_disc_outputs = {k: v.detach() for k, v in outputs.items()}
+        if self._stepping and self.augment is not None and 'real' in outputs:
+            self.augment.observe(outputs['real'])
 
     def check_batch(self, batch: dict) -> None:
         """Validate the first batch against the model (e.g. the number of channels).
@@ -249,7 +357,10 @@ class BaseGAN(BaseModel):
         raise NotImplementedError
 
     def generator_loss(self, batch: dict, fake: Any) -> Tuple[Tensor, LogVars]:
-        """Total generator loss and its logged terms (D is frozen here)."""
+        """Total generator loss and its logged terms (D is frozen here).
+
+        Call D as ``self.discriminate(images, ...)`` here and in every loss.
+        """
         raise NotImplementedError
 
     def discriminator_loss(self, batch: dict, fake: Any) -> Tuple[Tensor, LogVars]:

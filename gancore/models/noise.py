@@ -25,7 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .base_gan import BaseGAN
+from .base_gan import BaseGAN, unwrap
+from .inference import noise_network
 from .modes import eval_mode
 
 
@@ -126,4 +127,36 @@ class NoiseGAN(BaseGAN):
             return self.noise_to_images(gen, z, labels, **options)
 
 
-__all__ = ['NoiseGAN']
+    # ------------------------------------------------------------- deployment
+    def inference_networks(self) -> list:
+        """``G(z[, label])`` -> images in [-1, 1]: the sampling generator through
+        :meth:`noise_to_images` (the EMA copy when there is one), for export.
+
+        The default of every noise-driven model; a model whose sampling needs more
+        (ProGAN's level and alpha, StyleGAN2's noise mode) overrides it.
+        """
+        gen = self.sampling_generator()
+        return [noise_network(gen, self.latent_dim, self.num_classes,
+                              module=NoiseToImages(self.noise_to_images, gen),
+                              ema=str(gen is not unwrap(self.generator)))]
+
+
+class NoiseToImages(nn.Module):
+    """``forward(z[, label])``: a model's ``noise_to_images`` on one generator, clamped to [-1, 1].
+
+    Args:
+        noise_to_images: The model's bound :meth:`NoiseGAN.noise_to_images` (kept
+            outside the module tree, so only ``generator``'s weights are exported).
+        generator: The generator it runs.
+    """
+
+    def __init__(self, noise_to_images, generator: nn.Module) -> None:
+        super().__init__()
+        self.__dict__['noise_to_images'] = noise_to_images
+        self.generator = generator
+
+    def forward(self, z: Tensor, *label: Tensor) -> Tensor:
+        return self.noise_to_images(self.generator, z, label[0] if label else None).clamp(-1, 1)
+
+
+__all__ = ['NoiseGAN', 'NoiseToImages']

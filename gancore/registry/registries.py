@@ -4,8 +4,8 @@ Registries that mmengine's ``Runner`` builds from (models, datasets, hooks,
 metrics, transforms, optimizer-wrapper constructors) are children of
 mmengine's root registries under the scope ``gancore``; configs select them
 with ``default_scope = 'gancore'``. The network and loss registries
-(``GENERATORS``, ``DISCRIMINATORS``, ``LOSSES``, ``IMAGE_POOLS``) are roots of
-their own: models build their parts from them.
+(``GENERATORS``, ``DISCRIMINATORS``, ``LOSSES``, ``IMAGE_POOLS``,
+``AUGMENTATIONS``) are roots of their own: models build their parts from them.
 
 All of them are :class:`GancoreRegistry` objects, which
 
@@ -309,6 +309,8 @@ GENERATORS = _root('generator', ['gancore.architectures'], 'generators')
 DISCRIMINATORS = _root('discriminator', ['gancore.architectures'], 'discriminators')
 LOSSES = _root('loss', ['gancore.losses'], 'losses')
 IMAGE_POOLS = _root('image pool', ['gancore.image_pools'], 'image_pools')
+# differentiable augmentations of D's inputs (model.augment), not data-pipeline transforms
+AUGMENTATIONS = _root('augmentation', ['gancore.augment'], 'augmentations')
 
 
 def mirror_remaining_roots() -> list[str]:
@@ -335,7 +337,8 @@ def mirror_remaining_roots() -> list[str]:
 GANCORE_REGISTRIES = {
     'models': MODELS, 'generators': GENERATORS, 'discriminators': DISCRIMINATORS,
     'losses': LOSSES, 'datasets': DATASETS, 'hooks': HOOKS,
-    'image_pools': IMAGE_POOLS, 'metrics': METRICS, 'transforms': TRANSFORMS,
+    'image_pools': IMAGE_POOLS, 'augmentations': AUGMENTATIONS, 'metrics': METRICS,
+    'transforms': TRANSFORMS,
     'optim_wrapper_constructors': OPTIM_WRAPPER_CONSTRUCTORS,
     'optim_wrappers': OPTIM_WRAPPERS, 'data_samplers': DATA_SAMPLERS,
     'model_wrappers': MODEL_WRAPPERS, 'param_schedulers': PARAM_SCHEDULERS,

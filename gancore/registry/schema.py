@@ -370,6 +370,17 @@ def annotation_spec(ann: Any) -> Spec:
     return ANY
 
 
+def refusal(obj: Any, key: str) -> str:
+    """Why ``obj`` does not take the argument ``key`` that others take, or ``''``.
+
+    A class may declare ``refused_arguments = {'augment': 'reason and fix'}``
+    (pix2pix and CycleGAN refuse ``model.augment``); the argument check then
+    gives that reason instead of "unknown argument".
+    """
+    reasons = getattr(obj, 'refused_arguments', None)
+    return str(reasons.get(key, '')) if isinstance(reasons, dict) else ''
+
+
 class Component(Spec):
     """A dict with ``type=``: its arguments are checked against the class's signature.
 
@@ -418,6 +429,9 @@ class Component(Spec):
             path = f'{where}.{key}' if where else str(key)
             if str(key).startswith('_'):
                 continue
+            if key not in accepted and refusal(obj, key):
+                raise ConfigError(f"{self.what or 'component'} type '{label}' does not take "
+                                  f"'{key}' (at {path}) in {ctx.source}: {refusal(obj, key)}")
             if key not in accepted:
                 at = f' (at {path})' if where else ''
                 source = f' in {ctx.source}' if ctx.source else ''

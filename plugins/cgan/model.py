@@ -35,6 +35,10 @@ class ConditionalGAN(NoiseGAN):
         ema_decay: EMA decay of G's weights for sampling, or None. Default None.
         ema_start: Iteration at which EMA averaging starts. Default 0.
         data_preprocessor: mmengine data preprocessor config. Default None.
+        augment: Differentiable augmentation of D's inputs (real, fake and the
+            gradient penalty's), e.g. ``dict(type='ADA')`` or
+            ``dict(type='DiffAugment')`` (:mod:`gancore.augment`), or None. It is
+            applied after the instance noise. Default None.
     """
 
     def __init__(self, generator: dict, discriminator: dict,
@@ -42,8 +46,9 @@ class ConditionalGAN(NoiseGAN):
                  gp_loss: Optional[dict] = None, instance_noise: float = 0.0,
                  instance_noise_iters: int = 10000, disc_steps: int = 1,
                  ema_decay: Optional[float] = None, ema_start: int = 0,
-                 data_preprocessor: Optional[dict] = None) -> None:
-        super().__init__(disc_steps, ema_decay, ema_start, data_preprocessor)
+                 data_preprocessor: Optional[dict] = None,
+                 augment: Optional[dict] = None) -> None:
+        super().__init__(disc_steps, ema_decay, ema_start, data_preprocessor, augment)
         self.generator = GENERATORS.build(generator)
         self.discriminator = DISCRIMINATORS.build(discriminator)
         self.gan_loss = LOSSES.build(gan_loss or dict(type='VanillaGANLoss'))
@@ -72,7 +77,7 @@ class ConditionalGAN(NoiseGAN):
 
     def generator_loss(self, batch: dict, fake: dict):
         """L_G = adv(D(G(z, y), y), real) [+ aux CE(D_cls(G(z, y)), y)]."""
-        score, cls = self.discriminator(self._noisy(fake['img']), fake['label'])
+        score, cls = self.discriminate(self._noisy(fake['img']), fake['label'])
         losses = {'loss_g_adv': self.gan_loss(score, True, for_discriminator=False)}
         if self.aux_loss is not None:
             losses['loss_g_aux'] = self.aux_loss(cls, fake['label'])
@@ -81,14 +86,14 @@ class ConditionalGAN(NoiseGAN):
     def discriminator_loss(self, batch: dict, fake: dict):
         """L_D = adv(D(x, y), real) + adv(D(G(z, y'), y'), fake) [+ aux CE on real] [+ GP]."""
         real, labels = batch['img'], batch['label']
-        real_score, real_cls = self.discriminator(self._noisy(real), labels)
-        fake_score, _ = self.discriminator(self._noisy(fake['img']), fake['label'])
+        real_score, real_cls = self.discriminate(self._noisy(real), labels)
+        fake_score, _ = self.discriminate(self._noisy(fake['img']), fake['label'])
         losses = {'loss_d_real': self.gan_loss(real_score, True),
                   'loss_d_fake': self.gan_loss(fake_score, False)}
         if self.aux_loss is not None:
             losses['loss_d_aux'] = self.aux_loss(real_cls, labels)
         if self.gp_loss is not None:
-            losses['loss_gp'] = self.gp_loss(lambda x: self.discriminator(x, labels)[0],
+            losses['loss_gp'] = self.gp_loss(lambda x: self.discriminate(x, labels)[0],
                                              real, fake['img'])
         self.record_disc_outputs(real=real_score, fake=fake_score)
         return sum(losses.values()), losses

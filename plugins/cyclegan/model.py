@@ -69,6 +69,11 @@ class CycleGAN(TranslationGAN):
     translation_networks = {'AtoB': 'generator_ab', 'BtoA': 'generator_ba'}
     fid_advice = ('translate testA with tools/translate.py and compute FID between the '
                   'outputs and testB')
+    #: What the config check answers for a ``model.augment`` (see gancore.registry.refusal).
+    refused_arguments = {'augment': (
+        "CycleGAN's two discriminators judge pooled translations that its cycle losses tie to "
+        'the inputs; discriminator augmentation is not wired into them (nor tested against '
+        'the reference), so CycleGAN does not support it: remove model.augment')}
 
     def __init__(self, generator_ab: dict, generator_ba: dict, discriminator_a: dict,
                  discriminator_b: dict, gan_loss: Optional[dict] = None,
@@ -132,11 +137,11 @@ class CycleGAN(TranslationGAN):
         """GAN terms for both generators, both cycle terms, and the identity terms."""
         real_a, real_b = batch['img_A'], batch['img_B']
         l1 = nn.functional.l1_loss
+        score_b = self.discriminate(fake['fake_B'], net=self.discriminator_b)
+        score_a = self.discriminate(fake['fake_A'], net=self.discriminator_a)
         losses = {
-            'loss_g_ab_gan': self.gan_loss(self.discriminator_b(fake['fake_B']), True,
-                                           for_discriminator=False),
-            'loss_g_ba_gan': self.gan_loss(self.discriminator_a(fake['fake_A']), True,
-                                           for_discriminator=False),
+            'loss_g_ab_gan': self.gan_loss(score_b, True, for_discriminator=False),
+            'loss_g_ba_gan': self.gan_loss(score_a, True, for_discriminator=False),
             'loss_cycle_a': self.lambda_a * l1(fake['rec_A'], real_a),
             'loss_cycle_b': self.lambda_b * l1(fake['rec_B'], real_b),
         }
@@ -150,8 +155,11 @@ class CycleGAN(TranslationGAN):
         """``0.5 * (gan(D(real), 1) + gan(D(pooled fake), 0))`` for D_A and for D_B."""
         real_a, real_b = batch['img_A'], batch['img_B']
         fake_a, fake_b = self.pool_a.query(fake['fake_A']), self.pool_b.query(fake['fake_B'])
-        real_a_score, fake_a_score = self.discriminator_a(real_a), self.discriminator_a(fake_a)
-        real_b_score, fake_b_score = self.discriminator_b(real_b), self.discriminator_b(fake_b)
+        d_a, d_b = self.discriminator_a, self.discriminator_b
+        real_a_score = self.discriminate(real_a, net=d_a)
+        fake_a_score = self.discriminate(fake_a, net=d_a)
+        real_b_score = self.discriminate(real_b, net=d_b)
+        fake_b_score = self.discriminate(fake_b, net=d_b)
         losses = {'loss_d_a_real': 0.5 * self.gan_loss(real_a_score, True),
                   'loss_d_a_fake': 0.5 * self.gan_loss(fake_a_score, False),
                   'loss_d_b_real': 0.5 * self.gan_loss(real_b_score, True),

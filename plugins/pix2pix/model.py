@@ -76,6 +76,11 @@ class Pix2Pix(TranslationGAN):
     translation_networks = {'AtoB': 'generator'}
     fid_advice = ('translate the val split with tools/translate.py and compute FID between '
                   'the outputs and the targets')
+    #: What the config check answers for a ``model.augment`` (see gancore.registry.refusal).
+    refused_arguments = {'augment': (
+        "pix2pix's discriminator judges an (input, output) pair concatenated on the channels; "
+        "gancore's augmentations are made for single images (their colour transforms would mix "
+        'the two halves), so pix2pix does not support them: remove model.augment')}
 
     def __init__(self, generator: dict, discriminator: dict, gan_loss: Optional[dict] = None,
                  pixel_loss: Optional[dict] = None, paper_inference: bool = True,
@@ -103,7 +108,7 @@ class Pix2Pix(TranslationGAN):
     def generator_loss(self, batch: dict, fake: Tensor):
         """``L_G = -log D(x, G(x)) + lambda_L1 * |y - G(x)|_1``."""
         real_a, real_b = batch['img_A'], batch['img_B']
-        fake_score = self.discriminator(torch.cat([real_a, fake], 1))
+        fake_score = self.discriminate(torch.cat([real_a, fake], 1))
         losses = {'loss_g_gan': self.gan_loss(fake_score, True, for_discriminator=False),
                   'loss_g_l1': self.pixel_loss(fake, real_b)}
         return sum(losses.values()), losses
@@ -113,8 +118,8 @@ class Pix2Pix(TranslationGAN):
         real_a, real_b = batch['img_A'], batch['img_B']
         # fake pairs first, as the reference does: D's batch-norm running statistics
         # then match it exactly (they are updated in call order)
-        fake_score = self.discriminator(torch.cat([real_a, fake], 1))
-        real_score = self.discriminator(torch.cat([real_a, real_b], 1))
+        fake_score = self.discriminate(torch.cat([real_a, fake], 1))
+        real_score = self.discriminate(torch.cat([real_a, real_b], 1))
         losses = {'loss_d_real': self.gan_loss(real_score, True),
                   'loss_d_fake': self.gan_loss(fake_score, False)}
         self.record_disc_outputs(real=real_score, fake=fake_score)

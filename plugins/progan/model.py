@@ -8,9 +8,13 @@ One iteration (BaseGAN's skeleton, ``disc_steps=1`` as in the paper)::
     L_G = -D(fake)                                [+ CE(D_cls(fake), y)]
     L_D = D(fake) - D(x) + 10 * GP + 0.001 * D(x)^2  [+ CE(D_cls(x), y) + CE(D_cls(fake), y)]
 
-With ``gp_interval=k > 1`` the penalty is lazy (Karras et al., CVPR 2020, the
-StyleGAN2 paper, appendix B): ``k * GP`` on every k-th D step and no GP on the
-others, the same penalty on average for about a third less D work per step.
+The phases (:class:`gancore.models.Phase`): ``G`` (``generator_loss``, every
+``disc_steps`` iterations), ``D`` (``discriminator_loss``) and ``D_gp``
+(:meth:`ProgressiveGAN.gradient_penalty`), joint with ``D``: its penalty is
+added to D's loss in the same update. With ``gp_interval=k > 1`` the phase is
+lazy (Karras et al., CVPR 2020, the StyleGAN2 paper, appendix B): ``k * GP`` on
+every k-th D step and no GP on the others, the same penalty on average for
+about a third less D work per step.
 
 The networks hold every level from the start; which ones run is decided by
 ``level`` and ``alpha``, which the hooks of this plugin set between
@@ -27,7 +31,7 @@ from torch import Tensor
 
 from gancore.architectures.progan import fade_real_images, resolution_of
 from gancore.errors import ConfigError
-from gancore.models import NoiseGAN
+from gancore.models import NoiseGAN, Phase, standard_phases
 from gancore.models.inference import FixedArguments, noise_network
 from gancore.registry import DISCRIMINATORS, GENERATORS, LOSSES, MODELS
 
@@ -55,6 +59,9 @@ class ProgressiveGAN(NoiseGAN):
         ema_decay: EMA decay of G's weights used for sampling. Default 0.999.
         ema_start: Iteration at which EMA averaging starts. Default 0.
         data_preprocessor: mmengine data preprocessor config. Default None.
+        augment: Differentiable augmentation of D's inputs at the current
+            resolution (real, fake and the penalty's interpolates), e.g.
+            ``dict(type='ADA')`` (:mod:`gancore.augment`), or None. Default None.
     """
 
     def __init__(self, generator: dict, discriminator: dict,
@@ -62,12 +69,16 @@ class ProgressiveGAN(NoiseGAN):
                  drift_loss: Optional[dict] = None, aux_loss: Optional[dict] = None,
                  disc_steps: int = 1, gp_interval: int = 1,
                  ema_decay: Optional[float] = 0.999, ema_start: int = 0,
-                 data_preprocessor: Optional[dict] = None) -> None:
-        super().__init__(disc_steps, ema_decay, ema_start, data_preprocessor)
+                 data_preprocessor: Optional[dict] = None,
+                 augment: Optional[dict] = None) -> None:
+        super().__init__(disc_steps, ema_decay, ema_start, data_preprocessor, augment)
         if isinstance(gp_interval, bool) or not isinstance(gp_interval, int) or gp_interval < 1:
             raise ConfigError(f'model.gp_interval must be an integer >= 1, got {gp_interval!r}: '
                               '1 applies the gradient penalty on every D step')
         self.gp_interval = gp_interval
+        self.phases = standard_phases(self.update_order, disc_steps) + (
+            Phase('D_gp', 'discriminator', 'gradient_penalty', interval=gp_interval, lazy=True,
+                  joint=True),)
         self.generator = GENERATORS.build(generator)
         self.discriminator = DISCRIMINATORS.build(discriminator)
         self.gan_loss = LOSSES.build(gan_loss or dict(type='WGANLoss'))
@@ -126,7 +137,7 @@ class ProgressiveGAN(NoiseGAN):
     # --------------------------------------------------------------- training
     def _critic(self, img: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """D's score (N, 1) and class logits (or None) at the current stage."""
-        out = self.discriminator(img, self.level, self.alpha)
+        out = self.discriminate(img, self.level, self.alpha)
         return out if isinstance(out, tuple) else (out, None)
 
     def noise_to_images(self, generator, z: Tensor, labels: Optional[Tensor],
@@ -149,9 +160,9 @@ class ProgressiveGAN(NoiseGAN):
         return sum(losses.values()), losses
 
     def discriminator_loss(self, batch: dict, fake: dict):
-        """L_D = D(G(z)) - D(x) + GP + drift * D(x)^2 [+ CE on real and fake classes].
+        """L_D = D(G(z)) - D(x) + drift * D(x)^2 [+ CE on real and fake classes].
 
-        ``loss_gp`` is logged on the steps that apply it (every ``gp_interval``-th).
+        The gradient penalty is the joint phase ``D_gp`` (:meth:`gradient_penalty`).
         """
         real = fade_real_images(batch['img'], self.level, self.alpha)
         real_score, real_cls = self._critic(real)
@@ -159,14 +170,21 @@ class ProgressiveGAN(NoiseGAN):
         losses = {'loss_d_real': self.gan_loss(real_score, True),
                   'loss_d_fake': self.gan_loss(fake_score, False),
                   'loss_drift': self.drift_loss(real_score)}
-        if self.num_steps % self.gp_interval == 0:
-            losses['loss_gp'] = self.gp_interval * self.gp_loss(
-                lambda x: self._critic(x)[0], real, fake['img'])
         if self.aux_loss is not None:
             losses['loss_d_aux'] = (self.aux_loss(real_cls, batch['label'])
                                     + self.aux_loss(fake_cls, fake['label']))
         self.record_disc_outputs(real=real_score, fake=fake_score)
         return sum(losses.values()), losses
+
+    def gradient_penalty(self, batch: dict, fake: dict):
+        """GP on interpolates of the faded reals and the fakes (phase ``D_gp``).
+
+        Every ``gp_interval``-th D step; BaseGAN weights it (and ``loss_gp`` in
+        the log) by ``gp_interval``.
+        """
+        real = fade_real_images(batch['img'], self.level, self.alpha)
+        gp = self.gp_loss(lambda x: self._critic(x)[0], real, fake['img'])
+        return gp, {'loss_gp': gp}
 
     def check_batch(self, batch: dict) -> None:
         """The dataset must give max-resolution images with the networks' channels."""

@@ -11,12 +11,17 @@ from gancore.testing import registry_sandbox
 DOC = Path(__file__).resolve().parents[2] / 'docs' / 'writing_plugins.md'
 
 
+def guide_block(marker: str) -> str:
+    """The code block after ``<!-- marker -->`` in the plugin guide."""
+    text = DOC.read_text(encoding='utf-8')
+    match = re.search(rf'<!-- {marker} -->\n```python\n(.*?)```', text, re.S)
+    assert match, f'docs/writing_plugins.md lost its {marker} block'
+    return match.group(1)
+
+
 def relativistic_example():
     """The code block after the ``relativistic-example`` marker in the plugin guide."""
-    text = DOC.read_text(encoding='utf-8')
-    match = re.search(r'<!-- relativistic-example -->\n```python\n(.*?)```', text, re.S)
-    assert match, 'docs/writing_plugins.md lost its relativistic-example block'
-    return match.group(1)
+    return guide_block('relativistic-example')
 
 
 def test_relativistic_example_takes_real_and_fake_outputs_in_both_steps():

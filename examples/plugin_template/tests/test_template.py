@@ -95,3 +95,31 @@ class TestTemplatePlugin(GANPluginTestCase):
         self.assertEqual(runner.iter, 2)
         self.assertTrue((Path(self.work_dir) / 'iter_2.pth').is_file())
         self.assertTrue((Path(self.work_dir) / 'samples' / 'iter_2.png').is_file())
+
+    def test_resume_continues_bit_exactly(self):
+        """Two iterations, resumed to four, equal four in one go (weights and EMA)."""
+        from gancore.checkpoint import load_checkpoint_file
+        self.train_config(CONFIG, max_iters=2, cfg_options=TINY)
+        self.resume_config(CONFIG, max_iters=4, cfg_options=TINY)
+        resumed = load_checkpoint_file(str(Path(self.work_dir) / 'iter_4.pth'))['state_dict']
+        self.work_dir = str(Path(self.work_dir) / 'straight')
+        self.train_config(CONFIG, max_iters=4, cfg_options=TINY)
+        straight = load_checkpoint_file(str(Path(self.work_dir) / 'iter_4.pth'))['state_dict']
+        self.assertEqual(set(resumed), set(straight))
+        for key, value in straight.items():
+            if isinstance(value, torch.Tensor):
+                self.assertTrue(torch.equal(value, resumed[key]), key)
+
+    def test_export_uses_noisegans_default_inference_network(self):
+        """The template writes no inference_networks(): NoiseGAN's default exports G(z)."""
+        from gancore.inference.export import export_checkpoint
+        self.train_config(CONFIG, max_iters=2, cfg_options=TINY)
+        ckpt = str(Path(self.work_dir) / 'iter_2.pth')
+        out = Path(self.work_dir) / 'g.pt'
+        results = export_checkpoint(ckpt, str(out), 'torchscript')
+        self.assertTrue(out.is_file() and results)
+        from gancore.inference.model import init_model
+        model = init_model(checkpoint=ckpt)
+        z = torch.randn(3, model.latent_dim)
+        expected = model.noise_to_images(model.sampling_generator(), z, None).clamp(-1, 1)
+        self.assertTrue(torch.allclose(torch.jit.load(str(out))(z), expected, atol=1e-5))
