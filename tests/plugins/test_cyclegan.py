@@ -316,4 +316,5 @@ def test_demo_trains_end_to_end_with_tools_train(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err[-2000:]
     assert (work / 'iter_3.pth').is_file()
     grid = Image.open(work / 'samples' / 'iter_3.png')
-    assert grid.size[0] == 6 * 32 + 7 * 2  # 6 images of 32x32 per row, padding 2
+    # 6 images of 32x32 per row, enlarged 2x (the demo's upscale=2), padding 2
+    assert grid.size[0] == 6 * 64 + 7 * 2
