@@ -113,7 +113,7 @@ def pix2pix_grid(model, out: Path, data_kwargs: dict) -> List[Path]:
     with torch.no_grad():
         fake = model.translate(gray, 'AtoB')
     images = torch.stack([gray.expand(-1, 3, -1, -1), fake, colour], 1).flatten(0, 1)
-    return [save(images, out / 'pix2pix_demo.png', 3, 1, cols=['gray input', 'output', 'target'])]
+    return [save(images, out / 'pix2pix_demo.png', 3, 1, cols=['gray', 'output', 'target'])]
 
 
 def main(argv: Optional[List[str]] = None) -> List[Path]:
