@@ -1,28 +1,33 @@
-"""Train (or load) each embedded demo and score it with a frozen digits classifier.
+"""Train (or load) each embedded demo and score it with judges of two kinds.
 
     python benchmarks/demo_quality.py --train                       # all four demos, fp32
-    python benchmarks/demo_quality.py --train --demos progan,cyclegan --amp --json out.json
-    python benchmarks/demo_quality.py --checkpoint progan=work_dirs/progan_digits/iter_1100.pth
+    python benchmarks/demo_quality.py --train --demos progan,cyclegan --seed 1 --json out.json
+    python benchmarks/demo_quality.py --checkpoint progan=work_dirs/progan_digits/iter_4450.pth
 
-The figures (one table, optionally one JSON record):
+The judges (benchmarks/demo_judges.py, written apart from the training code) are a small
+CNN with temperature-calibrated confidence and a random forest on HOG features, both
+fitted on the real train split of the digits at each demo's resolution, never on the
+held-out split scored here. ``readable`` means "the judge is at least as sure as it is
+of 90 % of the real held-out digits" (its ``threshold``), so the real digits score 0.9
+with every judge. The figures (keys ``judge:figure`` and per subset
+``judge:figure[group=value]``):
 
-* ``cgan`` (configs/cgan/cgan_digits.py): share of 100 samples per class that the
-  classifier labels with their conditioning class.
-* ``progan`` (configs/progan/progan_digits.py): share of 1,000 unconditional samples
-  (EMA and raw generator) that :class:`ConfidenceClassifier` labels with confidence > 0.9,
-  next to the same share for the real held-out digits.
-* ``cyclegan`` (configs/cyclegan/cyclegan_demo.py): classifier accuracy on G_BA(B) for
-  the held-out B digits, next to its accuracy on the same B images turned to gray.
-* ``pix2pix`` (configs/pix2pix/pix2pix_demo.py): mean absolute error (in [-1, 1] units)
-  of G(gray) against the colour target on the held-out strip, next to the error of the
-  gray input itself.
+* ``cgan``: 100 samples per class; ``accuracy`` (labelled as their class) and
+  ``readable`` (labelled so, and readable), per class.
+* ``progan``: 1,000 samples of the EMA generator (``_raw``: the raw one); ``readable``,
+  ``share[class=k]`` (what the judge reads: all ten digits?) and the CNN's
+  ``confident`` (calibrated probability > 0.9); ``agree``: both judges read the same digit.
+* ``cyclegan``: G_BA(B) of every held-out B digit on 4 photo patches; ``accuracy`` and
+  ``readable`` per photo and per background (``light``: the undimmed patch's mean luma
+  > 0.5, the items whose strokes MNIST-M made dark), next to ``gray_accuracy`` (the B
+  images turned to gray); G_AB(A) of the held-out A digits, read by judges fitted on the
+  train B images (``ab_accuracy``).
+* ``pix2pix``: the 30 held-out tiles; ``pixel``: mean absolute error (in [-1, 1] units)
+  and PSNR of G(gray) against the colour target, next to the gray input's, and the share
+  of tiles where the output beats the gray input; ``colour``: the chroma error (luma
+  left out) and the colourfulness of the output relative to the target's; per photo
+  and per target (``near-gray``: colourfulness < 15 on Hasler and Suesstrunk's scale).
 
-The accuracy figures use :class:`gancore.evaluation.conditional_accuracy.DigitsClassifier`
-(logistic regression on the real train split of scikit-learn's digits, seen through the
-same resize -> 8x8 path as the images it labels; none of the held-out digits scored here).
-Its probabilities are not a usable confidence (it gives > 0.9 to 98 % of uniform-noise
-images), so the ProGAN share uses a Platt-calibrated RBF SVM on the same features (0 % of
-noise images confident, 84 % of real held-out digits).
 Every training run reports its CPU time (user + sys of this process).
 ``--metrics fid,kid,is,pr,swd,ms_ssim`` adds :func:`gancore.evaluation.compute_metrics`
 of the samples against the held-out digits (translation demos: of each direction's
@@ -34,10 +39,11 @@ any training and never downloaded; SWD and MS-SSIM need no network.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import sys
-import warnings
+from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -49,43 +55,31 @@ DEMOS: Dict[str, str] = {
     'cyclegan': 'configs/cyclegan/cyclegan_demo.py',
     'pix2pix': 'configs/pix2pix/pix2pix_demo.py',
 }
-#: Confidence a ProGAN sample needs to count as a readable digit.
+#: Calibrated probability a CNN-judged sample needs to count as ``confident``.
 CONFIDENCE = 0.9
 
 
+def _sibling(name: str):
+    """benchmarks/<name>.py as a module (one copy, however this script was loaded)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f'{name}.py'))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+judges = _sibling('demo_judges')
+items = _sibling('demo_items')
+_CACHE: Dict[tuple, Dict[str, object]] = {}
+
+
 # ------------------------------------------------------------------ scoring functions
-class ConfidenceClassifier:
-    """RBF SVM with Platt-calibrated probabilities on the 8x8 features of the digits' train split.
-
-    Args:
-        image_size: Size of the images it will label (the training digits are resized
-            to it and pooled back to 8x8, the path generated images take).
-        split_seed: Seed of the dataset split (must match the GAN's dataset).
-    """
-
-    def __init__(self, image_size: int = 32, split_seed: int = 0) -> None:
-        from sklearn.svm import SVC
-
-        from gancore.datasets.labelled import SklearnDigitsDataset
-        train = SklearnDigitsDataset('train', image_size=image_size, split_seed=split_seed)
-        self.test = SklearnDigitsDataset('test', image_size=image_size, split_seed=split_seed)
-        # libsvm's probabilities: Platt scaling by internal 5-fold CV, coupled pairwise
-        # (scikit-learn >= 1.9 warns that `probability` will move to CalibratedClassifierCV,
-        # whose one-vs-rest calibration called half of uniform-noise images confident)
-        self.clf = SVC(probability=True, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)
-            self.clf.fit(self.features(train.images), train.labels.numpy())
-
-    @staticmethod
-    def features(images: torch.Tensor) -> np.ndarray:
-        """Images in [-1, 1] -> 8x8 features in [0, 1]."""
-        from gancore.evaluation.conditional_accuracy import _to_digit_features
-        return _to_digit_features(images) / 16.0
-
-    def probabilities(self, images: torch.Tensor) -> np.ndarray:
-        """Class probabilities (N, 10) of 1-channel images in [-1, 1]."""
-        return self.clf.predict_proba(self.features(images))
+def digit_judges(image_size: int) -> Dict[str, object]:
+    """The digit judges at ``image_size`` (fitted once per process)."""
+    if ('digits', image_size) not in _CACHE:
+        _CACHE['digits', image_size] = judges.digit_judges(image_size)
+    return _CACHE['digits', image_size]
 
 
 def confident_share(probabilities: np.ndarray, threshold: float = CONFIDENCE) -> float:
@@ -93,84 +87,157 @@ def confident_share(probabilities: np.ndarray, threshold: float = CONFIDENCE) ->
     return float((np.asarray(probabilities).max(1) > threshold).mean())
 
 
-def accuracy(classifier, images: torch.Tensor, labels) -> float:
-    """Share of ``images`` (1 channel, [-1, 1]) that ``classifier`` labels ``labels``."""
-    return float((classifier.predict(images) == np.asarray(labels)).mean())
-
-
 def to_gray(images: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 luma of RGB images in [-1, 1] (N, 3, H, W) -> (N, 1, H, W)."""
-    from gancore_plugins.pix2pix.demo_data import LUMA
-    weights = torch.tensor(LUMA, dtype=images.dtype).view(1, 3, 1, 1)
-    return (images * weights).sum(1, keepdim=True)
+    return judges.luma(images)
 
 
-def score_cgan(model, per_class: int = 100) -> Dict[str, float]:
-    """Class accuracy of ``model.sample`` (the config's sampling generator)."""
-    from gancore.evaluation.conditional_accuracy import DigitsClassifier, conditional_accuracy
-    clf = DigitsClassifier(image_size=model.generator.image_size)
-    return {'class_accuracy': conditional_accuracy(model, clf, per_class=per_class),
-            'classifier_held_out_accuracy': clf.held_out_accuracy()}
+def _mean(values: np.ndarray, where: Optional[np.ndarray] = None) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    if where is not None:
+        values = values[where]
+    return round(float(values.mean()), 4) if len(values) else float('nan')
 
 
-def score_progan(model, num: int = 1000, seed: int = 0) -> Dict[str, float]:
-    """Confident share of EMA (if any) and raw samples and of the real held-out digits."""
-    clf = ConfidenceClassifier(image_size=model.resolution)
-    out = {'real_test_confident': confident_share(clf.probabilities(clf.test.images))}
-    with torch.no_grad():
-        if getattr(model, 'generator_ema', None) is not None:
-            out['ema_confident'] = confident_share(
-                clf.probabilities(model.sample(num, seed=seed, use_ema=True)))
-        out['raw_confident'] = confident_share(
-            clf.probabilities(model.sample(num, seed=seed, use_ema=False)))
+def figures(judge_name: str, per_item: Dict[str, np.ndarray],
+            groups: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, float]:
+    """``{judge:figure: mean}`` of each per-item array, and per value of each group.
+
+    Args:
+        judge_name: Prefix of the keys.
+        per_item: ``figure -> (N,)`` values (0/1 for shares).
+        groups: ``group -> (N,)`` labels; adds ``judge:figure[group=label]`` keys.
+    """
+    out = {}
+    for figure, values in per_item.items():
+        out[f'{judge_name}:{figure}'] = _mean(values)
+        for group, labels in (groups or {}).items():
+            labels = np.asarray(labels)
+            for value in sorted(set(labels.tolist()), key=str):
+                out[f'{judge_name}:{figure}[{group}={value}]'] = _mean(values, labels == value)
     return out
 
 
-def cyclegan_test_items(**data_kwargs):
-    """Held-out B images (N, 3, S, S) of the demo and the labels of their digits.
+def read(judge, images: torch.Tensor, labels=None) -> Dict[str, np.ndarray]:
+    """Per image: ``readable`` (and with ``labels``: ``accuracy``; ``readable`` then also
+    needs the right class) as 0/1 arrays; ``pred`` the class read."""
+    probs = judge.probabilities(images)
+    pred, readable = probs.argmax(1), probs.max(1) >= judge.threshold
+    out = {'pred': pred}
+    if labels is not None:
+        right = pred == np.asarray(labels)
+        out.update(accuracy=right, readable=right & readable)
+    else:
+        out['readable'] = readable
+    return out
 
-    Args:
-        **data_kwargs: ``DigitsMNISTMUnpaired`` arguments of the trained config
-            (``image_size``, ``photo_scale`` ...), ``split`` aside.
-    """
-    from gancore.datasets.labelled import load_digits_arrays
-    from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
-    data = DigitsMNISTMUnpaired('test', **data_kwargs)
-    _, all_labels = load_digits_arrays()
-    items = [data[i] for i in range(len(data.digits_b))]
-    labels = [int(all_labels[int(it['path_B'].split('/')[1].split('@')[0])]) for it in items]
-    return torch.stack([it['img_B'] for it in items]), np.array(labels)
+
+def judge_reference(name: str, judge) -> Dict[str, float]:
+    """How far ``judge`` can be trusted: its held-out accuracy and calibration error."""
+    return {f'{name}:real_accuracy': round(judge.held_out_accuracy, 4),
+            f'{name}:real_ece': round(judge.held_out_ece, 4)}
+
+
+def score_cgan(model, per_class: int = 100, seed: int = 0) -> Dict[str, float]:
+    """Judges' accuracy and readable share of ``model.sample``, overall and per class."""
+    labels = torch.arange(model.num_classes).repeat_interleave(per_class)
+    with torch.no_grad():
+        images = model.sample(len(labels), seed=seed, labels=labels)
+    out = {}
+    for name, judge in digit_judges(model.generator.image_size).items():
+        seen = read(judge, images, labels)
+        out.update(figures(name, {'accuracy': seen['accuracy'], 'readable': seen['readable']},
+                           {'class': labels.numpy()}))
+        out.update(judge_reference(name, judge))
+    return out
+
+
+def score_progan(model, num: int = 1000, seed: int = 0) -> Dict[str, float]:
+    """Readable share of EMA (if any) and raw samples, what the judges read, and agreement."""
+    size = model.resolution
+    with torch.no_grad():
+        ema = model.sample(num, seed=seed, use_ema=True)
+        raw = (model.sample(num, seed=seed, use_ema=False)
+               if getattr(model, 'generator_ema', None) is not None else ema)
+    out, preds = {}, {}
+    test_images, _ = judges.digit_split('test', size)
+    for name, judge in digit_judges(size).items():
+        seen = read(judge, ema)
+        preds[name] = seen['pred']
+        out.update(figures(name, {'readable': seen['readable']}, {'class': seen['pred']}))
+        for k in range(10):
+            out[f'{name}:share[class={k}]'] = _mean(seen['pred'] == k)
+        out[f'{name}:readable_raw'] = _mean(read(judge, raw)['readable'])
+        if name == 'cnn':
+            out[f'{name}:confident'] = round(confident_share(judge.probabilities(ema)), 4)
+            out[f'{name}:real_confident'] = round(
+                confident_share(judge.probabilities(test_images)), 4)
+        out.update(judge_reference(name, judge))
+    first, second = preds.values()
+    out['judges:agree'] = _mean(first == second)
+    real = [j.probabilities(test_images).argmax(1) for j in digit_judges(size).values()]
+    out['judges:real_agree'] = _mean(real[0] == real[1])
+    return out
+
+
+def b_judges(**data_kwargs) -> Dict[str, object]:
+    """Judges of domain B (CycleGAN demo), fitted on the train B digits, 2 patches each."""
+    key = ('B', tuple(sorted(data_kwargs.items())))
+    if key not in _CACHE:
+        from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
+        train = DigitsMNISTMUnpaired('train', **data_kwargs)
+        test = DigitsMNISTMUnpaired('test', seed=1, **data_kwargs)
+        images, labels = items.b_images(train, 2, torch.Generator().manual_seed(0))
+        test_images, test_labels = items.b_images(test, 1)
+        found = {'cnn': judges.CNNJudge(images, torch.from_numpy(labels)),
+                 'forest': judges.ForestJudge(images, labels)}
+        for judge in found.values():
+            judges.describe(judge, test_images, test_labels)
+        _CACHE[key] = found
+    return _CACHE[key]
 
 
 def score_cyclegan(model, **data_kwargs) -> Dict[str, float]:
-    """Classifier accuracy on G_BA(B) and on gray(B) for the held-out B digits."""
-    from gancore.evaluation.conditional_accuracy import DigitsClassifier
-    images_b, labels = cyclegan_test_items(**data_kwargs)
-    clf = DigitsClassifier(image_size=images_b.shape[-1])
+    """G_BA(B) and gray(B) read by the digit judges; G_AB(A) read by the B judges."""
+    images_b, labels, groups, data = items.cyclegan_test_items(**data_kwargs)
     with torch.no_grad():
         fake_a = model.translate(images_b, 'BtoA')
-    return {'G_BA(B)_accuracy': accuracy(clf, fake_a, labels),
-            'gray(B)_accuracy': accuracy(clf, to_gray(images_b), labels),
-            'classifier_held_out_accuracy': clf.held_out_accuracy()}
+        fake_b = model.translate(data.digits_a * 2 - 1, 'AtoB')
+    out = {}
+    for name, judge in digit_judges(images_b.shape[-1]).items():
+        seen, gray = read(judge, fake_a, labels), read(judge, to_gray(images_b), labels)
+        out.update(figures(name, {'accuracy': seen['accuracy'], 'readable': seen['readable'],
+                                  'gray_accuracy': gray['accuracy']}, groups))
+        out.update(judge_reference(name, judge))
+    for name, judge in b_judges(**data_kwargs).items():
+        out.update(figures(name, {'ab_accuracy': read(judge, fake_b, data.labels_a)['accuracy']},
+                           {'class': data.labels_a}))
+        out[f'{name}:real_b_accuracy'] = round(judge.held_out_accuracy, 4)
+    return out
 
 
-def score_pix2pix(model, num: int = 200, **data_kwargs) -> Dict[str, float]:
-    """Held-out mean absolute error of G(gray) and of the gray input, vs the colour target.
+def score_pix2pix(model, **data_kwargs) -> Dict[str, float]:
+    """Pixel and colour judges of G(gray) on the held-out tiles, next to the gray input's.
 
     Args:
         model: The trained model (``translate(gray, 'AtoB')``).
-        num: Number of held-out patches.
         **data_kwargs: ``PhotoColorizationPatches`` arguments of the trained config
             (``patch_size``, ``scale`` ...), ``split`` and ``length`` aside.
     """
-    from gancore_plugins.pix2pix.demo_data import PhotoColorizationPatches
-    data = PhotoColorizationPatches('test', length=num, **data_kwargs)
-    gray = torch.stack([data[i]['img_A'] for i in range(num)])
-    colour = torch.stack([data[i]['img_B'] for i in range(num)])
+    gray, colour, groups = items.pix2pix_test_items(judges.colourfulness, **data_kwargs)
     with torch.no_grad():
-        out = model.translate(gray, 'AtoB')
-    return {'output_mae': float((out - colour).abs().mean()),
-            'gray_input_mae': float((gray.expand_as(colour) - colour).abs().mean())}
+        out_images = model.translate(gray, 'AtoB')
+    gray3 = gray.expand_as(colour)
+    pix, base = judges.pixel_errors(out_images, colour), judges.pixel_errors(gray3, colour)
+    col, base_col = judges.colour_errors(out_images, colour), judges.colour_errors(gray3, colour)
+    out = figures('pixel', {'mae': pix['mae'], 'gray_mae': base['mae'], 'psnr': pix['psnr'],
+                            'gray_psnr': base['psnr'],
+                            'beats_gray': pix['mae'] < base['mae']}, groups)
+    out.update(figures('colour', {'chroma_error': col['chroma_error'],
+                                  'gray_chroma_error': base_col['chroma_error'],
+                                  'colourfulness': col['colourfulness'],
+                                  'target_colourfulness': col['target_colourfulness']}, groups))
+    return out
 
 
 SCORERS: Dict[str, Callable] = {'cgan': score_cgan, 'progan': score_progan,
@@ -211,7 +278,7 @@ def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str
         directions = ('BtoA', 'AtoB')
     else:
         from gancore_plugins.pix2pix.demo_data import PhotoColorizationPatches
-        split = split_from_dataset(PhotoColorizationPatches('test', length=num, **data_kwargs),
+        split = split_from_dataset(PhotoColorizationPatches('test', **data_kwargs),
                                    paired=True)
         directions = ('AtoB',)
     out = {}
@@ -302,14 +369,47 @@ def cpu_seconds() -> float:
 
 def train_demo(config: str, work_dir: str, amp: bool = False, seed: Optional[int] = None,
                cfg_options: Optional[dict] = None):
-    """Train ``config``; returns (model, iterations, CPU seconds)."""
+    """Train ``config``; returns (model, iterations, CPU seconds, wall seconds, threads)."""
+    import time
+
     from gancore.engine import train
     from gancore.models import unwrap
-    start = cpu_seconds()
+    start, wall = cpu_seconds(), time.perf_counter()
     runner = train(config, work_dir=work_dir, amp=amp, seed=seed, cfg_options=cfg_options)
-    used = cpu_seconds() - start
+    used, wall = cpu_seconds() - start, time.perf_counter() - wall
+    threads = (runner.cfg.get('speed') or {}).get('num_threads') or torch.get_num_threads()
     model = unwrap(runner.model).eval()
-    return model, runner.iter, used
+    return model, runner.iter, used, wall, threads
+
+
+def cpu_name() -> str:
+    """The CPU's model name and count (``/proc/cpuinfo``), for the record of a timed run."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+    except OSError:
+        names = []
+    return f'{names[0]} x {len(names)}' if names else 'unknown'
+
+
+def format_table(record: dict, amp: bool = False) -> str:
+    """One row per demo and figure: its value over all items and per subset."""
+    lines = [f"| demo | {'bf16' if amp else 'fp32'} training CPU s | figure | all | subsets |",
+             '|---|---|---|---|---|']
+    for demo, entry in record['demos'].items():
+        rows: Dict[str, list] = {}
+        for key, value in entry['scores'].items():
+            base, _, subset = key.partition('[')
+            rows.setdefault(base, [None, []])
+            if subset:
+                rows[base][1].append(f"{subset.rstrip(']').split('=', 1)[1]} {value:.3f}")
+            else:
+                rows[base][0] = value
+        for base, (value, subsets) in rows.items():
+            shown = '-' if value is None else f'{value:.3f}'
+            lines.append(f"| {demo} | {entry.get('train_cpu_s', '-')} | {base} | {shown} | "
+                         f"{', '.join(subsets)} |")
+    return '\n'.join(lines)
 
 
 def parse_pairs(items: List[str], what: str) -> Dict[str, str]:
@@ -380,16 +480,18 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
     from gancore.inference.model import init_model
     from gancore.config import load_config
-    record = {'amp': args.amp, 'seed': args.seed, 'cfg_options': overrides, 'demos': {}}
+    record = {'amp': args.amp, 'seed': args.seed, 'cfg_options': overrides, 'cpu': cpu_name(),
+              'demos': {}}
     for demo in demos:
         entry = {'config': configs[demo]}
         if demo in ckpts:
             model = init_model(configs[demo], ckpts[demo])
             entry['checkpoint'] = ckpts[demo]
         else:
-            model, iters, used = train_demo(configs[demo], f'{args.work_root}/{demo}',
-                                            args.amp, args.seed, overrides or None)
-            entry.update(iterations=iters, train_cpu_s=round(used, 1))
+            model, iters, used, wall, threads = train_demo(
+                configs[demo], f'{args.work_root}/{demo}', args.amp, args.seed, overrides or None)
+            entry.update(iterations=iters, train_cpu_s=round(used, 1),
+                         train_wall_s=round(wall, 1), torch_threads=threads)
         data_kwargs = test_data_kwargs(load_config(configs[demo], overrides or None))
         cards: dict = {}
         entry['scores'] = score(demo, model, metrics, data_kwargs, args.metrics_num, net,
@@ -400,11 +502,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         print(f'{demo}: ' + json.dumps({k: v for k, v in entry.items()
                                         if k != 'metric_cards'}), flush=True)
 
-    print(f"\n| demo | {'bf16' if args.amp else 'fp32'} training CPU s | figure | value |")
-    print('|---|---|---|---|')
-    for demo, entry in record['demos'].items():
-        for key, value in entry['scores'].items():
-            print(f"| {demo} | {entry.get('train_cpu_s', '-')} | {key} | {value:.3f} |")
+    print('\n' + format_table(record, args.amp))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(record, f, indent=1)

@@ -8,8 +8,9 @@ each stage starts with fresh Adam state (betas (0, 0.99)), as the growing hook c
 The model is ``configs/progan/progan_digits.py`` with ``--cfg-options``; batches are drawn
 with replacement from the digits' train split. At the end of every stage (and every
 ``--every`` iterations) it prints the confident share of 1,000 EMA and raw samples
-(``ConfidenceClassifier`` of benchmarks/demo_quality.py, samples at the current level
-enlarged to 32x32) and the CPU seconds of training so far (scoring excluded). One thread
+(calibrated probability > 0.9 of the CNN judge of benchmarks/demo_judges.py, samples at
+the current level enlarged to 32x32; the figures in docs/benchmarks.md "ProGAN digits" were
+taken with the RBF SVM that preceded it) and the CPU seconds of training so far (scoring excluded). One thread
 unless ``--threads``. This is the loop behind the schedule and learning-rate figures of
 docs/benchmarks.md "ProGAN digits"; the shipped figures come from ``tools/train.py`` runs.
 """
@@ -58,7 +59,7 @@ def main(argv=None) -> None:
         model = MODELS.build(cfg.model.to_dict())
     model.train()
     data = SklearnDigitsDataset('train', image_size=32)
-    clf = dq.ConfidenceClassifier(image_size=32)
+    clf = dq.digit_judges(32)['cnn']
     draw = torch.Generator().manual_seed(args.seed)
     start, scoring, it, rows = time.process_time(), 0.0, 0, []
 

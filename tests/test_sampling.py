@@ -30,3 +30,28 @@ def test_grid_is_torchvisions_grid_and_file(tmp_path, num, nrow, channels):
     save_image(images, tmp_path / 'torchvision.png', nrow=nrow, padding=2, pad_value=1.0)
     assert torch.equal(grid, expected)
     assert (tmp_path / 'ours.png').read_bytes() == (tmp_path / 'torchvision.png').read_bytes()
+
+
+def test_save_grid_upscales_each_image_by_nearest_neighbour(tmp_path):
+    from PIL import Image
+
+    from gancore.inference.sampling import make_grid, save_grid
+    images = torch.rand(5, 1, 4, 3, generator=torch.Generator().manual_seed(0))
+    grid = save_grid(images, tmp_path / 'big.png', nrow=3, padding=2, pad_value=1.0, upscale=4)
+    assert grid.shape == (3, 2 * 16 + 3 * 2, 3 * 12 + 4 * 2)  # padding stays 2 pixels
+    big = images.repeat_interleave(4, 2).repeat_interleave(4, 3)
+    assert torch.equal(grid, make_grid(big, nrow=3, padding=2, pad_value=1.0))
+    assert torch.equal(grid[:, 2:6, 2:6], images[0, :, :1, :1].expand(3, 4, 4))  # one pixel
+    assert Image.open(tmp_path / 'big.png').size == (44, 38)
+
+
+@pytest.mark.parametrize('bad', [0, -2, 1.5, True, 65, '2'])
+def test_save_grid_refuses_a_bad_upscale_before_writing(tmp_path, bad):
+    from gancore.errors import ConfigError
+    from gancore.hooks import SampleGridHook
+    from gancore.inference.sampling import save_grid
+    with pytest.raises(ConfigError, match='upscale must be an integer from 1'):
+        save_grid(torch.rand(2, 1, 4, 4), tmp_path / 'g.png', upscale=bad)
+    assert not (tmp_path / 'g.png').exists()
+    with pytest.raises(ConfigError, match='SampleGridHook: upscale'):
+        SampleGridHook(upscale=bad)

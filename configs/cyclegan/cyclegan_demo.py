@@ -39,7 +39,7 @@ param_scheduler = [
 ]
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=400))
 custom_hooks = [
-    dict(type='SampleGridHook', interval=400, num_inputs=8),
+    dict(type='SampleGridHook', interval=400, num_inputs=8, upscale=2),
     dict(type='GANHealthHook', interval=50),
 ]
 # CPU threads: torch's default (speed.num_threads unset). On a busy machine, tiny networks

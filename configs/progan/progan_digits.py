@@ -37,7 +37,7 @@ default_hooks = dict(
     checkpoint=dict(interval=445),
 )
 custom_hooks = [
-    dict(type='SampleGridHook', interval=445),
+    dict(type='SampleGridHook', interval=445, upscale=2),
     dict(type='GANHealthHook', interval=50),
 ]
 train_cfg = dict(max_iters=4450)

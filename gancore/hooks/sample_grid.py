@@ -13,7 +13,7 @@ from mmengine.visualization import MLflowVisBackend
 from ..models.base_gan import unwrap
 from ..models.modes import eval_mode
 from ..registry import HOOKS
-from ..inference.sampling import save_grid
+from ..inference.sampling import check_upscale, save_grid
 
 
 @HOOKS.register_module()
@@ -32,13 +32,16 @@ class SampleGridHook(Hook):
         num_inputs: Images taken from the start of the training set for models
             whose preview needs inputs (translation). Default 4.
         out_dir: Sub-folder of the work dir. Default ``'samples'``.
+        upscale: Enlarge each image this many times (nearest neighbour) in the
+            grid, e.g. 4 for 16x16 samples: 1 (default, native size) to 64.
     """
 
     priority = 'LOW'
 
     def __init__(self, interval: int = 500, seed: int = 0, num_inputs: int = 4,
-                 out_dir: str = 'samples') -> None:
+                 out_dir: str = 'samples', upscale: int = 1) -> None:
         self.interval, self.seed, self.num_inputs, self.out_dir = interval, seed, num_inputs, out_dir
+        self.upscale = check_upscale(upscale, 'SampleGridHook: upscale')
         self._batch: Optional[dict] = None
 
     def before_train(self, runner) -> None:
@@ -68,7 +71,8 @@ class SampleGridHook(Hook):
         images = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
         path = osp.join(runner.work_dir, self.out_dir, f'iter_{step}.png')
         os.makedirs(osp.dirname(path), exist_ok=True)
-        grid = save_grid(images, path, nrow=nrow, padding=2, pad_value=1.0)
+        grid = save_grid(images, path, nrow=nrow, padding=2, pad_value=1.0,
+                         upscale=self.upscale)
         add_image(runner.visualizer, 'samples',
                   (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy(), step)
         return path

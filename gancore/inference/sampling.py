@@ -45,8 +45,15 @@ def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2,
 
 
 def save_grid(images: torch.Tensor, path, nrow: int = 8, padding: int = 2,
-              pad_value: float = 0.0) -> torch.Tensor:
-    """:func:`make_grid` of ``images`` in [0, 1] written as a PNG; returns the grid."""
+              pad_value: float = 0.0, upscale: int = 1) -> torch.Tensor:
+    """:func:`make_grid` of ``images`` in [0, 1] written as a PNG; returns the grid.
+
+    ``upscale`` (default 1, an integer in [1, 64]) enlarges every image that many times by
+    nearest neighbour before tiling, so that an 8x8 or 16x16 sample is visible (the
+    padding stays ``padding`` pixels).
+    """
+    if check_upscale(upscale) > 1:
+        images = images.repeat_interleave(upscale, -2).repeat_interleave(upscale, -1)
     grid = make_grid(images, nrow, padding, pad_value)
     save_png(grid, path)
     return grid
@@ -64,6 +71,14 @@ def to_pil(image: torch.Tensor):
         img = img.expand(3, -1, -1)
     pixels = img.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8).numpy()
     return Image.fromarray(pixels)
+
+
+def check_upscale(upscale: int, what: str = 'grid upscale') -> int:
+    """``upscale`` if it is an integer in [1, 64], else a :class:`ConfigError` naming ``what``."""
+    if isinstance(upscale, bool) or not isinstance(upscale, int) or not 1 <= upscale <= 64:
+        raise ConfigError(f'{what} must be an integer from 1 (native size) to 64, got '
+                          f'{upscale!r}')
+    return upscale
 
 
 def save_png(image: torch.Tensor, path) -> None:

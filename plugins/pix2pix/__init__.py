@@ -1,9 +1,11 @@
 """pix2pix plugin: paired image-to-image translation (Isola et al., 2017).
 
-Registers ``Pix2Pix`` in gancore's MODELS and the no-download demo dataset
-``PhotoColorizationPatches`` in DATASETS. The networks (``UNetGenerator``,
-``PatchDiscriminator``) live in :mod:`gancore.architectures`.
+Registers ``Pix2Pix`` in gancore's MODELS, the no-download demo dataset
+``PhotoColorizationPatches`` in DATASETS and its colourising generator
+``ChromaUNetGenerator`` (a U-Net that keeps the input's luma) in GENERATORS. The
+networks (``UNetGenerator``, ``PatchDiscriminator``) live in :mod:`gancore.architectures`.
 """
+from .colorization import ChromaUNetGenerator
 from .demo_data import PhotoColorizationPatches
 from .model import Pix2Pix
 
@@ -13,6 +15,7 @@ from .model import Pix2Pix
 PROVIDES = {
     'models': ['Pix2Pix'],
     'datasets': ['PhotoColorizationPatches'],
+    'generators': ['ChromaUNetGenerator'],
 }
 
-__all__ = ['Pix2Pix', 'PhotoColorizationPatches']
+__all__ = ['ChromaUNetGenerator', 'Pix2Pix', 'PhotoColorizationPatches']

@@ -3,24 +3,58 @@
 Input (``img_A``): a grayscale patch (ITU-R 601 luma); target (``img_B``): the
 same patch in colour. The patches come from the two photos bundled with
 scikit-learn (``china.jpg``: a temple among trees under a blue sky;
-``flower.jpg``: a pink flower on green leaves). The rightmost quarter of each
-photo is held out as the ``'test'`` split, so test patches show pixels the
-model never trained on.
+``flower.jpg``: a pink flower on green leaves). Each photo is cut into a grid of
+``patch_size`` tiles and a fixed random quarter of the tiles of each photo is held
+out as the ``'test'`` split: the test items are those tiles (no two overlap), and a
+training crop never touches a held-out pixel. Held-out tiles lie all over the
+photos, so every kind of region (sky, water, trees, temple, petals, leaves) has
+training pixels too.
 """
 from __future__ import annotations
 
-from typing import Optional
-
+import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 from torch.utils.data import Dataset
 
-from gancore.datasets.sample_photos import (PHOTO_NAMES, crop_position, load_sample_photos,
-                                            photos_tensor)
+from gancore.datasets.sample_photos import PHOTO_NAMES, load_sample_photos, photos_tensor
 from gancore.errors import ConfigError
 from gancore.registry import DATASETS
 
 #: ITU-R 601-2 luma weights (what Pillow's ``convert('L')`` uses).
 LUMA = (0.299, 0.587, 0.114)
+
+
+def held_out_tiles(rows: int, cols: int, fraction: float, seed: int) -> list[tuple[int, int]]:
+    """A fixed random ``fraction`` (at least one) of the ``rows x cols`` tiles, sorted."""
+    count = max(1, int(round(rows * cols * fraction)))
+    chosen = np.random.RandomState(seed).permutation(rows * cols)[:count]
+    return sorted((int(k) // cols, int(k) % cols) for k in chosen)
+
+
+def free_positions(height: int, width: int, size: int, tiles, tile: int) -> Tensor:
+    """``(top, left)`` of every ``size`` square crop that overlaps none of ``tiles``.
+
+    Args:
+        height: Image height.
+        width: Image width.
+        size: Side of the crop.
+        tiles: ``(row, col)`` of the excluded tiles.
+        tile: Side of a tile (tile ``(r, c)`` covers rows ``r * tile ...``).
+
+    Returns:
+        (K, 2) int64 positions, K >= 1 (else a :class:`ConfigError`).
+    """
+    mask = torch.zeros(1, 1, height, width)
+    for r, c in tiles:
+        mask[..., r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = 1
+    touched = F.max_pool2d(mask, size, stride=1)[0, 0]  # (H - size + 1, W - size + 1)
+    free = torch.nonzero(touched == 0)
+    if len(free) == 0:
+        raise ConfigError(f'no {size}x{size} training crop avoids the held-out tiles: lower '
+                          'test_fraction or patch_size')
+    return free
 
 
 @DATASETS.register_module()
@@ -29,23 +63,25 @@ class PhotoColorizationPatches(Dataset):
 
     Items are ``{'img_A': (1, P, P), 'img_B': (3, P, P), 'path': str}`` in
     [-1, 1], the keys of :class:`gancore.datasets.PairedImageDataset`; ``path``
-    names the photo and crop (``'china@12,40'``). Item ``i`` is cut from photo
-    ``i % 2``. Train crops are drawn at random at every access (torch's global
-    RNG, seeded by the runner) and flipped at random; test crops are a fixed
-    function of ``(seed, i)``.
+    names the photo and crop (``'china@128,320'``). ``'train'`` item ``i`` is a
+    crop of photo ``i % 2`` at a random position that touches no held-out tile
+    (torch's global RNG, seeded by the runner), flipped at random; ``'test'`` item
+    ``i`` is the ``i``-th held-out tile (those of china, then those of flower).
 
     Args:
-        split: ``'train'`` (default: the left ``1 - test_fraction`` of each
-            photo) or ``'test'`` (the right ``test_fraction``).
-        patch_size: Side of the square patches, default 64.
-        scale: Resize factor of the 427x640 photos before cropping, default 0.5.
-        test_fraction: Share of each photo's width held out for ``'test'``, default 0.25.
-        length: Number of items (an epoch's length), default 2000.
+        split: ``'train'`` (default) or ``'test'``.
+        patch_size: Side of the square patches and of the tiles, default 64.
+        scale: Resize factor of the 427x640 photos, in (0, 1], default 1.0 (6 x 10
+            tiles of 64 per photo).
+        test_fraction: Share of each photo's tiles held out, in (0, 1), default 0.25
+            (15 of 60 tiles per photo at the defaults).
+        length: Number of ``'train'`` items (an epoch's length), default 2000; the
+            ``'test'`` split has one item per held-out tile.
         flip: Random horizontal flips in ``'train'``, default True.
-        seed: Seed of the test crops, default 0.
+        seed: Seed of the held-out tiles (keep it fixed), default 0.
     """
 
-    def __init__(self, split: str = 'train', patch_size: int = 64, scale: float = 0.5,
+    def __init__(self, split: str = 'train', patch_size: int = 64, scale: float = 1.0,
                  test_fraction: float = 0.25, length: int = 2000, flip: bool = True,
                  seed: int = 0) -> None:
         if split not in ('train', 'test'):
@@ -54,32 +90,43 @@ class PhotoColorizationPatches(Dataset):
         if not 0.0 < test_fraction < 1.0:
             raise ConfigError(f'PhotoColorizationPatches: test_fraction must be in (0, 1), got '
                               f'{test_fraction!r}')
-        self.split, self.patch_size, self.length = split, patch_size, length
-        self.flip, self.seed = flip and split == 'train', seed
+        self.split, self.patch_size = split, patch_size
+        self.flip = flip and split == 'train'
         self.photos = photos_tensor(load_sample_photos(scale))
         luma = torch.tensor(LUMA).view(3, 1, 1)
         self.grays = [(p * luma).sum(0, keepdim=True) for p in self.photos]
-        self.x_ranges = []
-        for photo in self.photos:
-            width = photo.shape[-1]
-            cut = int(round(width * (1 - test_fraction)))
-            self.x_ranges.append((0, cut) if split == 'train' else (cut, width))
-            crop_position(photo.shape[-2], patch_size, self.x_ranges[-1])  # fits? else error
+        self.tiles, self.free = [], []
+        for k, photo in enumerate(self.photos):
+            height, width = photo.shape[-2:]
+            rows, cols = height // patch_size, width // patch_size
+            if rows * cols < 2:
+                raise ConfigError(f'PhotoColorizationPatches: {patch_size}x{patch_size} tiles do '
+                                  f'not fit twice in the {height}x{width} photo: use a smaller '
+                                  'patch_size or a larger scale')
+            tiles = held_out_tiles(rows, cols, test_fraction, seed * 1_000_003 + k)
+            self.tiles.append(tiles)
+            if split == 'train':
+                self.free.append(free_positions(height, width, patch_size, tiles, patch_size))
+        self.items = [(k, r * patch_size, c * patch_size)
+                      for k, tiles in enumerate(self.tiles) for r, c in tiles]
+        self.length = length if split == 'train' else len(self.items)
         self.metainfo = {'split': split, 'photos': PHOTO_NAMES, 'patch_size': patch_size}
 
     def __len__(self) -> int:
         return self.length
 
-    def _generator(self, index: int) -> Optional[torch.Generator]:
-        if self.split == 'train':
-            return None
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+    def position(self, index: int) -> tuple[int, int, int]:
+        """``(photo, top, left)`` of item ``index`` (random for ``'train'``)."""
+        if self.split == 'test':
+            return self.items[index % len(self.items)]
+        k = index % len(self.photos)
+        free = self.free[k]
+        top, left = free[int(torch.randint(len(free), ()))].tolist()
+        return k, top, left
 
     def __getitem__(self, index: int) -> dict:
-        k = index % len(self.photos)
+        k, top, left = self.position(index)
         size = self.patch_size
-        top, left = crop_position(self.photos[k].shape[-2], size, self.x_ranges[k],
-                                  self._generator(index))
         colour = self.photos[k][:, top:top + size, left:left + size]
         gray = self.grays[k][:, top:top + size, left:left + size]
         if self.flip and torch.rand(()) < 0.5:

@@ -133,3 +133,33 @@ def test_wrong_image_size_and_label_range(repo):
 def test_bad_label_mode_lists_choices(repo):
     with pytest.raises(ConfigError, match="label_mode must be one of embedding, onehot, none"):
         build_from_digits_config(repo, generator=dict(label_mode='embed'))
+
+
+def test_detail_size_draws_no_finer_detail_than_its_size():
+    import torch.nn.functional as F
+
+    from gancore.architectures.conditional import ConditionalGenerator
+    torch.manual_seed(0)
+    smooth = ConditionalGenerator(latent_dim=8, image_size=16, base_channels=4, detail_size=8)
+    plain = ConditionalGenerator(latent_dim=8, image_size=16, base_channels=4)
+    plain.load_state_dict(smooth.state_dict())  # same weights, no detail limit
+    smooth.eval(), plain.eval()
+    z, labels = torch.randn(6, 8), torch.arange(6)
+    with torch.no_grad():
+        out, drawn = smooth(z, labels), plain(z, labels)
+    assert out.shape == drawn.shape == (6, 1, 16, 16)
+    expected = F.interpolate(F.adaptive_avg_pool2d(drawn, 8), size=(16, 16), mode='bilinear',
+                             align_corners=False)
+    torch.testing.assert_close(out, expected)
+    assert not torch.allclose(out, drawn, atol=1e-3)
+
+    def roughness(x):  # mean |difference| of neighbouring pixels
+        return float((x[..., 1:] - x[..., :-1]).abs().mean())
+    assert roughness(out) < 0.7 * roughness(drawn)
+
+
+@pytest.mark.parametrize('bad', [0, 17, 8.0, '8'])
+def test_detail_size_out_of_range_is_a_config_error(bad):
+    from gancore.architectures.conditional import ConditionalGenerator
+    with pytest.raises(ConfigError, match=r'generator.detail_size must be None or an integer'):
+        ConditionalGenerator(image_size=16, detail_size=bad)

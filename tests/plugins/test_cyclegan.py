@@ -272,6 +272,43 @@ def test_demo_dataset_is_unpaired_digits_to_mnistm():
     assert test[3]['path_B'] == test[3]['path_B'] and len(test) < len(ds)
 
 
+def test_demo_strokes_are_lighter_than_their_background_by_construction():
+    """No item has MNIST-M's dark strokes on a light patch (the regime G_BA failed on)."""
+    from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
+    data = DigitsMNISTMUnpaired('test', photo_scale=1.0)
+    light = 0
+    for i in range(len(data.digits_b)):
+        item = data[i]
+        digit = data.digits_b[i][0]  # test item i shows B digit i
+        k, pos = item['path_B'].split('@photo')[1].split(':')
+        patch = data.patch(int(k), *map(int, pos.split(',')))
+        light += float(patch.mean()) > 0.5
+        img = (item['img_B'] + 1) / 2
+        stroke, ground = img[:, digit >= 0.75], img[:, digit == 0]
+        # g * patch * (1 - 2d) + d >= 0.4 + 0.2 d = 0.55 where d >= 0.75; background <= 0.4
+        assert (stroke.min(1).values >= ground.max(1).values + 0.149).all(), item['path_B']
+    assert light > 10  # light patches are there, dimmed
+
+
+def test_demo_test_items_show_every_held_out_b_digit_with_its_label():
+    from gancore.datasets.labelled import load_digits_arrays
+    from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
+    data = DigitsMNISTMUnpaired('test')
+    _, labels = load_digits_arrays()
+    n = len(data.digits_b)
+    shown = [int(data[i]['path_B'].split('/')[1].split('@')[0]) for i in range(2 * n)]
+    assert shown[:n] == list(data.ids_b) == shown[n:]  # each once per round
+    assert data[5]['path_B'] != data[n + 5]['path_B']  # on another patch the next round
+    assert list(data.labels_b) == [int(labels[i]) for i in data.ids_b]
+
+
+def test_demo_background_gain_is_checked():
+    from gancore_plugins.cyclegan.demo_data import DigitsMNISTMUnpaired
+    for bad in (0.0, 0.6, True):
+        with pytest.raises(ConfigError, match=r'background_gain must be in \(0, 0.5\]'):
+            DigitsMNISTMUnpaired(background_gain=bad)
+
+
 def test_demo_trains_end_to_end_with_tools_train(tmp_path, capsys):
     work = tmp_path / 'work'
     code = run_tool_main('train.py', [str(DEMO), '--work-dir', str(work), '--cfg-options',
@@ -279,4 +316,5 @@ def test_demo_trains_end_to_end_with_tools_train(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err[-2000:]
     assert (work / 'iter_3.pth').is_file()
     grid = Image.open(work / 'samples' / 'iter_3.png')
-    assert grid.size[0] == 6 * 32 + 7 * 2  # 6 images of 32x32 per row, padding 2
+    # 6 images of 32x32 per row, enlarged 2x (the demo's upscale=2), padding 2
+    assert grid.size[0] == 6 * 64 + 7 * 2

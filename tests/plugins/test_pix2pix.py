@@ -168,16 +168,44 @@ def test_no_noise_sampling(tmp_path):
 
 # ------------------------------------------------------------------ demo
 
-def test_demo_dataset_is_gray_to_colour_and_split_by_columns():
+def test_demo_dataset_is_gray_to_colour():
     train = DATASETS.build(dict(type='PhotoColorizationPatches', patch_size=32))
-    test = DATASETS.build(dict(type='PhotoColorizationPatches', split='test', patch_size=32))
     item = train[0]
     assert item['img_A'].shape == (1, 32, 32) and item['img_B'].shape == (3, 32, 32)
     luma = (item['img_B'] + 1) / 2 * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
     torch.testing.assert_close((item['img_A'] + 1) / 2, luma.sum(0, keepdim=True))
-    left = int(test[0]['path'].split(',')[1])
-    assert left >= round(test.photos[0].shape[-1] * 0.75)  # held-out right quarter
-    assert test[5]['path'] == test[5]['path']  # test items are fixed
+
+
+def test_demo_held_out_tiles_are_disjoint_spread_out_and_never_trained_on():
+    from gancore_plugins.pix2pix.demo_data import PhotoColorizationPatches
+    test = PhotoColorizationPatches('test')
+    assert len(test) == 30  # a quarter of the 6 x 10 tiles of 64 of each photo
+    boxes = []
+    for i in range(len(test)):
+        photo, pos = test[i]['path'].split('@')
+        top, left = map(int, pos.split(','))
+        assert top % 64 == 0 and left % 64 == 0
+        boxes.append((photo, top, left))
+    assert len(set(boxes)) == 30  # tiles on the grid, all different: no overlap
+    for name in ('china', 'flower'):
+        lefts = {left for photo, _, left in boxes if photo == name}
+        assert len(lefts) >= 5  # spread over the width, not one strip
+    assert test[4]['path'] == PhotoColorizationPatches('test')[4]['path']  # fixed
+    torch.manual_seed(0)
+    train = PhotoColorizationPatches('train', flip=False)
+    for i in range(400):
+        photo, pos = train[i]['path'].split('@')
+        top, left = map(int, pos.split(','))
+        for name, t_top, t_left in boxes:
+            if name == photo:  # the crop and the held-out tile share no pixel
+                assert top + 64 <= t_top or t_top + 64 <= top or \
+                    left + 64 <= t_left or t_left + 64 <= left, (train[i]['path'], t_top, t_left)
+
+
+def test_demo_split_that_leaves_no_training_crop_is_a_config_error():
+    from gancore_plugins.pix2pix.demo_data import PhotoColorizationPatches
+    with pytest.raises(ConfigError, match='no 64x64 training crop avoids the held-out tiles'):
+        PhotoColorizationPatches('train', test_fraction=0.999)  # every tile
 
 
 def run_tool_main(tool: str, argv: list) -> int:
@@ -194,3 +222,21 @@ def test_demo_trains_end_to_end_with_tools_train(tmp_path, capsys):
     assert (work / 'iter_3.pth').is_file()
     grid = Image.open(work / 'samples' / 'iter_3.png')
     assert grid.size[0] == 3 * 64 + 4 * 2  # input | output | target, 64x64, padding 2
+
+
+def test_chroma_generator_keeps_the_gray_input_as_the_luma():
+    gen = MODELS.build(load_config(str(DEMO)).model.to_dict()).generator
+    assert type(gen).__name__ == 'ChromaUNetGenerator'
+    with torch.no_grad():  # colours far from gray, as after training
+        gen.unet.model.model[-2].weight.mul_(50)
+    gen.eval()
+    gray = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        rgb = gen(gray)
+    assert rgb.shape == (3, 3, 64, 64) and rgb.min() >= -1 and rgb.max() <= 1
+    chroma = (rgb - rgb.mean(1, keepdim=True)).abs().mean()
+    assert chroma > 0.1  # it does colour
+    inside = ((rgb > -1) & (rgb < 1)).all(1, keepdim=True)  # not clamped to the RGB cube
+    luma = ((rgb + 1) / 2 * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+    assert inside.float().mean() > 0.3
+    torch.testing.assert_close((luma * 2 - 1)[inside], gray[inside], atol=1e-5, rtol=0)
