@@ -54,7 +54,10 @@ DEMOS: Dict[str, str] = {
     'progan': 'configs/progan/progan_digits.py',
     'cyclegan': 'configs/cyclegan/cyclegan_demo.py',
     'pix2pix': 'configs/pix2pix/pix2pix_demo.py',
+    'stylegan2': 'configs/stylegan2/stylegan2_digits.py',
 }
+#: What ``--demos`` runs by default (StyleGAN2's demo trains for about 10 CPU-minutes).
+DEFAULT_DEMOS = ('cgan', 'progan', 'cyclegan', 'pix2pix')
 #: Calibrated probability a CNN-judged sample needs to count as ``confident``.
 CONFIDENCE = 0.9
 
@@ -138,13 +141,19 @@ def judge_reference(name: str, judge) -> Dict[str, float]:
             f'{name}:real_ece': round(judge.held_out_ece, 4)}
 
 
+def sample_size(model) -> int:
+    """The side of a noise model's samples (ProGAN: its final resolution)."""
+    gen = model.generator
+    return getattr(gen, 'image_size', None) or gen.resolution
+
+
 def score_cgan(model, per_class: int = 100, seed: int = 0) -> Dict[str, float]:
     """Judges' accuracy and readable share of ``model.sample``, overall and per class."""
     labels = torch.arange(model.num_classes).repeat_interleave(per_class)
     with torch.no_grad():
         images = model.sample(len(labels), seed=seed, labels=labels)
     out = {}
-    for name, judge in digit_judges(model.generator.image_size).items():
+    for name, judge in digit_judges(sample_size(model)).items():
         seen = read(judge, images, labels)
         out.update(figures(name, {'accuracy': seen['accuracy'], 'readable': seen['readable']},
                            {'class': labels.numpy()}))
@@ -240,7 +249,8 @@ def score_pix2pix(model, **data_kwargs) -> Dict[str, float]:
     return out
 
 
-SCORERS: Dict[str, Callable] = {'cgan': score_cgan, 'progan': score_progan,
+SCORERS: Dict[str, Callable] = {'cgan': score_cgan, 'stylegan2': score_cgan,
+                                'progan': score_progan,
                                 'cyclegan': score_cyclegan, 'pix2pix': score_pix2pix}
 #: Metrics that run the FID Inception network (the others, SWD and MS-SSIM, work on pixels).
 INCEPTION_METRICS = ('fid', 'kid', 'is', 'pr')
@@ -267,8 +277,8 @@ def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str
         num: Samples (noise demos) or patches (pix2pix).
         **data_kwargs: The training dataset's arguments (translation demos).
     """
-    if demo in ('cgan', 'progan'):
-        size = model.resolution if demo == 'progan' else model.generator.image_size
+    if demo in ('cgan', 'progan', 'stylegan2'):
+        size = model.resolution if demo == 'progan' else sample_size(model)
         fake = torch.cat([b.float() for b in model.generate_for_eval(num, 50, 0)])
         return {'': (fake, held_out_digits(size))}
     from gancore.evaluation.held_out import split_from_dataset, translated_batches
@@ -426,7 +436,7 @@ def parse_pairs(items: List[str], what: str) -> Dict[str, str]:
 def main(argv: Optional[List[str]] = None) -> dict:
     """Command line; returns the JSON record it prints/writes."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--demos', default=','.join(DEMOS), help='comma-separated subset of '
+    p.add_argument('--demos', default=','.join(DEFAULT_DEMOS), help='comma-separated subset of '
                    + ', '.join(DEMOS))
     p.add_argument('--train', action='store_true', help='train each demo first')
     p.add_argument('--checkpoint', nargs='*', default=[], metavar='DEMO=PTH',
