@@ -5,7 +5,7 @@
 #
 #   bash benchmarks/gpu_suite.sh [OUT_DIR]          # default OUT_DIR: gpu_suite_out/
 #
-# It ends by writing OUT_DIR/table.md: the section for docs/benchmarks.md ("GPU suite"), with
+# It ends by writing OUT_DIR/table.md: the section for docs/benchmarks.md ("GPU"), with
 # the GPU's name, memory and driver, torch/CUDA/cuDNN, the date, the commit and every table.
 #
 # GPU_SUITE_DEVICE=cpu GPU_SUITE_QUICK=1 runs the same plumbing on a CPU with tiny settings

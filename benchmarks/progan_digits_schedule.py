@@ -9,10 +9,10 @@ The model is ``configs/progan/progan_digits.py`` with ``--cfg-options``; batches
 with replacement from the digits' train split. At the end of every stage (and every
 ``--every`` iterations) it prints the confident share of 1,000 EMA and raw samples
 (calibrated probability > 0.9 of the CNN judge of benchmarks/demo_judges.py, samples at
-the current level enlarged to 32x32; the figures in docs/benchmarks.md "ProGAN digits" were
+the current level enlarged to 32x32; the figures in docs/notes/benchmarks_log.md "ProGAN digits" were
 taken with the RBF SVM that preceded it) and the CPU seconds of training so far (scoring excluded). One thread
 unless ``--threads``. This is the loop behind the schedule and learning-rate figures of
-docs/benchmarks.md "ProGAN digits"; the shipped figures come from ``tools/train.py`` runs.
+docs/notes/benchmarks_log.md "ProGAN digits"; the shipped figures come from ``tools/train.py`` runs.
 """
 from __future__ import annotations
 

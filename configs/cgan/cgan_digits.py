@@ -7,7 +7,7 @@ _base_ = [
 model = dict(
     # detail_size=8: the digits are 8x8 scans shown at 16x16 (bilinear), so G's drawing is
     # averaged to 8x8 and up-sampled the same way: no speckle finer than the data have
-    # (without it the strokes were speckled; docs/benchmarks.md "Demo quality")
+    # (without it the strokes were speckled; docs/notes/benchmarks_log.md "Demo quality")
     generator=dict(latent_dim=64, image_size=16, base_channels=16, detail_size=8),
     # minibatch std lets D see a batch without variety: without it G drew one sample per class
     discriminator=dict(image_size=16, base_channels=16, minibatch_std=True),
@@ -25,4 +25,4 @@ custom_hooks = [
     dict(type='GANHealthHook', interval=100),
 ]
 # CPU threads: torch's default (speed.num_threads unset). On a busy 2-core machine one
-# thread was faster for these tiny networks (docs/benchmarks.md): --num-threads 1.
+# thread was faster for these tiny networks (docs/notes/benchmarks_log.md): --num-threads 1.

@@ -3,7 +3,7 @@
 # unpaired (disjoint digits). Small ResNet generators (16 base channels, 2 blocks) and the
 # paper's 3-layer PatchGANs (16 base channels). A and B differ in channels, so there is no
 # identity loss; the B cycle is weighted lower than the A cycle (seeds and figures of each
-# choice: docs/benchmarks.md "Demo quality").
+# choice: docs/notes/benchmarks_log.md "Demo quality").
 # The grid shows real A | G_AB(A) | G_BA(G_AB(A)) | real B | G_BA(B) | G_AB(G_BA(B)).
 _base_ = [
     '../_base_/models/cyclegan_resnet9.py',
@@ -17,7 +17,7 @@ model = dict(
     lambda_identity=0.0,
     # B -> A -> B cycle weighted 2, not 10: G_AB cannot rebuild B's photo background from a
     # digit; at 10 G_BA hid the photo in a speckled background of G_BA(b) and the digits
-    # suffered (seeds 0-7 score 0.656-0.700, before 0.572-0.633; docs/benchmarks.md)
+    # suffered (seeds 0-7 score 0.656-0.700, before 0.572-0.633; docs/notes/benchmarks_log.md)
     lambda_b=2.0,
     # noise on G_AB(a) / G_BA(b) before the cycle back: without it some seeds hid the photo
     # in a faint texture of G_BA(b), drew another digit and scored 0.24-0.29

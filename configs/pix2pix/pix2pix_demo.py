@@ -23,7 +23,7 @@ train_dataloader = dict(
     dataset=dict(type='PhotoColorizationPatches', split='train', patch_size=64),
 )
 # 2,000 iterations at lr 2e-4, then 2,000 of linear decay (1,000 + 1,000 left the sky gray:
-# held-out MAE 0.099 against 0.093; docs/benchmarks.md "Demo quality")
+# held-out MAE 0.099 against 0.093; docs/notes/benchmarks_log.md "Demo quality")
 train_cfg = dict(max_iters=4000)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1.0, end_factor=0.0, begin=2000, end=4000, by_epoch=False),

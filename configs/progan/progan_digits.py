@@ -27,7 +27,7 @@ optim_wrapper = dict(generator=dict(optimizer=dict(lr=5e-3)),
 # are 8x8 images, so the low levels are where they are learnt), i.e. 200 and 50 + 3,300
 # iterations; 16x16 200 + 200 and 32x32 200 fade-in iterations at batch 16 (fade-ins of
 # 100 lost a fifth of the confident samples), then 32x32 stable to 4,450 iterations (300).
-# The figures of each choice: docs/benchmarks.md "Demo quality"
+# The figures of each choice: docs/notes/benchmarks_log.md "Demo quality"
 default_hooks = dict(
     progressive_growing=dict(
         fade_images=3_200, stable_images=3_200,
