@@ -166,10 +166,12 @@ def test_valid_mmengine_forms_are_accepted():
     cfg = load_config(str(DIGITS), [
         'runner_type=GANRunner', f"{G_OPT}.clip_grad={{'type': 'value', 'clip_value': 0.5}}",
         f"{G_OPT}.accumulative_counts=2", 'randomness.diff_rank_seed=True',
-        "param_scheduler={'generator': [{'type': 'LinearLR', 'start_factor': 0.5, "
-        "'by_epoch': False, 'begin': 0, 'end': 10}]}",
+        # the digits config's scheduler is a list (one for both optimizers): replace it
+        "param_scheduler={'_delete_': True, 'generator': [{'type': 'LinearLR', "
+        "'start_factor': 0.5, 'by_epoch': False, 'begin': 0, 'end': 10}]}",
         "env_cfg.dist_cfg={'backend': 'gloo', 'timeout': 60}", 'train_dataloader.drop_last=True'])
     assert cfg.optim_wrapper.generator.clip_grad.type == 'value'
+    assert list(cfg.param_scheduler) == ['generator']
     with pytest.raises(ConfigError, match="clip_grad.type='nrom'.*Did you mean 'norm'"):
         load_config(str(DIGITS), [f"{G_OPT}.clip_grad={{'type': 'nrom', 'max_norm': 1}}"])
 

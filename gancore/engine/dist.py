@@ -90,7 +90,7 @@ def collective_timed_out(exc: BaseException, cfg, work_dir: str) -> Optional[Ran
         f'rank {dist.get_rank()} of {dist.get_world_size()}: a collective waited '
         f'{collective_timeout(cfg)} s (env_cfg.dist_cfg.timeout) for another rank, which '
         f'stopped, hung or died ({what[-120:]}); the checkpoints in {work_dir} are complete: '
-        'tools/dist_train.sh ... --resume continues the run')
+        'the same gancore dist-train (or torchrun) command with --resume continues the run')
 
 
 def collective_timeout(cfg) -> int:
