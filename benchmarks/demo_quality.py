@@ -143,6 +143,8 @@ def judge_reference(name: str, judge) -> Dict[str, float]:
 
 def sample_size(model) -> int:
     """The side of a noise model's samples (ProGAN: its final resolution)."""
+    if getattr(model, 'resolution', None):
+        return model.resolution
     gen = model.generator
     return getattr(gen, 'image_size', None) or gen.resolution
 
@@ -278,7 +280,7 @@ def metric_sources(demo: str, model, num: int = 1000, **data_kwargs) -> Dict[str
         **data_kwargs: The training dataset's arguments (translation demos).
     """
     if demo in ('cgan', 'progan', 'stylegan2'):
-        size = model.resolution if demo == 'progan' else sample_size(model)
+        size = sample_size(model)
         fake = torch.cat([b.float() for b in model.generate_for_eval(num, 50, 0)])
         return {'': (fake, held_out_digits(size))}
     from gancore.evaluation.held_out import split_from_dataset, translated_batches

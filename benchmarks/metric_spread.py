@@ -21,12 +21,7 @@ from typing import Dict, List, Optional
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_quality import held_out_digits  # noqa: E402  (the demos' real held-out digits)
-
-
-def image_size(model) -> int:
-    """The side of the model's samples (ProGAN: its final resolution)."""
-    return getattr(model, 'resolution', None) or model.generator.image_size
+from demo_quality import held_out_digits, sample_size  # noqa: E402  (the demos' own)
 
 
 def spread(checkpoints: List[str], seeds: List[int], num: int, metrics: List[str],
@@ -37,7 +32,7 @@ def spread(checkpoints: List[str], seeds: List[int], num: int, metrics: List[str
     values: Dict[str, Dict[str, List[float]]] = {m: {} for m in metrics}
     for ckpt in checkpoints:
         model = init_model(checkpoint=ckpt)
-        real = held_out_digits(image_size(model))
+        real = held_out_digits(sample_size(model))
         for seed in seeds:
             with torch.no_grad():
                 fake = torch.cat([b.float() for b in model.generate_for_eval(num, 50, seed)])
